@@ -1,0 +1,45 @@
+"""The agent channel, /api/v1/agent: authenticated by the site credential, not the operator token."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from civicloud.api.deps import SiteId, Uow
+from civicloud.services import agents
+from civicloud.wire import (
+    DesiredState,
+    Heartbeat,
+    HeartbeatResponse,
+    JoinRequest,
+    JoinResponse,
+    RegisteredHost,
+    Report,
+    ReportResponse,
+)
+
+router = APIRouter(prefix="/agent", tags=["agent"])
+
+
+@router.post("/join")
+def join(body: JoinRequest, uow: Uow) -> JoinResponse:
+    site_id, credential = agents.join(uow, body)
+    return JoinResponse(site_id=site_id, credential=credential)
+
+
+@router.post("/heartbeat")
+def heartbeat(body: Heartbeat, uow: Uow, site_id: SiteId, request: Request) -> HeartbeatResponse:
+    hosts = agents.heartbeat(uow, site_id, body)
+    request.app.state.placer.wake()  # a host that (re)appears may take a pending workload
+    return HeartbeatResponse(site_id=site_id, hosts=[RegisteredHost(id=i, name=n) for i, n in hosts])
+
+
+@router.get("/desired")
+def desired(uow: Uow, site_id: SiteId) -> DesiredState:
+    return DesiredState(workloads=agents.desired_state(uow, site_id))
+
+
+@router.post("/report")
+def report(body: Report, uow: Uow, site_id: SiteId, request: Request) -> ReportResponse:
+    accepted, ignored = agents.report(uow, site_id, body)
+    request.app.state.placer.wake()  # a deleted workload frees room
+    return ReportResponse(accepted=accepted, ignored=ignored)

@@ -1,0 +1,57 @@
+"""The control plane's web application: ``create_app(settings)`` wires everything."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from civicloud import __version__
+from civicloud.api import agent_routes, errors, routes
+from civicloud.services.loops import PlacementLoop
+from civicloud.settings import Settings
+from civicloud.store import SqlUnitOfWork, make_engine
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None, background: bool = True) -> FastAPI:
+    """Build the app. ``background=False`` leaves the placement loop to the caller (tests)."""
+    engine = engine or make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
+    placer = PlacementLoop(lambda: SqlUnitOfWork(engine), interval_s=settings.placement_interval_s,
+                           stale_after_s=settings.host_stale_after_s, retries=settings.claim_retries)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if background:
+            placer.start()
+        try:
+            yield
+        finally:
+            placer.stop()
+
+    app = FastAPI(
+        title="civicloud",
+        version=__version__,
+        description="Community cloud for local public bodies: members lend the surplus of their "
+                    "virtualisation hosts to each other, metered and billed at cost.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.uow_factory = lambda: SqlUnitOfWork(engine)
+    app.state.placer = placer
+    errors.install(app)
+    app.include_router(routes.router, prefix=API_PREFIX)
+    app.include_router(agent_routes.router, prefix=API_PREFIX)
+
+    @app.get(f"{API_PREFIX}/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,90 @@
+"""Members of a federation and the agreements that bind them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+
+from stdnum.exceptions import ValidationError as _StdnumError
+from stdnum.fr import siren as _siren
+from stdnum.fr import siret as _siret
+
+from civicloud.errors import InvalidInput
+
+
+class MemberCategory(str, Enum):
+    COMMUNE = "commune"
+    EPCI = "epci"
+    DEPARTMENT = "department"
+    REGION = "region"
+    HOSPITAL = "hospital"
+    SCHOOL = "school"
+    PPP_COMPANY = "ppp_company"
+    STARTUP = "startup"
+
+    @property
+    def is_public_body(self) -> bool:
+        return self not in (MemberCategory.PPP_COMPANY, MemberCategory.STARTUP)
+
+
+class AgreementKind(str, Enum):
+    MUTUALISATION_CONVENTION = "mutualisation_convention"
+    PPP = "ppp"
+    SEM_SHAREHOLDER = "sem_shareholder"
+    CLUSTER_MEMBER = "cluster_member"
+
+
+def validate_siren(value: str) -> str:
+    """Return the compact SIREN (9 digits, Luhn-checked) or raise InvalidInput."""
+    try:
+        return _siren.validate(value)
+    except _StdnumError:
+        raise InvalidInput(
+            f"{value!r} is not a valid SIREN: 9 digits whose Luhn checksum is right "
+            "(find it on annuaire-entreprises.data.gouv.fr)",
+            code="civicloud.member.invalid_siren", field="siren") from None
+
+
+def validate_siret(value: str, siren: str) -> str:
+    """Return the compact SIRET (14 digits, Luhn-checked, starting with the SIREN)."""
+    try:
+        compact = _siret.validate(value)
+    except _StdnumError:
+        raise InvalidInput(
+            f"{value!r} is not a valid SIRET: 14 digits whose Luhn checksum is right",
+            code="civicloud.member.invalid_siret", field="siret") from None
+    if not compact.startswith(siren):
+        raise InvalidInput(
+            f"SIRET {compact} does not belong to SIREN {siren}: its first 9 digits must be the SIREN",
+            code="civicloud.member.invalid_siret", field="siret")
+    return compact
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    name: str
+    siren: str
+    siret: str | None
+    category: MemberCategory
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Agreement:
+    id: str
+    member_id: str
+    kind: AgreementKind
+    valid_from: date
+    valid_to: date | None
+
+    def in_force(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
+
+
+def check_agreement_dates(valid_from: date, valid_to: date | None) -> None:
+    if valid_to is not None and valid_to < valid_from:
+        raise InvalidInput(
+            f"valid_to ({valid_to}) is before valid_from ({valid_from}); an agreement must end after it starts",
+            code="civicloud.agreement.invalid_period", field="valid_to")

@@ -1,0 +1,56 @@
+"""Members and their agreements."""
+
+from __future__ import annotations
+
+from civicloud.domain import Agreement, Member, check_agreement_dates, validate_siren, validate_siret
+from civicloud.errors import Conflict, NotFound
+from civicloud.services._common import new_id, utcnow
+from civicloud.store import UnitOfWork
+from civicloud.wire import AgreementCreate, MemberCreate
+
+
+def create_member(uow: UnitOfWork, cmd: MemberCreate) -> Member:
+    siren = validate_siren(cmd.siren)
+    siret = validate_siret(cmd.siret, siren) if cmd.siret else None
+    member = Member(new_id(), cmd.name, siren, siret, cmd.category, utcnow())
+    with uow:
+        if uow.members.get_by_name(cmd.name) is not None:
+            raise Conflict(f"a member named {cmd.name!r} already exists; choose another name",
+                           code="civicloud.member.name_taken")
+        uow.members.add(member)
+        uow.commit()
+    return member
+
+
+def get_member(uow: UnitOfWork, member_id: str) -> Member:
+    with uow:
+        return require_member(uow, member_id)
+
+
+def require_member(uow: UnitOfWork, ref: str) -> Member:
+    """A member by id, or by its exact name (what people type in the CLI)."""
+    member = uow.members.get(ref) or uow.members.get_by_name(ref)
+    if member is None:
+        raise NotFound.of("member", ref)
+    return member
+
+
+def list_members(uow: UnitOfWork) -> list[Member]:
+    with uow:
+        return uow.members.list()
+
+
+def add_agreement(uow: UnitOfWork, member_id: str, cmd: AgreementCreate) -> Agreement:
+    check_agreement_dates(cmd.valid_from, cmd.valid_to)
+    with uow:
+        member = require_member(uow, member_id)
+        agreement = Agreement(new_id(), member.id, cmd.kind, cmd.valid_from, cmd.valid_to)
+        uow.agreements.add(agreement)
+        uow.commit()
+    return agreement
+
+
+def list_agreements(uow: UnitOfWork, member_id: str) -> list[Agreement]:
+    with uow:
+        member = require_member(uow, member_id)
+        return uow.agreements.for_member(member.id)

@@ -1,0 +1,43 @@
+"""One Settings object, read from CIVICLOUD_* variables, built by entry points and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIVICLOUD_", extra="ignore")
+
+    # Where the embedded database and local state live when no URL is given.
+    data_dir: Path = Field(default=Path("."), description="directory for civicloud.db and agent state")
+    # Unset: one SQLite file, <data_dir>/civicloud.db. PostgreSQL: postgresql+psycopg://user@host/db
+    database_url: str | None = None
+    bind_host: str = "127.0.0.1"
+    bind_port: int = Field(default=8750, ge=1, le=65535)
+    # When set, every non-agent API route requires "Authorization: Bearer <token>".
+    # Full identity and roles come with the tenancy work; this guards a lone deployment meanwhile.
+    api_token: str | None = None
+    # Placement loop: how often pending workloads are retried when nothing wakes the loop.
+    placement_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    # A host whose agent has not reported for this long takes no new workload.
+    host_stale_after_s: float = Field(default=60.0, gt=0)
+    join_token_ttl_s: int = Field(default=3600, gt=0, le=30 * 86400)
+    claim_retries: int = Field(default=5, ge=1, le=100)
+    sql_echo: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'civicloud.db').resolve()}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.bind_host}:{self.bind_port}"

@@ -1,0 +1,107 @@
+"""The unit of work: one transaction, the repositories bound to it, explicit commit."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import InterfaceError as SAInterfaceError
+
+from civicloud.errors import CivicloudError, Conflict, InvalidInput, Unavailable
+from civicloud.store.repositories import (
+    AgreementRepository,
+    AllocationRepository,
+    CredentialRepository,
+    HostRepository,
+    MemberRepository,
+    OfferingRepository,
+    SiteRepository,
+    WorkloadRepository,
+)
+
+
+class UnitOfWork(Protocol):
+    members: MemberRepository
+    agreements: AgreementRepository
+    sites: SiteRepository
+    hosts: HostRepository
+    offerings: OfferingRepository
+    workloads: WorkloadRepository
+    allocations: AllocationRepository
+    credentials: CredentialRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class SqlUnitOfWork:
+    """``with uow: ...; uow.commit()`` — anything not committed is rolled back on exit.
+
+    Database errors leave as CivicloudError: a constraint violation is a
+    Conflict, a value the column cannot hold is InvalidInput, a lost
+    connection is Unavailable.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        try:
+            conn = self._engine.connect()
+            conn.begin()
+        except (OperationalError, SAInterfaceError) as exc:
+            raise Unavailable(f"the database cannot be reached ({type(exc.orig).__name__}); "
+                              "check CIVICLOUD_DATABASE_URL and that the server is up",
+                              code="civicloud.store.unavailable") from exc
+        self._conn = conn
+        self.members = MemberRepository(conn)
+        self.agreements = AgreementRepository(conn)
+        self.sites = SiteRepository(conn)
+        self.hosts = HostRepository(conn)
+        self.offerings = OfferingRepository(conn)
+        self.workloads = WorkloadRepository(conn)
+        self.allocations = AllocationRepository(conn)
+        self.credentials = CredentialRepository(conn)
+        return self
+
+    def commit(self) -> None:
+        assert self._conn is not None, "commit outside 'with uow:'"
+        try:
+            self._conn.commit()
+        except IntegrityError as exc:
+            raise _conflict(exc) from exc
+
+    def rollback(self) -> None:
+        if self._conn is not None and self._conn.in_transaction():
+            self._conn.rollback()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        finally:
+            conn.close()
+        if exc is None or isinstance(exc, CivicloudError):
+            return
+        if isinstance(exc, IntegrityError):
+            raise _conflict(exc) from exc
+        if isinstance(exc, DataError):
+            raise InvalidInput("a value is out of the range the database can store",
+                               code="civicloud.store.value_out_of_range") from exc
+        if isinstance(exc, (OperationalError, SAInterfaceError)):
+            raise Unavailable("the database failed or is out of reach; retry in a moment",
+                              code="civicloud.store.unavailable") from exc
+
+
+def _conflict(exc: IntegrityError) -> Conflict:
+    return Conflict("this conflicts with something that already exists (a name or id must be unique)",
+                    code="civicloud.store.conflict")

@@ -1,0 +1,41 @@
+"""Request and response models of the API, shared by api, client, cli and agent."""
+
+from civicloud.wire.agent import (
+    DesiredState,
+    DesiredWorkload,
+    Heartbeat,
+    HeartbeatResponse,
+    HostReport,
+    JoinRequest,
+    JoinResponse,
+    ObservedWorkload,
+    RegisteredHost,
+    Report,
+    ReportResponse,
+)
+from civicloud.wire.common import ErrorBody, ErrorDetail, ResourcesOut
+from civicloud.wire.resources import (
+    AgreementCreate,
+    AgreementOut,
+    CertificationIn,
+    HostOut,
+    JoinTokenOut,
+    MemberCreate,
+    MemberOut,
+    OfferingCreate,
+    OfferingOut,
+    OfferOut,
+    OfferSet,
+    SiteCreate,
+    SiteOut,
+    WorkloadCreate,
+    WorkloadOut,
+)
+
+__all__ = [
+    "AgreementCreate", "AgreementOut", "CertificationIn", "DesiredState", "DesiredWorkload", "ErrorBody",
+    "ErrorDetail", "Heartbeat", "HeartbeatResponse", "HostOut", "HostReport", "JoinRequest", "JoinResponse",
+    "JoinTokenOut", "MemberCreate", "MemberOut", "ObservedWorkload", "OfferOut", "OfferSet", "OfferingCreate",
+    "OfferingOut", "RegisteredHost", "Report", "ReportResponse", "ResourcesOut", "SiteCreate", "SiteOut",
+    "WorkloadCreate", "WorkloadOut",
+]

@@ -1,0 +1,71 @@
+"""The agent channel: join, heartbeat, desired state, reports."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from civicloud.domain import DesiredPower
+from civicloud.wire.common import Id, In, Name, Out, Secret, Text, Uri
+
+
+class JoinRequest(In):
+    join_token: Secret
+    agent_name: Name
+
+
+class JoinResponse(Out):
+    site_id: str
+    credential: str = Field(description="the site's credential: send it as 'Authorization: Bearer …'")
+
+
+class HostReport(In):
+    name: Name = Field(description="the host's name, unique within its site")
+    libvirt_uri: Uri
+    vcpus: int = Field(ge=1, le=100_000)
+    memory_mib: int = Field(ge=1, le=1 << 40)
+    disk_gib: int = Field(ge=0, le=1 << 30)
+
+
+class Heartbeat(In):
+    hosts: list[HostReport] = Field(max_length=1000)
+
+
+class RegisteredHost(Out):
+    id: str
+    name: str
+
+
+class HeartbeatResponse(Out):
+    site_id: str
+    hosts: list[RegisteredHost]
+
+
+class DesiredWorkload(Out):
+    workload_id: str
+    name: str
+    host_name: str
+    desired: DesiredPower
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+
+
+class DesiredState(Out):
+    workloads: list[DesiredWorkload]
+
+
+class ObservedWorkload(In):
+    workload_id: Id
+    observed: Literal["running", "stopped", "absent", "failed"]
+    message: Text = ""
+
+
+class Report(In):
+    workloads: list[ObservedWorkload] = Field(max_length=10_000)
+
+
+class ReportResponse(Out):
+    accepted: int
+    ignored: int

@@ -1,0 +1,43 @@
+"""Field types shared by the wire models."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Names people type: no control characters (PostgreSQL refuses NUL in text), bounded length.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120,
+                                        pattern=r"^[^\x00-\x1f\x7f]+$")]
+Text = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+# Identifiers: UUIDs in practice; bounded so that nothing absurd reaches the database.
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Slug = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+Uri = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f\s]+$")]
+Secret = Annotated[str, StringConstraints(min_length=16, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class In(BaseModel):
+    """Base of request bodies: unknown fields are refused, so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ResourcesOut(Out):
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable error code, e.g. civicloud.workload.not_found")
+    message: str = Field(description="what went wrong and what to do")
+    field: str | None = Field(default=None, description="the request field at fault, when there is one")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
