@@ -1,0 +1,3 @@
+from civicloud.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The site agent: join, loops, drivers. ``reconcile.py`` is pure (desired vs actual -> actions)."""

@@ -1,0 +1,11 @@
+"""Hypervisor drivers. ``libvirt`` is the real one; the pure-Python ``simulated`` one comes with the simulator."""
+
+from civicloud.agent.drivers.base import Driver, DriverError, HostInventory
+
+__all__ = ["Driver", "DriverError", "HostInventory", "open_driver"]
+
+
+def open_driver(uri: str, name: str | None = None) -> Driver:
+    from civicloud.agent.drivers.libvirt import LibvirtDriver
+
+    return LibvirtDriver(uri, name)

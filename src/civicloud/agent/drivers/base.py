@@ -1,0 +1,40 @@
+"""The driver interface the agent drives hypervisors through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from civicloud.agent.reconcile import Actual, Desired
+from civicloud.errors import CivicloudError, ErrorKind
+
+
+class DriverError(CivicloudError):
+    """A hypervisor refused or failed an operation; the message says which and why."""
+
+    code = "civicloud.driver.failed"
+    kind = ErrorKind.UNAVAILABLE
+
+
+@dataclass(frozen=True)
+class HostInventory:
+    name: str
+    uri: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+
+
+class Driver(Protocol):
+    """One hypervisor host. Only domains carrying civicloud's metadata are listed or touched."""
+
+    name: str
+    features: frozenset[str]
+
+    def inventory(self) -> HostInventory: ...
+    def domains(self) -> list[Actual]: ...
+    def define(self, spec: Desired) -> None: ...
+    def start(self, workload_id: str) -> None: ...
+    def stop(self, workload_id: str) -> None: ...
+    def undefine(self, workload_id: str) -> None: ...
+    def close(self) -> None: ...

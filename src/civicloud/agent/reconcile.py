@@ -1,0 +1,145 @@
+"""Pure reconciliation: what the control plane wants vs what the hypervisors show -> actions.
+
+No I/O here (an import-linter contract forbids it), so every case is a row in
+a table test. The agent applies the actions with its drivers, then reads the
+hypervisors again and reports what it sees.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Power = Literal["running", "stopped"]
+DesiredPower = Literal["running", "stopped", "absent"]
+
+
+@dataclass(frozen=True)
+class Desired:
+    workload_id: str
+    name: str
+    host: str
+    power: DesiredPower
+    vcpus: int = 1
+    memory_mib: int = 512
+    disk_gib: int = 0
+
+
+@dataclass(frozen=True)
+class Actual:
+    """A domain civicloud owns (tagged with its metadata) on one of the agent's hosts."""
+
+    workload_id: str
+    host: str
+    power: Power
+
+
+@dataclass(frozen=True)
+class Define:
+    desired: Desired
+
+    @property
+    def workload_id(self) -> str:
+        return self.desired.workload_id
+
+    @property
+    def host(self) -> str:
+        return self.desired.host
+
+
+@dataclass(frozen=True)
+class Start:
+    workload_id: str
+    host: str
+
+
+@dataclass(frozen=True)
+class Stop:
+    workload_id: str
+    host: str
+
+
+@dataclass(frozen=True)
+class Undefine:
+    workload_id: str
+    host: str
+
+
+@dataclass(frozen=True)
+class Unplaceable:
+    """The control plane put the workload on a host this agent does not drive."""
+
+    workload_id: str
+    host: str
+
+
+Action = Define | Start | Stop | Undefine | Unplaceable
+# Removals first: they free capacity the definitions and starts may need.
+_ORDER = {Stop: 0, Undefine: 1, Unplaceable: 2, Define: 3, Start: 4}
+
+
+def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Sequence[str]) -> list[Action]:
+    """The actions that bring ``actual`` to ``desired`` on the agent's ``hosts``.
+
+    - a workload wanted running or stopped has exactly one domain, on its host,
+      in that power state;
+    - a domain of a workload wanted absent, unknown to the control plane, on
+      the wrong host, or a duplicate, is stopped and undefined;
+    - domains without civicloud's metadata never reach this function: the
+      owner's own virtual machines are not ours to touch.
+    """
+    wanted = {d.workload_id: d for d in desired}
+    found: dict[str, list[Actual]] = defaultdict(list)
+    for a in actual:
+        found[a.workload_id].append(a)
+    known_hosts = set(hosts)
+    actions: list[Action] = []
+
+    for workload_id in sorted(set(wanted) | set(found)):
+        d = wanted.get(workload_id)
+        domains = sorted(found.get(workload_id, []), key=lambda a: (a.host, a.power))
+        keep: Actual | None = None
+        if d is not None and d.power != "absent":
+            on_host = [a for a in domains if a.host == d.host]
+            keep = on_host[0] if on_host else None
+        for a in domains:
+            if a is keep:
+                continue
+            if a.power == "running":
+                actions.append(Stop(a.workload_id, a.host))
+            actions.append(Undefine(a.workload_id, a.host))
+        if d is None or d.power == "absent":
+            continue
+        if d.host not in known_hosts:
+            actions.append(Unplaceable(d.workload_id, d.host))
+            continue
+        if keep is None:
+            actions.append(Define(d))
+            if d.power == "running":
+                actions.append(Start(d.workload_id, d.host))
+        elif d.power == "running" and keep.power == "stopped":
+            actions.append(Start(d.workload_id, d.host))
+        elif d.power == "stopped" and keep.power == "running":
+            actions.append(Stop(d.workload_id, d.host))
+    return sorted(actions, key=lambda act: _ORDER[type(act)])
+
+
+def observe(desired: Iterable[Desired], actual: Iterable[Actual],
+            failures: dict[str, str]) -> list[tuple[str, str, str]]:
+    """What to report for each wanted workload: (workload_id, observed, message)."""
+    by_id: dict[str, list[Actual]] = defaultdict(list)
+    for a in actual:
+        by_id[a.workload_id].append(a)
+    out = []
+    for d in desired:
+        if d.workload_id in failures:
+            out.append((d.workload_id, "failed", failures[d.workload_id]))
+            continue
+        on_host = [a for a in by_id.get(d.workload_id, []) if a.host == d.host]
+        if on_host:
+            out.append((d.workload_id, on_host[0].power, f"{on_host[0].power} on {d.host}"))
+        else:
+            out.append((d.workload_id, "absent", f"no domain on {d.host}"))
+    return out

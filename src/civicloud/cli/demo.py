@@ -1,0 +1,255 @@
+"""``civicloud demo``: a small region on one machine, end to end.
+
+A control plane on SQLite in a data dir, three site agents as separate
+processes, each driving its own libvirt test hypervisor (libvirt's built-in
+``test://`` driver with a node file per host), then Bobigny asks for a VM on
+Drancy's surplus and we wait until libvirt runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from civicloud.cli.common import console, styled_state, table
+from civicloud.cli.resources import wait_for_state
+from civicloud.client import ApiClient
+from civicloud.errors import Unavailable
+from civicloud.settings import Settings
+from civicloud.wire import AgreementCreate, CertificationIn, MemberCreate, OfferingCreate, SiteCreate, WorkloadCreate
+
+
+@dataclass(frozen=True)
+class DemoHost:
+    name: str
+    cpus: int
+    memory_gib: int
+    disk_gib: int
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    member: str
+    name: str
+    insee_code: str
+    lends_percent: float
+    hosts: tuple[DemoHost, ...]
+    hds: bool = False
+
+
+# SIRENs below pass the Luhn check; they illustrate, they are not the bodies' registered numbers.
+MEMBERS = (
+    MemberCreate(name="Ville de Drancy", siren="219300290", siret="21930029000018", category="commune"),
+    MemberCreate(name="Ville de Bobigny", siren="219300084", category="commune"),
+    MemberCreate(name="Hôpital Avicenne", siren="269300612", category="hospital"),
+    MemberCreate(name="Start-up Incubateur Bondy", siren="912345675", category="startup"),
+)
+AGREEMENTS = {"Ville de Drancy": "mutualisation_convention", "Ville de Bobigny": "mutualisation_convention",
+              "Hôpital Avicenne": "mutualisation_convention", "Start-up Incubateur Bondy": "ppp"}
+SITES = (
+    # Drancy lends half of each host above its own needs: the lender of the story.
+    DemoSite("Ville de Drancy", "Drancy – salle serveurs mairie", "93029", 50,
+             (DemoHost("drancy-hv1", 32, 128, 2000), DemoHost("drancy-hv2", 16, 64, 1000))),
+    # Bobigny's small room runs its own services and lends nothing: it borrows.
+    DemoSite("Ville de Bobigny", "Bobigny – hôtel de ville", "93008", 0, (DemoHost("bobigny-hv1", 8, 32, 500),)),
+    # The hospital's HDS-certified room keeps its capacity for health data.
+    DemoSite("Hôpital Avicenne", "Avicenne – salle HDS", "93008", 0, (DemoHost("avicenne-hds1", 64, 256, 4000),),
+             hds=True),
+)
+OFFERINGS = (
+    OfferingCreate(name="vm.small", description="1 vCPU, 2 GiB, 20 GiB disk", vcpus=1, memory_mib=2048,
+                   disk_gib=20, service_class="harvest"),
+    OfferingCreate(name="vm.medium", description="2 vCPU, 4 GiB, 40 GiB disk", vcpus=2, memory_mib=4096,
+                   disk_gib=40, service_class="harvest"),
+    OfferingCreate(name="vm.guaranteed", description="2 vCPU, 4 GiB, 40 GiB, never evicted", vcpus=2,
+                   memory_mib=4096, disk_gib=40, service_class="guaranteed"),
+)
+
+
+def node_xml(host: DemoHost) -> str:
+    """A libvirt test-driver node file: the host's CPUs, memory, a storage pool, and one owner VM."""
+    return f"""<node>
+  <cpu><mhz>2400</mhz><model>x86_64</model><active>{host.cpus}</active><nodes>1</nodes>
+       <sockets>1</sockets><cores>{host.cpus}</cores><threads>1</threads></cpu>
+  <memory>{host.memory_gib * 1024 * 1024}</memory>
+  <pool type='dir'><name>default</name><capacity>{host.disk_gib << 30}</capacity><allocation>0</allocation>
+    <available>{host.disk_gib << 30}</available><target><path>/var/lib/libvirt/images</path></target></pool>
+  <domain type='test'><name>{host.name}-owner-erp</name><memory>4194304</memory><vcpu>2</vcpu>
+    <os><type>hvm</type></os></domain>
+</node>
+"""
+
+
+def free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise Unavailable("no free TCP port on 127.0.0.1", code="civicloud.demo.no_port")
+
+
+class DemoServer:
+    """The control plane in this process, on a thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        import uvicorn
+
+        from civicloud.api import create_app
+        from civicloud.store import make_engine, upgrade
+
+        engine = make_engine(settings.resolved_database_url())
+        upgrade(engine)
+        config = uvicorn.Config(create_app(settings, engine=engine), host=settings.bind_host,
+                                port=settings.bind_port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="civicloud-demo-server", daemon=True)
+
+    def start(self, timeout: float = 15.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise Unavailable("the demo's control plane did not start", code="civicloud.demo.server_failed")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def seed(api: ApiClient, data_dir: Path) -> list[tuple[str, list[str]]]:
+    """Create the region through the API; return (site id, agent host args) per site."""
+    for offering in OFFERINGS:
+        api.create_offering(offering)
+    ids = {}
+    for member in MEMBERS:
+        ids[member.name] = api.create_member(member).id
+        api.add_agreement(ids[member.name], AgreementCreate(kind=AGREEMENTS[member.name],
+                                                            valid_from=date(2026, 1, 1)))
+    agents = []
+    for site in SITES:
+        certs = [CertificationIn(kind="hds", activities=[1, 2, 3, 4, 5, 6],
+                                 expires_on=date.today() + timedelta(days=365))] if site.hds else []
+        created = api.create_site(SiteCreate(member_id=ids[site.member], name=site.name, insee_code=site.insee_code,
+                                             certifications=certs))
+        api.set_offer(created.id, site.lends_percent)
+        host_args = []
+        for host in site.hosts:
+            path = data_dir / "hypervisors" / f"{host.name}.xml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(node_xml(host))
+            host_args += ["--host", f"{host.name}=test://{path.resolve()}"]
+        agents.append((created.id, host_args))
+    return agents
+
+
+def start_agents(api: ApiClient, server_url: str, data_dir: Path,
+                 agents: list[tuple[str, list[str]]]) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for site_id, host_args in agents:
+        token = api.issue_join_token(site_id).token
+        state = data_dir / "agents" / site_id
+        state.mkdir(parents=True, exist_ok=True)
+        log = open(state / "agent.log", "ab")  # noqa: SIM115 - closed with the process
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "civicloud", "agent", "--server", server_url, "--state-dir", str(state),
+             "--interval", "1", *host_args],
+            env={**os.environ, "CIVICLOUD_JOIN_TOKEN": token}, stdout=log, stderr=subprocess.STDOUT))
+    return procs
+
+
+def wait_for_hosts(api: ApiClient, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with console.status("waiting for the sites' agents to report their hosts…"):
+        while len([h for h in api.list_hosts() if h.last_seen_at]) < count:
+            if time.monotonic() > deadline:
+                raise Unavailable(f"the agents did not report {count} hosts within {timeout:.0f} s; "
+                                  "see agent.log in the demo's data dir", code="civicloud.demo.agents_silent")
+            time.sleep(0.2)
+
+
+def summary(api: ApiClient) -> None:
+    members = {m.id: m for m in api.list_members()}
+    sites = {s.id: s for s in api.list_sites()}
+    hosts = {h.id: h for h in api.list_hosts()}
+    console.print(table("Members", ["member", "category", "SIREN"],
+                        [(m.name, m.category.value, m.siren) for m in members.values()]))
+    console.print(table("Sites", ["site", "member", "lends", "certifications"],
+                        [(s.name, members[s.member_id].name, f"{s.offer_share_percent:g} %",
+                          ", ".join(f"HDS {'-'.join(map(str, c.activities))} until {c.expires_on}"
+                                    for c in s.certifications) or "—") for s in sites.values()]))
+    console.print(table("Hosts", ["host", "site", "vCPU", "memory MiB", "allocated vCPU / MiB", "free vCPU / MiB"],
+                        [(h.name, sites[h.site_id].name, h.total.vcpus, h.total.memory_mib,
+                          f"{h.allocated.vcpus} / {h.allocated.memory_mib}", f"{h.free.vcpus} / {h.free.memory_mib}")
+                         for h in hosts.values()]))
+    rows = []
+    for w in api.list_workloads():
+        host = hosts.get(w.host_id or "")
+        rows.append((w.name, members[w.member_id].name, styled_state(w.state.value), host.name if host else "—",
+                     sites[host.site_id].name if host else "—", w.message))
+    console.print(table("Workloads", ["workload", "borrower", "state", "host", "site", "why"], rows))
+
+
+def run_demo(*, once: bool, port: int, data_dir: Path | None, timeout: float) -> int:
+    tmp = None
+    if data_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="civicloud-demo-")
+        data_dir = Path(tmp.name)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=data_dir, database_url=None, bind_host="127.0.0.1",
+                        bind_port=free_port(port), placement_interval_s=1.0, host_stale_after_s=30)
+    server = DemoServer(settings)
+    server.start()
+    url = settings.api_url
+    console.print(f"[bold]civicloud demo[/] — control plane at {url} (SQLite in {data_dir})")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        with ApiClient(url) as api:
+            agents = seed(api, data_dir)
+            procs = start_agents(api, url, data_dir, agents)
+            wait_for_hosts(api, sum(len(s.hosts) for s in SITES), timeout)
+            bobigny = api.get_member("Ville de Bobigny")
+            console.print("Bobigny asks for a [bold]vm.small[/] on the federation's surplus…")
+            workload = api.create_workload(WorkloadCreate(member_id=bobigny.id, offering_id="vm.small",
+                                                          name="bobigny-teletravail-1"))
+            workload = wait_for_state(api, workload.id, {"running"}, timeout)
+            summary(api)
+            running = workload.state.value == "running"
+            if running:
+                host = api.get_host(workload.host_id or "")
+                console.print(f"[green]✔[/] {workload.name} is [green]running[/] on {host.name} "
+                              f"(a libvirt domain civicloud-{workload.id})")
+            else:
+                console.print(f"[red]✘[/] {workload.name} is {workload.state.value}: {workload.message}")
+            console.print(f"API: {url}/api/v1  ·  OpenAPI: {url}/api/v1/openapi.json  ·  docs: {url}/api/v1/docs")
+            if once:
+                return 0 if running else 1
+            console.print(f"Try: [bold]CIVICLOUD_SERVER_URL={url} civicloud workload list[/]. Ctrl-C stops the demo.")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                console.print("stopping…")
+            return 0 if running else 1
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        server.stop()
+        if tmp is not None:
+            tmp.cleanup()

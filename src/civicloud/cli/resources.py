@@ -1,0 +1,208 @@
+"""Sub-commands over the API: member, site, host, offering, workload."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from civicloud.cli.common import (
+    DEFAULT_SERVER,
+    ServerOpt,
+    TokenOpt,
+    client,
+    console,
+    friendly_errors,
+    styled_state,
+    table,
+)
+from civicloud.client import ApiClient
+from civicloud.errors import Unavailable
+from civicloud.wire import WorkloadCreate, WorkloadOut
+
+member_app = typer.Typer(no_args_is_help=True, help="Members of the federation.")
+site_app = typer.Typer(no_args_is_help=True, help="Sites (server rooms) and their agents.")
+host_app = typer.Typer(no_args_is_help=True, help="Hosts reported by the sites' agents.")
+offering_app = typer.Typer(no_args_is_help=True, help="The service catalogue.")
+workload_app = typer.Typer(no_args_is_help=True, help="Virtual machines a member asked for.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(member_app, name="member")
+    app.add_typer(site_app, name="site")
+    app.add_typer(host_app, name="host")
+    app.add_typer(offering_app, name="offering")
+    app.add_typer(workload_app, name="workload")
+
+
+@member_app.command("list")
+@friendly_errors
+def member_list(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """List the members."""
+    with client(server, token) as api:
+        rows = [(m.name, m.category.value, m.siren, m.id) for m in api.list_members()]
+    console.print(table("Members", ["name", "category", "SIREN", "id"], rows))
+
+
+@site_app.command("list")
+@friendly_errors
+def site_list(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """List the sites with their offer and certifications."""
+    with client(server, token) as api:
+        owners = {m.id: m.name for m in api.list_members()}
+        rows = [(s.name, owners.get(s.member_id, s.member_id), s.insee_code, f"{s.offer_share_percent:g} %",
+                 ", ".join(f"{c.kind.value}{''.join(map(str, c.activities))} → {c.expires_on}"
+                           for c in s.certifications), s.id) for s in api.list_sites()]
+    console.print(table("Sites", ["name", "member", "INSEE", "lends", "certifications", "id"], rows))
+
+
+@site_app.command("join-token")
+@friendly_errors
+def site_join_token(site: Annotated[str, typer.Argument(help="site id or name")],
+                    server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """Issue a one-time token for the site's agent to join with (shown once)."""
+    with client(server, token) as api:
+        issued = api.issue_join_token(site)
+    console.print(issued.token, soft_wrap=True, highlight=False)
+    console.print(f"[dim]valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC, once. On the site's libvirt host:[/]\n"
+                  f"[dim]  civicloud agent --server {server} --join-token <token> --libvirt-uri qemu:///system[/]",
+                  highlight=False)
+
+
+@site_app.command("offer")
+@friendly_errors
+def site_offer(site: Annotated[str, typer.Argument(help="site id or name")],
+               share: Annotated[float, typer.Argument(help="percent of each host lent, 0-100")],
+               server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """Set the share of each of the site's hosts that it lends."""
+    with client(server, token) as api:
+        offer = api.set_offer(site, share)
+    console.print(f"site {offer.site_id} now lends {offer.share_percent:g} % of each host")
+
+
+@host_app.command("list")
+@friendly_errors
+def host_list(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """List hosts with their capacity: total, lent share, allocated, free."""
+    with client(server, token) as api:
+        sites = {s.id: s.name for s in api.list_sites()}
+        rows = [(h.name, sites.get(h.site_id, h.site_id), f"{h.total.vcpus} / {h.total.memory_mib} MiB",
+                 f"{h.lend_share_percent:g} %", f"{h.allocated.vcpus} / {h.allocated.memory_mib} MiB",
+                 f"{h.free.vcpus} / {h.free.memory_mib} MiB", h.id) for h in api.list_hosts()]
+    console.print(table("Hosts (vCPU / memory)", ["name", "site", "total", "lends", "allocated", "free", "id"], rows))
+
+
+@offering_app.command("list")
+@friendly_errors
+def offering_list(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """List the catalogue."""
+    with client(server, token) as api:
+        rows = [(o.name, o.vcpus, o.memory_mib, o.disk_gib, o.service_class.value, o.description)
+                for o in api.list_offerings()]
+    console.print(table("Offerings", ["name", "vCPU", "MiB", "GiB", "class", "description"], rows))
+
+
+@workload_app.command("create")
+@friendly_errors
+def workload_create(
+    name: Annotated[str, typer.Argument(help="a name for the VM, unique within the member")],
+    member: Annotated[str, typer.Option(help="the borrowing member (id or name)")],
+    offering: Annotated[str, typer.Option(help="catalogue offering (id or name)")],
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait until it runs")] = True,
+    timeout: Annotated[float, typer.Option(help="seconds to wait")] = 120.0,
+    server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None,
+) -> None:
+    """Ask for a VM; by default wait until it runs, showing its progress."""
+    with client(server, token) as api:
+        member_id = api.get_member(member).id
+        workload = api.create_workload(WorkloadCreate(member_id=member_id, offering_id=offering, name=name))
+        console.print(f"workload [bold]{workload.name}[/] accepted: {workload.id}")
+        if wait:
+            workload = wait_for_state(api, workload.id, {"running"}, timeout)
+    show_workload(workload)
+    if wait and workload.state.value != "running":
+        raise typer.Exit(1)
+
+
+def wait_for_state(api: ApiClient, workload_id: str, targets: set[str], timeout: float) -> WorkloadOut:
+    """Poll with a spinner until the workload reaches a target state, fails, or time runs out."""
+    deadline = time.monotonic() + timeout
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("waiting", total=None)
+        while True:
+            try:
+                workload = api.get_workload(workload_id)
+            except Unavailable:
+                workload = None  # a control plane restart is not the end of the wait
+            if workload is not None:
+                progress.update(task, description=f"{workload.name}: {workload.state.value} — {workload.message}")
+                if workload.state.value in targets or workload.state.value == "failed":
+                    return workload
+            if time.monotonic() > deadline:
+                if workload is None:
+                    raise Unavailable("the control plane stayed out of reach while waiting")
+                return workload
+            time.sleep(0.25)
+
+
+def show_workload(w: WorkloadOut) -> None:
+    rows = [("id", w.id), ("name", w.name), ("state", styled_state(w.state.value)), ("desired", w.desired.value),
+            ("host", w.host_id or "—"), ("why", w.message), ("created", f"{w.created_at:%Y-%m-%d %H:%M:%S} UTC")]
+    console.print(table(f"Workload {w.name}", ["", ""], rows))
+
+
+@workload_app.command("list")
+@friendly_errors
+def workload_list(member: Annotated[str | None, typer.Option(help="only this member's (id or name)")] = None,
+                  all_: Annotated[bool, typer.Option("--all", help="include deleted workloads")] = False,
+                  server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """List workloads."""
+    with client(server, token) as api:
+        members = {m.id: m.name for m in api.list_members()}
+        hosts = {h.id: h.name for h in api.list_hosts()}
+        member_id = api.get_member(member).id if member else None
+        rows = [(w.name, members.get(w.member_id, w.member_id), styled_state(w.state.value),
+                 hosts.get(w.host_id or "", "—"), w.id)
+                for w in api.list_workloads(member_id=member_id, include_deleted=all_)]
+    console.print(table("Workloads", ["name", "member", "state", "host", "id"], rows))
+
+
+@workload_app.command("show")
+@friendly_errors
+def workload_show(workload_id: str, server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """Show one workload, with why it is where it is."""
+    with client(server, token) as api:
+        show_workload(api.get_workload(workload_id))
+
+
+@workload_app.command("delete")
+@friendly_errors
+def workload_delete(workload_id: str,
+                    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait until it is gone")] = False,
+                    timeout: Annotated[float, typer.Option(help="seconds to wait")] = 120.0,
+                    server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """Delete a workload; its site's agent removes the VM."""
+    with client(server, token) as api:
+        workload = api.delete_workload(workload_id)
+        if wait:
+            workload = wait_for_state(api, workload_id, {"deleted"}, timeout)
+    show_workload(workload)
+
+
+@workload_app.command("stop")
+@friendly_errors
+def workload_stop(workload_id: str, server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """Power a workload off (it keeps its place)."""
+    with client(server, token) as api:
+        show_workload(api.stop_workload(workload_id))
+
+
+@workload_app.command("start")
+@friendly_errors
+def workload_start(workload_id: str, server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """Power a stopped workload on again."""
+    with client(server, token) as api:
+        show_workload(api.start_workload(workload_id))

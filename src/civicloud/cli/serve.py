@@ -1,0 +1,60 @@
+"""Long-running commands: the control plane and the agent."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+from civicloud.errors import Conflict, InvalidInput
+from civicloud.settings import Settings
+
+
+def run_server(settings: Settings, *, migrate: bool) -> None:
+    import uvicorn
+
+    from civicloud.api import create_app
+    from civicloud.store import is_up_to_date, make_engine, upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
+    if migrate:
+        upgrade(engine)
+    elif not is_up_to_date(engine):
+        raise Conflict("the database schema is not up to date; run 'civicloud db upgrade' or start the server "
+                       "with --migrate", code="civicloud.store.needs_migration")
+    uvicorn.run(create_app(settings, engine=engine), host=settings.bind_host, port=settings.bind_port,
+                log_level="info")
+
+
+def parse_hosts(uris: list[str], named: list[str]) -> list[tuple[str | None, str]]:
+    hosts: list[tuple[str | None, str]] = [(None, uri) for uri in uris]
+    for item in named:
+        name, sep, uri = item.partition("=")
+        if not sep or not name or not uri:
+            raise InvalidInput(f"--host takes NAME=URI, e.g. hv1=qemu:///system, not {item!r}",
+                               code="civicloud.agent.invalid_host", field="host")
+        hosts.append((name, uri))
+    if not hosts:
+        raise InvalidInput("give the agent a host to drive: --libvirt-uri URI or --host NAME=URI",
+                           code="civicloud.agent.no_host")
+    return hosts
+
+
+def run_agent(server: str, join_token: str | None, uris: list[str], named: list[str], state_dir: Path,
+              interval: float, once: bool) -> None:
+    from civicloud.agent.drivers import open_driver
+    from civicloud.agent.runner import Agent
+
+    drivers = [open_driver(uri, name) for name, uri in parse_hosts(uris, named)]
+    agent = Agent(server, state_dir, drivers, join_token=join_token)
+    try:
+        if once:
+            agent.tick()
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        agent.run(interval, stop)
+    finally:
+        agent.close()

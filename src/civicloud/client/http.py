@@ -1,0 +1,181 @@
+"""httpx clients that speak the wire models and raise CivicloudError subclasses.
+
+The transport is injectable (``transport=httpx.MockTransport(...)`` or an
+``httpx.WSGITransport``) so a unit test can run without sockets where that is
+honest; everything else talks to a real server.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from civicloud.errors import CivicloudError, ErrorKind, Unavailable
+from civicloud.wire import (
+    AgreementCreate,
+    AgreementOut,
+    DesiredState,
+    Heartbeat,
+    HeartbeatResponse,
+    HostOut,
+    JoinRequest,
+    JoinResponse,
+    JoinTokenOut,
+    MemberCreate,
+    MemberOut,
+    OfferingCreate,
+    OfferingOut,
+    OfferOut,
+    OfferSet,
+    Report,
+    ReportResponse,
+    SiteCreate,
+    SiteOut,
+    WorkloadCreate,
+    WorkloadOut,
+)
+
+M = TypeVar("M")
+_KINDS = {401: ErrorKind.UNAUTHORIZED, 404: ErrorKind.NOT_FOUND, 409: ErrorKind.CONFLICT,
+          422: ErrorKind.INVALID, 503: ErrorKind.UNAVAILABLE}
+
+
+class ApiError(CivicloudError):
+    """An error answer of the API, with its stable code and the HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message, code=code, field=field)
+        self.status = status
+        self.kind = _KINDS.get(status, ErrorKind.INTERNAL)
+
+
+class _Base:
+    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 10.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=f"{self.base_url}/api/v1", headers=headers, timeout=timeout,
+                                  transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self: Any) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, out: type[M] | Any, body: BaseModel | None = None,
+              params: dict[str, Any] | None = None) -> M:
+        try:
+            resp = self._http.request(method, path, params={k: v for k, v in (params or {}).items() if v is not None},
+                                      content=body.model_dump_json(exclude_unset=False) if body else None,
+                                      headers={"Content-Type": "application/json"} if body else None)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach the civicloud API at {self.base_url} ({type(exc).__name__}); "
+                              "check --server / CIVICLOUD_SERVER_URL and that 'civicloud server' runs",
+                              code="civicloud.client.unreachable") from exc
+        if resp.status_code >= 400:
+            raise _error(resp)
+        return TypeAdapter(out).validate_python(resp.json())
+
+
+def _error(resp: httpx.Response) -> ApiError:
+    try:
+        err = resp.json()["error"]
+        return ApiError(resp.status_code, err["code"], err["message"], err.get("field"))
+    except (ValueError, KeyError, TypeError):
+        return ApiError(resp.status_code, f"civicloud.http.{resp.status_code}",
+                        f"the server answered {resp.status_code} without a civicloud error body")
+
+
+class ApiClient(_Base):
+    """The API as members, lenders and the operator use it."""
+
+    def health(self) -> dict[str, str]:
+        return self._call("GET", "/healthz", dict[str, str])
+
+    def create_member(self, body: MemberCreate) -> MemberOut:
+        return self._call("POST", "/members", MemberOut, body)
+
+    def list_members(self) -> list[MemberOut]:
+        return self._call("GET", "/members", list[MemberOut])
+
+    def get_member(self, ref: str) -> MemberOut:
+        return self._call("GET", f"/members/{_seg(ref)}", MemberOut)
+
+    def add_agreement(self, member: str, body: AgreementCreate) -> AgreementOut:
+        return self._call("POST", f"/members/{_seg(member)}/agreements", AgreementOut, body)
+
+    def create_site(self, body: SiteCreate) -> SiteOut:
+        return self._call("POST", "/sites", SiteOut, body)
+
+    def list_sites(self, member_id: str | None = None) -> list[SiteOut]:
+        return self._call("GET", "/sites", list[SiteOut], params={"member_id": member_id})
+
+    def get_site(self, ref: str) -> SiteOut:
+        return self._call("GET", f"/sites/{_seg(ref)}", SiteOut)
+
+    def set_offer(self, site: str, share_percent: float) -> OfferOut:
+        return self._call("PUT", f"/sites/{_seg(site)}/offer", OfferOut, OfferSet(share_percent=share_percent))
+
+    def issue_join_token(self, site: str) -> JoinTokenOut:
+        return self._call("POST", f"/sites/{_seg(site)}/join-tokens", JoinTokenOut)
+
+    def list_hosts(self, site_id: str | None = None) -> list[HostOut]:
+        return self._call("GET", "/hosts", list[HostOut], params={"site_id": site_id})
+
+    def get_host(self, host_id: str) -> HostOut:
+        return self._call("GET", f"/hosts/{_seg(host_id)}", HostOut)
+
+    def create_offering(self, body: OfferingCreate) -> OfferingOut:
+        return self._call("POST", "/offerings", OfferingOut, body)
+
+    def list_offerings(self) -> list[OfferingOut]:
+        return self._call("GET", "/offerings", list[OfferingOut])
+
+    def create_workload(self, body: WorkloadCreate) -> WorkloadOut:
+        return self._call("POST", "/workloads", WorkloadOut, body)
+
+    def list_workloads(self, member_id: str | None = None, state: str | None = None,
+                       include_deleted: bool = False) -> list[WorkloadOut]:
+        return self._call("GET", "/workloads", list[WorkloadOut],
+                          params={"member_id": member_id, "state": state,
+                                  "include_deleted": "true" if include_deleted else None})
+
+    def get_workload(self, workload_id: str) -> WorkloadOut:
+        return self._call("GET", f"/workloads/{_seg(workload_id)}", WorkloadOut)
+
+    def delete_workload(self, workload_id: str) -> WorkloadOut:
+        return self._call("DELETE", f"/workloads/{_seg(workload_id)}", WorkloadOut)
+
+    def start_workload(self, workload_id: str) -> WorkloadOut:
+        return self._call("POST", f"/workloads/{_seg(workload_id)}/start", WorkloadOut)
+
+    def stop_workload(self, workload_id: str) -> WorkloadOut:
+        return self._call("POST", f"/workloads/{_seg(workload_id)}/stop", WorkloadOut)
+
+
+class AgentClient(_Base):
+    """The agent channel; ``token`` is the site credential once joined."""
+
+    def join(self, join_token: str, agent_name: str) -> JoinResponse:
+        return self._call("POST", "/agent/join", JoinResponse, JoinRequest(join_token=join_token, agent_name=agent_name))
+
+    def heartbeat(self, body: Heartbeat) -> HeartbeatResponse:
+        return self._call("POST", "/agent/heartbeat", HeartbeatResponse, body)
+
+    def desired(self) -> DesiredState:
+        return self._call("GET", "/agent/desired", DesiredState)
+
+    def report(self, body: Report) -> ReportResponse:
+        return self._call("POST", "/agent/report", ReportResponse, body)
+
+
+def _seg(value: str) -> str:
+    """One path segment, escaped so that a name with a slash cannot reach another route."""
+    return quote(value, safe="")
