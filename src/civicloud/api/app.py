@@ -6,13 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import Engine
-
 from civicloud import __version__
 from civicloud.api import agent_routes, errors, routes
 from civicloud.services.loops import PlacementLoop
 from civicloud.settings import Settings
-from civicloud.store import SqlUnitOfWork, make_engine
+from civicloud.store import Engine, SqlUnitOfWork, make_engine
 
 API_PREFIX = "/api/v1"
 

@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from civicloud.cli.common import console, styled_state, table
 from civicloud.cli.resources import wait_for_state
+from civicloud.cli.serve import ThreadedServer
 from civicloud.client import ApiClient
 from civicloud.errors import Unavailable
 from civicloud.settings import Settings
@@ -32,7 +32,6 @@ class DemoHost:
     name: str
     cpus: int
     memory_gib: int
-    disk_gib: int
 
 
 @dataclass(frozen=True)
@@ -57,11 +56,11 @@ AGREEMENTS = {"Ville de Drancy": "mutualisation_convention", "Ville de Bobigny":
 SITES = (
     # Drancy lends half of each host above its own needs: the lender of the story.
     DemoSite("Ville de Drancy", "Drancy – salle serveurs mairie", "93029", 50,
-             (DemoHost("drancy-hv1", 32, 128, 2000), DemoHost("drancy-hv2", 16, 64, 1000))),
+             (DemoHost("drancy-hv1", 32, 128), DemoHost("drancy-hv2", 16, 64))),
     # Bobigny's small room runs its own services and lends nothing: it borrows.
-    DemoSite("Ville de Bobigny", "Bobigny – hôtel de ville", "93008", 0, (DemoHost("bobigny-hv1", 8, 32, 500),)),
+    DemoSite("Ville de Bobigny", "Bobigny – hôtel de ville", "93008", 0, (DemoHost("bobigny-hv1", 8, 32),)),
     # The hospital's HDS-certified room keeps its capacity for health data.
-    DemoSite("Hôpital Avicenne", "Avicenne – salle HDS", "93008", 0, (DemoHost("avicenne-hds1", 64, 256, 4000),),
+    DemoSite("Hôpital Avicenne", "Avicenne – salle HDS", "93008", 0, (DemoHost("avicenne-hds1", 64, 256),),
              hds=True),
 )
 OFFERINGS = (
@@ -75,13 +74,16 @@ OFFERINGS = (
 
 
 def node_xml(host: DemoHost) -> str:
-    """A libvirt test-driver node file: the host's CPUs, memory, a storage pool, and one owner VM."""
+    """A libvirt test-driver node file: the host's CPUs, memory, a storage pool, and one owner VM.
+
+    The test driver sizes every storage pool at 100 GiB whatever the file says, so each demo
+    host reports 100 GiB of disk.
+    """
     return f"""<node>
   <cpu><mhz>2400</mhz><model>x86_64</model><active>{host.cpus}</active><nodes>1</nodes>
        <sockets>1</sockets><cores>{host.cpus}</cores><threads>1</threads></cpu>
   <memory>{host.memory_gib * 1024 * 1024}</memory>
-  <pool type='dir'><name>default</name><capacity>{host.disk_gib << 30}</capacity><allocation>0</allocation>
-    <available>{host.disk_gib << 30}</available><target><path>/var/lib/libvirt/images</path></target></pool>
+  <pool type='dir'><name>default</name><target><path>/var/lib/libvirt/images</path></target></pool>
   <domain type='test'><name>{host.name}-owner-erp</name><memory>4194304</memory><vcpu>2</vcpu>
     <os><type>hvm</type></os></domain>
 </node>
@@ -97,35 +99,6 @@ def free_port(preferred: int) -> int:
                 continue
             return int(s.getsockname()[1])
     raise Unavailable("no free TCP port on 127.0.0.1", code="civicloud.demo.no_port")
-
-
-class DemoServer:
-    """The control plane in this process, on a thread."""
-
-    def __init__(self, settings: Settings) -> None:
-        import uvicorn
-
-        from civicloud.api import create_app
-        from civicloud.store import make_engine, upgrade
-
-        engine = make_engine(settings.resolved_database_url())
-        upgrade(engine)
-        config = uvicorn.Config(create_app(settings, engine=engine), host=settings.bind_host,
-                                port=settings.bind_port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="civicloud-demo-server", daemon=True)
-
-    def start(self, timeout: float = 15.0) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise Unavailable("the demo's control plane did not start", code="civicloud.demo.server_failed")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def seed(api: ApiClient, data_dir: Path) -> list[tuple[str, list[str]]]:
@@ -209,7 +182,7 @@ def run_demo(*, once: bool, port: int, data_dir: Path | None, timeout: float) ->
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(data_dir=data_dir, database_url=None, bind_host="127.0.0.1",
                         bind_port=free_port(port), placement_interval_s=1.0, host_stale_after_s=30)
-    server = DemoServer(settings)
+    server = ThreadedServer(settings)
     server.start()
     url = settings.api_url
     console.print(f"[bold]civicloud demo[/] — control plane at {url} (SQLite in {data_dir})")

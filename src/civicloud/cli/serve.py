@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from pathlib import Path
 
-from civicloud.errors import Conflict, InvalidInput
+from civicloud.errors import Conflict, InvalidInput, Unavailable
 from civicloud.settings import Settings
 
 
@@ -58,3 +59,33 @@ def run_agent(server: str, join_token: str | None, uris: list[str], named: list[
         agent.run(interval, stop)
     finally:
         agent.close()
+
+
+class ThreadedServer:
+    """The control plane in this process, on a thread (the demo, and tests that need a real socket)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import uvicorn
+
+        from civicloud.api import create_app
+        from civicloud.store import make_engine, upgrade
+
+        engine = make_engine(settings.resolved_database_url())
+        upgrade(engine)
+        config = uvicorn.Config(create_app(settings, engine=engine), host=settings.bind_host,
+                                port=settings.bind_port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.url = settings.api_url
+        self.thread = threading.Thread(target=self.server.run, name="civicloud-server", daemon=True)
+
+    def start(self, timeout: float = 15.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise Unavailable(f"the control plane did not start on {self.url}", code="civicloud.server.start_failed")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)

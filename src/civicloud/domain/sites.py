@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from civicloud.errors import InvalidInput
 
 # INSEE commune code: two digits of département (2A/2B for Corsica), three of commune.
-_INSEE_RE = re.compile(r"^(?:\d{2}|2[AB])\d{3}$")
+# [0-9], not \d, which would also take Arabic-Indic or full-width digits; \Z, not $, which allows a final newline.
+_INSEE_RE = re.compile(r"^(?:[0-9]{2}|2[AB])[0-9]{3}\Z")
 HDS_ACTIVITIES = frozenset(range(1, 7))
 
 

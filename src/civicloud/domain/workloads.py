@@ -43,7 +43,8 @@ TRANSITIONS: dict[WorkloadState, frozenset[WorkloadState]] = {
     S.SCHEDULED: frozenset({S.PROVISIONING, S.RUNNING, S.STOPPING, S.STOPPED, S.FAILED, S.DELETED}),
     S.PROVISIONING: frozenset({S.RUNNING, S.STOPPING, S.STOPPED, S.FAILED, S.DELETED}),
     S.RUNNING: frozenset({S.STOPPING, S.STOPPED, S.FAILED, S.DELETED}),
-    S.STOPPING: frozenset({S.STOPPED, S.FAILED, S.DELETED}),
+    # → provisioning: its member started it again before the agent confirmed the stop.
+    S.STOPPING: frozenset({S.STOPPED, S.PROVISIONING, S.FAILED, S.DELETED}),
     S.STOPPED: frozenset({S.PROVISIONING, S.RUNNING, S.FAILED, S.DELETED}),
     S.FAILED: frozenset({S.DELETED, S.PROVISIONING, S.RUNNING, S.STOPPING, S.STOPPED}),
     S.DELETED: frozenset(),

@@ -1,7 +1,9 @@
 """The store: the only package that imports SQLAlchemy. Tables, repositories, unit of work, migrations."""
 
+from sqlalchemy import Engine
+
 from civicloud.store.engine import make_engine
 from civicloud.store.migrate import is_up_to_date, upgrade
 from civicloud.store.uow import SqlUnitOfWork, UnitOfWork
 
-__all__ = ["SqlUnitOfWork", "UnitOfWork", "is_up_to_date", "make_engine", "upgrade"]
+__all__ = ["Engine", "SqlUnitOfWork", "UnitOfWork", "is_up_to_date", "make_engine", "upgrade"]

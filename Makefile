@@ -1,0 +1,29 @@
+# The two commands of the README: `make demo` and `make test`. Both do all set-up first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test setup lint clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml scripts/system-deps.sh
+	bash scripts/system-deps.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/civicloud demo
+
+lint: $(STAMP)
+	$(BIN)/lint-imports
+
+# pytest exits 5 when it collected nothing: that is a failure here, not a pass.
+test: lint
+	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+clean:
+	rm -rf $(VENV) .pytest_cache .import_linter_cache build src/*.egg-info

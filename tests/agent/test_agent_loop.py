@@ -1,0 +1,118 @@
+"""The agent against a real control plane (HTTP on loopback) and libvirt test hypervisors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from civicloud.agent.drivers.libvirt import LibvirtDriver
+from civicloud.agent.reconcile import Define
+from civicloud.agent.runner import Agent
+from civicloud.client import ApiError
+from civicloud.errors import Unauthorized
+from civicloud.wire import WorkloadCreate, WorkloadOut
+
+pytestmark = pytest.mark.libvirt
+
+
+def wait_state(live_region, workload_id: str, state: str, agent: Agent | None = None, timeout: float = 10) -> WorkloadOut:
+    deadline = time.monotonic() + timeout
+    while True:
+        if agent is not None:
+            agent.tick()
+        w = live_region.api.get_workload(workload_id)
+        if w.state.value == state:
+            return w
+        if time.monotonic() > deadline:
+            raise AssertionError(f"workload stayed {w.state.value} ({w.message}), expected {state}")
+        time.sleep(0.1)
+
+
+def test_workload_lifecycle_through_the_agent(live_region, node_file, tmp_path: Path) -> None:
+    driver = LibvirtDriver(node_file("hv1"), "hv1")
+    agent = Agent(live_region.api.base_url, tmp_path / "agent", [driver], join_token=live_region.join_token())
+    agent.tick()  # join + first heartbeat: the host exists now
+    host = live_region.api.list_hosts()[0]
+    assert (host.name, host.total.vcpus) == ("hv1", 8)
+
+    w = live_region.api.create_workload(WorkloadCreate(member_id=live_region.bobigny_id, offering_id="vm.small", name="web"))
+    w = wait_state(live_region, w.id, "running", agent)
+    assert w.host_id == host.id
+    assert [(a.workload_id, a.power) for a in driver.domains()] == [(w.id, "running")]
+    assert live_region.api.get_host(host.id).allocated.vcpus == 1
+
+    live_region.api.stop_workload(w.id)
+    wait_state(live_region, w.id, "stopped", agent)
+    assert [a.power for a in driver.domains()] == ["stopped"]
+
+    live_region.api.start_workload(w.id)
+    wait_state(live_region, w.id, "running", agent)
+
+    live_region.api.delete_workload(w.id)
+    wait_state(live_region, w.id, "deleted", agent)
+    assert driver.domains() == []
+    assert live_region.api.get_host(host.id).allocated.vcpus == 0
+    # the owner's own VM was never touched
+    assert [d.name() for d in driver._conn.listAllDomains()] == ["hv1-owner-erp"]
+
+
+def test_restarted_agent_adopts_its_domains_without_duplicates(live_region, node_file, tmp_path: Path) -> None:
+    """A new agent on the same hypervisor (as after a crash) finds the domain and leaves it be."""
+    driver = LibvirtDriver(node_file("hv1"), "hv1")
+    state_dir = tmp_path / "agent"
+    first = Agent(live_region.api.base_url, state_dir, [driver], join_token=live_region.join_token())
+    first.tick()
+    w = live_region.api.create_workload(WorkloadCreate(member_id=live_region.bobigny_id, offering_id="vm.small", name="web"))
+    w = wait_state(live_region, w.id, "running", first)
+
+    second = Agent(live_region.api.base_url, state_dir, [driver])  # no join token: the saved credential serves
+    result = second.tick()
+    assert not any(isinstance(a, Define) for a in result.actions)
+    assert [(a.workload_id, a.power) for a in driver.domains()] == [(w.id, "running")]
+    assert live_region.api.get_workload(w.id).state.value == "running"
+    assert w.host_id is not None and live_region.api.get_host(w.host_id).allocated.vcpus == 1
+
+
+def test_orphan_civicloud_domain_is_removed(live_region, node_file, tmp_path: Path) -> None:
+    from civicloud.agent.reconcile import Desired
+
+    driver = LibvirtDriver(node_file("hv1"), "hv1")
+    driver.define(Desired("00000000-0000-4000-8000-000000000001", "stale", "hv1", "running"))
+    agent = Agent(live_region.api.base_url, tmp_path / "agent", [driver], join_token=live_region.join_token())
+    agent.tick()
+    assert driver.domains() == []
+
+
+def test_join_token_is_single_use_and_required(live_region, node_file, tmp_path: Path) -> None:
+    token = live_region.join_token()
+    driver = LibvirtDriver(node_file("hv1"), "hv1")
+    Agent(live_region.api.base_url, tmp_path / "a1", [driver], join_token=token)
+    with pytest.raises(ApiError) as err:
+        Agent(live_region.api.base_url, tmp_path / "a2", [driver], join_token=token)
+    assert (err.value.status, err.value.code) == (401, "civicloud.agent.invalid_join_token")
+    with pytest.raises(Unauthorized):
+        Agent(live_region.api.base_url, tmp_path / "a3", [driver])
+
+
+def test_credential_file_is_private(live_region, node_file, tmp_path: Path) -> None:
+    driver = LibvirtDriver(node_file("hv1"), "hv1")
+    Agent(live_region.api.base_url, tmp_path / "agent", [driver], join_token=live_region.join_token())
+    assert (tmp_path / "agent" / "credential.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_agent_survives_an_unreachable_control_plane(node_file, tmp_path: Path) -> None:
+    """With the control plane gone, a pass raises Unavailable and changes nothing on the host."""
+    import json
+
+    from civicloud.errors import Unavailable
+
+    (tmp_path / "agent").mkdir()
+    (tmp_path / "agent" / "credential.json").write_text(json.dumps(
+        {"server": "http://127.0.0.1:9", "site_id": "s", "credential": "cvs_x"}))
+    driver = LibvirtDriver(node_file("hv1"), "hv1")
+    agent = Agent("http://127.0.0.1:9", tmp_path / "agent", [driver])
+    with pytest.raises(Unavailable):
+        agent.tick()
+    assert [d.name() for d in driver._conn.listAllDomains()] == ["hv1-owner-erp"]

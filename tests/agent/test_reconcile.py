@@ -1,0 +1,86 @@
+"""reconcile(desired, actual, hosts) -> actions, as a table of cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from civicloud.agent.reconcile import (
+    Actual,
+    Define,
+    Desired,
+    Start,
+    Stop,
+    Undefine,
+    Unplaceable,
+    observe,
+    reconcile,
+)
+
+HOSTS = ["hv1", "hv2"]
+RUN = Desired("w1", "web", "hv1", "running")
+OFF = Desired("w1", "web", "hv1", "stopped")
+GONE = Desired("w1", "web", "hv1", "absent")
+
+CASES = [
+    # (case, desired, actual, expected actions in order)
+    ("new workload: define then start", [RUN], [], [Define(RUN), Start("w1", "hv1")]),
+    ("already running: nothing", [RUN], [Actual("w1", "hv1", "running")], []),
+    ("defined but off: start", [RUN], [Actual("w1", "hv1", "stopped")], [Start("w1", "hv1")]),
+    ("wanted stopped, running: stop", [OFF], [Actual("w1", "hv1", "running")], [Stop("w1", "hv1")]),
+    ("wanted stopped, missing: define only", [OFF], [], [Define(OFF)]),
+    ("wanted stopped, stopped: nothing", [OFF], [Actual("w1", "hv1", "stopped")], []),
+    ("deleted while running: stop then undefine", [GONE], [Actual("w1", "hv1", "running")],
+     [Stop("w1", "hv1"), Undefine("w1", "hv1")]),
+    ("deleted while stopped: undefine", [GONE], [Actual("w1", "hv1", "stopped")], [Undefine("w1", "hv1")]),
+    ("deleted and gone: nothing", [GONE], [], []),
+    ("orphan domain unknown to the control plane: removed", [], [Actual("zz", "hv2", "running")],
+     [Stop("zz", "hv2"), Undefine("zz", "hv2")]),
+    ("on the wrong host: removed there, created on the right one", [RUN], [Actual("w1", "hv2", "running")],
+     [Stop("w1", "hv2"), Undefine("w1", "hv2"), Define(RUN), Start("w1", "hv1")]),
+    ("duplicate on another host: the extra goes, the right one stays",
+     [RUN], [Actual("w1", "hv1", "running"), Actual("w1", "hv2", "stopped")], [Undefine("w1", "hv2")]),
+    ("host this agent does not drive", [Desired("w1", "web", "hv9", "running")], [], [Unplaceable("w1", "hv9")]),
+    ("nothing anywhere", [], [], []),
+]
+
+
+@pytest.mark.parametrize(("case", "desired", "actual", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_reconcile(case: str, desired: list[Desired], actual: list[Actual], expected: list[object]) -> None:
+    assert reconcile(desired, actual, HOSTS) == expected
+
+
+def test_removals_come_before_creations_across_workloads() -> None:
+    a = Desired("a", "a", "hv1", "running")
+    actions = reconcile([a], [Actual("b", "hv1", "running")], HOSTS)
+    assert actions == [Stop("b", "hv1"), Undefine("b", "hv1"), Define(a), Start("a", "hv1")]
+
+
+def test_reconcile_is_idempotent_once_applied() -> None:
+    """Applying the actions and reconciling again yields nothing more to do."""
+    desired = [RUN, Desired("w2", "db", "hv2", "stopped"), Desired("w3", "old", "hv1", "absent")]
+    actual = [Actual("w2", "hv2", "running"), Actual("w3", "hv1", "running"), Actual("w9", "hv2", "stopped")]
+    state = {(a.workload_id, a.host): a.power for a in actual}
+    for act in reconcile(desired, actual, HOSTS):
+        if isinstance(act, Define):
+            state[(act.workload_id, act.host)] = "stopped"
+        elif isinstance(act, Start):
+            state[(act.workload_id, act.host)] = "running"
+        elif isinstance(act, Stop):
+            state[(act.workload_id, act.host)] = "stopped"
+        elif isinstance(act, Undefine):
+            del state[(act.workload_id, act.host)]
+    after = [Actual(w, h, p) for (w, h), p in state.items()]  # type: ignore[arg-type]
+    assert reconcile(desired, after, HOSTS) == []
+    assert sorted(state) == [("w1", "hv1"), ("w2", "hv2")]
+
+
+@pytest.mark.parametrize(("desired", "actual", "failures", "expected"), [
+    ([RUN], [Actual("w1", "hv1", "running")], {}, [("w1", "running")]),
+    ([RUN], [Actual("w1", "hv2", "running")], {}, [("w1", "absent")]),  # not on its own host
+    ([OFF], [Actual("w1", "hv1", "stopped")], {}, [("w1", "stopped")]),
+    ([GONE], [], {}, [("w1", "absent")]),
+    ([RUN], [], {"w1": "boom"}, [("w1", "failed")]),
+])
+def test_observe(desired: list[Desired], actual: list[Actual], failures: dict[str, str],
+                 expected: list[tuple[str, str]]) -> None:
+    assert [(w, o) for w, o, _ in observe(desired, actual, failures)] == expected

@@ -1,0 +1,74 @@
+"""The civicloud command line against a real control plane and agent."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from civicloud.agent.drivers.libvirt import LibvirtDriver
+from civicloud.agent.runner import Agent
+from civicloud.cli import app
+
+pytestmark = pytest.mark.libvirt
+runner = CliRunner()
+
+
+def cli(url: str, *args: str):
+    return runner.invoke(app, [*args, "--server", url], env={"COLUMNS": "200"})
+
+
+@pytest.fixture
+def running_agent(live_region, node_file, tmp_path: Path):
+    driver = LibvirtDriver(node_file("hv1"), "hv1")
+    agent = Agent(live_region.api.base_url, tmp_path / "agent", [driver], join_token=live_region.join_token())
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(0.2, stop), daemon=True)
+    thread.start()
+    yield driver
+    stop.set()
+    thread.join(10)
+
+
+def test_workload_create_list_show_delete(live_server, live_region, running_agent) -> None:
+    url = live_server.url
+    created = cli(url, "workload", "create", "web", "--member", "Bobigny", "--offering", "vm.small", "--timeout", "30")
+    assert created.exit_code == 0, created.output
+    assert "running" in created.output
+    workload_id = next(w.id for w in live_region.api.list_workloads())
+
+    listed = cli(url, "workload", "list")
+    assert listed.exit_code == 0 and "web" in listed.output and "hv1" in listed.output
+
+    shown = cli(url, "workload", "show", workload_id)
+    assert shown.exit_code == 0 and workload_id in shown.output
+
+    deleted = cli(url, "workload", "delete", workload_id, "--wait", "--timeout", "30")
+    assert deleted.exit_code == 0, deleted.output
+    assert live_region.api.get_workload(workload_id).state.value == "deleted"
+    assert running_agent.domains() == []
+
+
+def test_lists_and_join_token(live_server, live_region) -> None:
+    url = live_server.url
+    for args, expected in ((("member", "list"), "Bobigny"), (("site", "list"), "drancy"),
+                           (("offering", "list"), "vm.small"), (("host", "list"), "Hosts")):
+        result = cli(url, *args)
+        assert result.exit_code == 0 and expected in result.output, result.output
+    token = cli(url, "site", "join-token", "drancy")
+    assert token.exit_code == 0 and token.output.startswith("cvj_")
+
+
+def test_errors_are_one_line_with_a_code(live_server) -> None:
+    result = cli(live_server.url, "workload", "show", "no-such-id")
+    assert result.exit_code == 1
+    assert "civicloud.workload.not_found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_server_says_what_to_do() -> None:
+    result = cli("http://127.0.0.1:9", "member", "list")
+    assert result.exit_code == 1
+    assert "civicloud.client.unreachable" in result.output and "civicloud server" in result.output
