@@ -27,7 +27,7 @@ from civicloud.wire import (
     WorkloadCreate,
     WorkloadOut,
 )
-from civicloud.wire.common import Id
+from civicloud.wire.common import Id, Ref
 
 router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
 
@@ -43,17 +43,17 @@ def list_members(uow: Uow) -> list[MemberOut]:
 
 
 @router.get("/members/{member_id}", tags=["members"])
-def get_member(member_id: str, uow: Uow) -> MemberOut:
+def get_member(member_id: Ref, uow: Uow) -> MemberOut:
     return views.member_out(members.get_member(uow, member_id))
 
 
 @router.post("/members/{member_id}/agreements", status_code=status.HTTP_201_CREATED, tags=["members"])
-def add_agreement(member_id: str, body: AgreementCreate, uow: Uow) -> AgreementOut:
+def add_agreement(member_id: Ref, body: AgreementCreate, uow: Uow) -> AgreementOut:
     return views.agreement_out(members.add_agreement(uow, member_id, body))
 
 
 @router.get("/members/{member_id}/agreements", tags=["members"])
-def list_agreements(member_id: str, uow: Uow) -> list[AgreementOut]:
+def list_agreements(member_id: Ref, uow: Uow) -> list[AgreementOut]:
     return [views.agreement_out(a) for a in members.list_agreements(uow, member_id)]
 
 
@@ -68,19 +68,19 @@ def list_sites(uow: Uow, member_id: Id | None = None) -> list[SiteOut]:
 
 
 @router.get("/sites/{site_id}", tags=["sites"])
-def get_site(site_id: str, uow: Uow) -> SiteOut:
+def get_site(site_id: Ref, uow: Uow) -> SiteOut:
     return views.site_out(sites.get_site(uow, site_id))
 
 
 @router.put("/sites/{site_id}/offer", tags=["sites"])
-def set_offer(site_id: str, body: OfferSet, uow: Uow, request: Request) -> OfferOut:
+def set_offer(site_id: Ref, body: OfferSet, uow: Uow, request: Request) -> OfferOut:
     view, updated_at = sites.set_offer(uow, site_id, body.share_percent)
     request.app.state.placer.wake()  # more room may fit a pending workload now
     return OfferOut(site_id=view.site.id, share_percent=view.offer_share_percent, updated_at=updated_at)
 
 
 @router.post("/sites/{site_id}/join-tokens", status_code=status.HTTP_201_CREATED, tags=["sites"])
-def issue_join_token(site_id: str, uow: Uow, request: Request) -> JoinTokenOut:
+def issue_join_token(site_id: Ref, uow: Uow, request: Request) -> JoinTokenOut:
     ttl = timedelta(seconds=request.app.state.settings.join_token_ttl_s)
     issued = sites.issue_join_token(uow, site_id, ttl)
     return JoinTokenOut(site_id=issued.site_id, token=issued.token, expires_at=issued.expires_at)
@@ -92,7 +92,7 @@ def list_hosts(uow: Uow, site_id: Id | None = None) -> list[HostOut]:
 
 
 @router.get("/hosts/{host_id}", tags=["hosts"])
-def get_host(host_id: str, uow: Uow) -> HostOut:
+def get_host(host_id: Ref, uow: Uow) -> HostOut:
     return views.host_out(catalogue.get_host(uow, host_id))
 
 
@@ -107,7 +107,7 @@ def list_offerings(uow: Uow) -> list[OfferingOut]:
 
 
 @router.get("/offerings/{offering_id}", tags=["offerings"])
-def get_offering(offering_id: str, uow: Uow) -> OfferingOut:
+def get_offering(offering_id: Ref, uow: Uow) -> OfferingOut:
     return views.offering_out(catalogue.get_offering(uow, offering_id))
 
 
@@ -126,20 +126,20 @@ def list_workloads(uow: Uow, member_id: Id | None = None, state: WorkloadState |
 
 
 @router.get("/workloads/{workload_id}", tags=["workloads"])
-def get_workload(workload_id: str, uow: Uow) -> WorkloadOut:
+def get_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
     return views.workload_out(workloads.get_workload(uow, workload_id))
 
 
 @router.delete("/workloads/{workload_id}", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
-def delete_workload(workload_id: str, uow: Uow) -> WorkloadOut:
+def delete_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
     return views.workload_out(workloads.delete_workload(uow, workload_id))
 
 
 @router.post("/workloads/{workload_id}/start", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
-def start_workload(workload_id: str, uow: Uow) -> WorkloadOut:
+def start_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
     return views.workload_out(workloads.start_workload(uow, workload_id))
 
 
 @router.post("/workloads/{workload_id}/stop", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
-def stop_workload(workload_id: str, uow: Uow) -> WorkloadOut:
+def stop_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
     return views.workload_out(workloads.stop_workload(uow, workload_id))

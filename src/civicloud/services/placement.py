@@ -56,14 +56,17 @@ def place_workload(uow_factory: UowFactory, workload_id: str, *, stale_after: ti
                     uow.workloads.update(workload.id, S.PENDING, now=now, message=message)
                     uow.commit()
                 return PlacementOutcome(workload_id, False, None, message)
+            # The workload's compare-and-swap goes first: a rival scheduler that chose another host for
+            # it has then either lost here, or won and made this update miss; the allocation's unique
+            # index is never the one to tell.
+            message = f"placed on {host.name} ({summary})"
+            if not uow.workloads.update(workload.id, S.PENDING, now=now, state=S.SCHEDULED,
+                                        host_id=host.id, message=message):
+                continue  # someone else placed or deleted it meanwhile: the next read says so
             if not uow.hosts.claim(host.id, host.generation, offering.resources):
                 log.debug("claim on host %s lost (attempt %d); re-reading", host.name, attempt)
                 continue  # rolled back on exit; try again on a fresh snapshot
             uow.allocations.add(Allocation(new_id(), workload.id, host.id, offering.resources, now))
-            message = f"placed on {host.name} ({summary})"
-            if not uow.workloads.update(workload.id, S.PENDING, now=now, state=S.SCHEDULED,
-                                        host_id=host.id, message=message):
-                continue  # someone else placed or deleted it meanwhile: our claim rolls back
             uow.commit()
             return PlacementOutcome(workload_id, True, host.id, message)
     message = f"placement lost {retries} races for hosts to other schedulers; will retry ({summary})"

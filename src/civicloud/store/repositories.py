@@ -105,6 +105,10 @@ class SiteRepository(_Repo):
     def set_offer(self, site_id: str, share_percent: float, now: datetime) -> bool:
         result = self._conn.execute(update(t.sites).where(t.sites.c.id == site_id)
                                     .values(offer_share_percent=share_percent, offer_updated_at=now))
+        # The share is part of every host's capacity: bump their generations so that a claim
+        # decided on the old share fails its compare-and-swap and re-reads.
+        self._conn.execute(update(t.hosts).where(t.hosts.c.site_id == site_id)
+                           .values(generation=t.hosts.c.generation + 1))
         return result.rowcount == 1
 
     def _certs(self, site_ids: list[str]) -> dict[str, tuple[Certification, ...]]:

@@ -24,7 +24,8 @@ class HostReport(In):
     name: Name = Field(description="the host's name, unique within its site")
     libvirt_uri: Uri
     vcpus: int = Field(ge=1, le=100_000)
-    memory_mib: int = Field(ge=1, le=1 << 40)
+    # The store keeps counts in 32-bit INTEGER columns (PostgreSQL refuses more): 2 PiB of RAM is plenty.
+    memory_mib: int = Field(ge=1, le=(1 << 31) - 1)
     disk_gib: int = Field(ge=0, le=1 << 30)
 
 

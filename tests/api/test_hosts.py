@@ -1,0 +1,84 @@
+"""/api/v1/hosts: hosts come from agents (join + heartbeat); create → read → conflict (no delete yet)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+
+from civicloud_support import (
+    API,
+    SIREN_DRANCY,
+    Region,
+    create_member,
+    create_site,
+    error_code,
+    host_report,
+    join_site,
+    ok,
+)
+
+
+def test_create_by_heartbeat(client: TestClient) -> None:
+    member = create_member(client, "Drancy", SIREN_DRANCY, "commune")
+    site = create_site(client, member["id"], "drancy-mairie", "93029")
+    ok(client.put(f"{API}/sites/{site['id']}/offer", json={"share_percent": 50}), 200)
+    agent = join_site(client, site["id"])
+    assert ok(client.get(f"{API}/hosts"), 200) == []  # joining alone makes no host
+    before = datetime.now(UTC)
+    agent.heartbeat(client, host_report("drancy-h1", 16, 65536, 1000))
+    host = ok(client.get(f"{API}/hosts/{agent.hosts['drancy-h1']}"), 200)
+    assert host["site_id"] == site["id"] and host["name"] == "drancy-h1"
+    assert host["libvirt_uri"] == "test:///default"
+    assert host["total"] == {"vcpus": 16, "memory_mib": 65536, "disk_gib": 1000}
+    assert host["reserved"] == {"vcpus": 0, "memory_mib": 0, "disk_gib": 0}
+    assert host["ratios"] == {"cpu": 4.0, "ram": 1.0, "disk": 1.0}
+    assert host["lend_share_percent"] == 50.0
+    assert host["allocated"] == {"vcpus": 0, "memory_mib": 0, "disk_gib": 0}
+    assert host["free"] == {"vcpus": 32, "memory_mib": 32768, "disk_gib": 500}
+    assert host["generation"] == 0
+    assert datetime.fromisoformat(host["last_seen_at"]) >= before - timedelta(seconds=1)
+
+
+def test_read(client: TestClient, region: Region) -> None:
+    hosts = ok(client.get(f"{API}/hosts"), 200)
+    assert [h["name"] for h in hosts] == ["avicenne-h1", "drancy-h1", "drancy-h2"]  # by site, then name
+    drancy = ok(client.get(f"{API}/hosts", params={"site_id": region.sites["drancy-mairie"]}), 200)
+    assert [h["name"] for h in drancy] == ["drancy-h1", "drancy-h2"]
+    assert ok(client.get(f"{API}/hosts", params={"site_id": "drancy-mairie"}), 200) == drancy  # by site name
+    avicenne = ok(client.get(f"{API}/hosts/{region.host('avicenne-h1')}"), 200)
+    assert avicenne["lend_share_percent"] == 0.0 and avicenne["free"]["vcpus"] == 0
+
+
+def test_read_unknown(client: TestClient, region: Region) -> None:
+    assert error_code(client.get(f"{API}/hosts/no-such-host"), 404) == "civicloud.host.not_found"
+    assert error_code(client.get(f"{API}/hosts", params={"site_id": "nowhere"}), 404) == "civicloud.site.not_found"
+
+
+def test_reporting_a_known_name_refreshes_the_host(client: TestClient, region: Region) -> None:
+    """A host's name is unique within its site: the same name again is the same host, with new totals."""
+    agent = region.agents["drancy-mairie"]
+    old_id = agent.hosts["drancy-h1"]
+    agent.heartbeat(client, host_report("drancy-h1", 32, 131072, 2000))
+    assert agent.hosts["drancy-h1"] == old_id
+    host = ok(client.get(f"{API}/hosts/{old_id}"), 200)
+    assert host["total"] == {"vcpus": 32, "memory_mib": 131072, "disk_gib": 2000}
+    assert host["generation"] == 1  # claims decided on the old totals must fail
+    assert len(ok(client.get(f"{API}/hosts", params={"site_id": agent.site_id}), 200)) == 2
+
+
+def test_same_name_on_another_site_is_another_host(client: TestClient, region: Region) -> None:
+    avicenne = region.agents["avicenne-dc"]
+    avicenne.heartbeat(client, host_report("drancy-h1"))
+    assert avicenne.hosts["drancy-h1"] != region.agents["drancy-mairie"].hosts["drancy-h1"]
+    assert len(ok(client.get(f"{API}/hosts"), 200)) == 4
+
+
+def test_an_offer_change_shows_on_the_hosts(client: TestClient, region: Region) -> None:
+    h1 = region.host("drancy-h1")
+    generation = ok(client.get(f"{API}/hosts/{h1}"), 200)["generation"]
+    ok(client.put(f"{API}/sites/drancy-mairie/offer", json={"share_percent": 25}), 200)
+    host = ok(client.get(f"{API}/hosts/{h1}"), 200)
+    assert host["lend_share_percent"] == 25.0
+    assert host["free"] == {"vcpus": 16, "memory_mib": 16384, "disk_gib": 250}
+    assert host["generation"] == generation + 1
