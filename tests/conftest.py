@@ -143,7 +143,7 @@ def region(client: TestClient) -> Region:
     """A corner of Seine-Saint-Denis, built through the API.
 
         member Drancy (commune, lender)          member Bobigny (commune, borrower, no site)
-          └─ site drancy-mairie (INSEE 93029), offer 50 %
+          └─ site drancy-mairie (INSEE 93029), offer 50 % at all hours (default_percent, no window)
                ├─ host drancy-h1  16 vCPU  64 GiB RAM  1000 GiB disk   nothing allocated
                └─ host drancy-h2  16 vCPU  64 GiB RAM  1000 GiB disk   nothing allocated
                   lendable each: (16 × 4 cpu ratio) × 50 % = 32 vCPU, 32768 MiB, 500 GiB
@@ -161,7 +161,7 @@ def region(client: TestClient) -> Region:
     mairie = create_site(client, drancy["id"], "drancy-mairie", "93029")
     hospital = create_site(client, avicenne["id"], "avicenne-dc", "93008", certifications=[
         {"kind": "hds", "expires_on": "2099-12-31", "activities": [1, 2, 3, 4, 5, 6]}])
-    ok(client.put(f"{API}/sites/{mairie['id']}/offer", json={"share_percent": 50}), 200)
+    ok(client.put(f"{API}/sites/{mairie['id']}/offer", json={"default_percent": 50}), 200)
     drancy_agent = join_site(client, mairie["id"], host_report("drancy-h1"), host_report("drancy-h2"),
                              agent_name="drancy-agent")
     avicenne_agent = join_site(client, hospital["id"], host_report("avicenne-h1", 32, 131072, 2000),

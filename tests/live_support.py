@@ -13,7 +13,7 @@ from civicloud.cli.demo import DemoHost, free_port, node_xml
 from civicloud.cli.serve import ThreadedServer
 from civicloud.client import ApiClient
 from civicloud.settings import Settings
-from civicloud.wire import MemberCreate, OfferingCreate, SiteCreate
+from civicloud.wire import MemberCreate, OfferingCreate, OfferSet, SiteCreate
 
 if os.environ.get("CI") == "true":
     import libvirt  # noqa: F401  # required in CI: a missing binding fails the run instead of skipping
@@ -65,6 +65,6 @@ def live_region(live_server: ThreadedServer) -> Iterator[LiveRegion]:
         drancy = api.create_member(MemberCreate(name="Drancy", siren="219300290", category="commune"))
         bobigny = api.create_member(MemberCreate(name="Bobigny", siren="219300084", category="commune"))
         site = api.create_site(SiteCreate(member_id=drancy.id, name="drancy", insee_code="93029"))
-        api.set_offer(site.id, 100)
+        api.set_offer(site.id, OfferSet(default_percent=100))
         api.create_offering(OfferingCreate(name="vm.small", vcpus=1, memory_mib=512, disk_gib=0))
         yield LiveRegion(api, site.id, bobigny.id)

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     host_stale_after_s: float = Field(default=60.0, gt=0)
     join_token_ttl_s: int = Field(default=3600, gt=0, le=30 * 86400)
     claim_retries: int = Field(default=5, ge=1, le=100)
+    # Pending workloads a placement pass takes at most; the rest wait for the next pass.
+    placement_batch: int = Field(default=500, ge=1, le=100_000)
+    # Grid carbon intensity used for sites that do not set theirs (gCO₂/kWh; France's mix by default).
+    default_carbon_g_per_kwh: float = Field(default=52.0, ge=0, le=2000)
     sql_echo: bool = False
 
     @field_validator("database_url")

@@ -157,7 +157,7 @@ def test_a_late_report_on_a_deleted_workload_changes_nothing(client: TestClient,
     assert drancy.report(client, placed, "running") == {"accepted": 1, "ignored": 0}
     assert state(client, placed) == "deleted"
     allocated = ok(client.get(f"{API}/hosts/{region.host('drancy-h1')}"), 200)["allocated"]
-    assert allocated == {"vcpus": 0, "memory_mib": 0, "disk_gib": 0}  # released once, not twice
+    assert allocated == {"vcpus": 0, "memory_mib": 0, "disk_gib": 0, "gpus": 0}  # released once, not twice
 
 
 # -- conflict: tokens and credentials that do not work ---------------------------------------

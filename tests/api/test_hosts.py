@@ -18,11 +18,13 @@ from civicloud_support import (
     ok,
 )
 
+ZERO = {"vcpus": 0, "memory_mib": 0, "disk_gib": 0, "gpus": 0}
+
 
 def test_create_by_heartbeat(client: TestClient) -> None:
     member = create_member(client, "Drancy", SIREN_DRANCY, "commune")
     site = create_site(client, member["id"], "drancy-mairie", "93029")
-    ok(client.put(f"{API}/sites/{site['id']}/offer", json={"share_percent": 50}), 200)
+    ok(client.put(f"{API}/sites/{site['id']}/offer", json={"default_percent": 50}), 200)
     agent = join_site(client, site["id"])
     assert ok(client.get(f"{API}/hosts"), 200) == []  # joining alone makes no host
     before = datetime.now(UTC)
@@ -30,12 +32,12 @@ def test_create_by_heartbeat(client: TestClient) -> None:
     host = ok(client.get(f"{API}/hosts/{agent.hosts['drancy-h1']}"), 200)
     assert host["site_id"] == site["id"] and host["name"] == "drancy-h1"
     assert host["libvirt_uri"] == "test:///default"
-    assert host["total"] == {"vcpus": 16, "memory_mib": 65536, "disk_gib": 1000}
-    assert host["reserved"] == {"vcpus": 0, "memory_mib": 0, "disk_gib": 0}
+    assert host["total"] == {"vcpus": 16, "memory_mib": 65536, "disk_gib": 1000, "gpus": 0}
+    assert host["reserved"] == ZERO
     assert host["ratios"] == {"cpu": 4.0, "ram": 1.0, "disk": 1.0}
     assert host["lend_share_percent"] == 50.0
-    assert host["allocated"] == {"vcpus": 0, "memory_mib": 0, "disk_gib": 0}
-    assert host["free"] == {"vcpus": 32, "memory_mib": 32768, "disk_gib": 500}
+    assert host["allocated"] == host["allocated_guaranteed"] == host["owner_used"] == ZERO
+    assert host["free"] == {"vcpus": 32, "memory_mib": 32768, "disk_gib": 500, "gpus": 0}
     assert host["generation"] == 0
     assert datetime.fromisoformat(host["last_seen_at"]) >= before - timedelta(seconds=1)
 
@@ -47,7 +49,7 @@ def test_read(client: TestClient, region: Region) -> None:
     assert [h["name"] for h in drancy] == ["drancy-h1", "drancy-h2"]
     assert ok(client.get(f"{API}/hosts", params={"site_id": "drancy-mairie"}), 200) == drancy  # by site name
     avicenne = ok(client.get(f"{API}/hosts/{region.host('avicenne-h1')}"), 200)
-    assert avicenne["lend_share_percent"] == 0.0 and avicenne["free"]["vcpus"] == 0
+    assert avicenne["lend_share_percent"] == 0.0 and avicenne["free"]["vcpus"] == 0  # no offer: nothing lent
 
 
 def test_read_unknown(client: TestClient, region: Region) -> None:
@@ -62,7 +64,7 @@ def test_reporting_a_known_name_refreshes_the_host(client: TestClient, region: R
     agent.heartbeat(client, host_report("drancy-h1", 32, 131072, 2000))
     assert agent.hosts["drancy-h1"] == old_id
     host = ok(client.get(f"{API}/hosts/{old_id}"), 200)
-    assert host["total"] == {"vcpus": 32, "memory_mib": 131072, "disk_gib": 2000}
+    assert host["total"] == {"vcpus": 32, "memory_mib": 131072, "disk_gib": 2000, "gpus": 0}
     assert host["generation"] == 1  # claims decided on the old totals must fail
     assert len(ok(client.get(f"{API}/hosts", params={"site_id": agent.site_id}), 200)) == 2
 
@@ -77,8 +79,25 @@ def test_same_name_on_another_site_is_another_host(client: TestClient, region: R
 def test_an_offer_change_shows_on_the_hosts(client: TestClient, region: Region) -> None:
     h1 = region.host("drancy-h1")
     generation = ok(client.get(f"{API}/hosts/{h1}"), 200)["generation"]
-    ok(client.put(f"{API}/sites/drancy-mairie/offer", json={"share_percent": 25}), 200)
+    ok(client.put(f"{API}/sites/drancy-mairie/offer", json={"default_percent": 25}), 200)
     host = ok(client.get(f"{API}/hosts/{h1}"), 200)
     assert host["lend_share_percent"] == 25.0
-    assert host["free"] == {"vcpus": 16, "memory_mib": 16384, "disk_gib": 250}
+    assert host["free"] == {"vcpus": 16, "memory_mib": 16384, "disk_gib": 250, "gpus": 0}
     assert host["generation"] == generation + 1
+
+
+def test_a_host_offer_shows_on_that_host_only(client: TestClient, region: Region) -> None:
+    h1, h2 = region.host("drancy-h1"), region.host("drancy-h2")
+    ok(client.put(f"{API}/hosts/{h1}/offer", json={"default_percent": 100}), 200)
+    assert ok(client.get(f"{API}/hosts/{h1}"), 200)["free"] == {"vcpus": 64, "memory_mib": 65536, "disk_gib": 1000,
+                                                                "gpus": 0}
+    assert ok(client.get(f"{API}/hosts/{h2}"), 200)["lend_share_percent"] == 50.0
+
+
+def test_gpus_and_the_owners_load_are_reported(client: TestClient, region: Region) -> None:
+    agent = region.agents["drancy-mairie"]
+    agent.heartbeat(client, {**host_report("drancy-h1"), "gpus": 2, "owner_vcpus_used": 6,
+                             "owner_memory_mib_used": 16384})
+    host = ok(client.get(f"{API}/hosts/{agent.hosts['drancy-h1']}"), 200)
+    assert host["total"]["gpus"] == 2 and host["free"]["gpus"] == 1  # 50 % of 2 GPUs, no overcommit
+    assert host["owner_used"] == {"vcpus": 6, "memory_mib": 16384, "disk_gib": 0, "gpus": 0}

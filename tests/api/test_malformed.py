@@ -79,7 +79,20 @@ def nullable(schema: dict[str, Any]) -> bool:
 
 
 STRING_CANDIDATES = ["93029", "219300084", "probe", "abcdefghijklmnopqrstuvwx", "Europe/Paris", "test:///default"]
-NAME_HINTS = {"timezone": "Europe/Paris", "libvirt_uri": "test:///default", "name": "probe"}
+NAME_HINTS = {"timezone": "Europe/Paris", "libvirt_uri": "test:///default", "name": "probe", "country": "FR",
+              "countries": "FR", "regions": "11", "departments": "93", "start": "08:00", "end": "19:00",
+              "traits": "iso27001"}
+
+
+def entries(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The schema's fixed properties, or for a mapping (``dict[Enum, Model]``) its first allowed key."""
+    if "properties" in schema:
+        return dict(schema["properties"])
+    values = schema.get("additionalProperties")
+    keys = resolve(schema.get("propertyNames", {})).get("enum")
+    if isinstance(values, dict) and keys:
+        return {keys[0]: values}
+    return {}
 
 
 def example(schema: dict[str, Any], name: str, known: Known) -> Any:
@@ -89,10 +102,12 @@ def example(schema: dict[str, Any], name: str, known: Known) -> Any:
     if "enum" in schema:
         return schema["enum"][0]
     kind = schema.get("type")
-    if kind == "object":  # every field, so that each gets broken; optional nullable ones start as null
+    if kind == "object":
+        # Every field, so that each gets broken. Optional nullable ones start as null, except objects
+        # (such as a workload's residency), whose own fields must get broken too.
         required = set(schema.get("required", []))
-        return {prop: None if prop not in required and nullable(sub) else example(sub, prop, known)
-                for prop, sub in schema.get("properties", {}).items()}
+        return {prop: None if prop not in required and nullable(sub) and non_null(sub).get("type") != "object"
+                else example(sub, prop, known) for prop, sub in entries(schema).items()}
     if kind == "array":
         return [example(schema.get("items", {}), name, known)]
     if kind == "integer":
@@ -149,7 +164,7 @@ def leaves(schema: dict[str, Any], value: Any, at: tuple[Any, ...] = ()) -> Iter
     if at:
         yield at, schema
     if isinstance(value, dict):
-        for key, sub in schema_nn.get("properties", {}).items():
+        for key, sub in entries(schema_nn).items():
             yield from leaves(sub, value[key], (*at, key))
     elif isinstance(value, list) and value:
         yield from leaves(schema_nn.get("items", {}), value[0], (*at, 0))
@@ -161,7 +176,7 @@ def objects(schema: dict[str, Any], value: Any, at: tuple[Any, ...] = ()) -> Ite
     schema_nn = non_null(schema)
     if isinstance(value, dict):
         yield at, schema_nn
-        for key, sub in schema_nn.get("properties", {}).items():
+        for key, sub in entries(schema_nn).items():
             yield from objects(sub, value[key], (*at, key))
     elif isinstance(value, list) and value:
         yield from objects(schema_nn.get("items", {}), value[0], (*at, 0))
@@ -310,10 +325,13 @@ def guarded_app(app: FastAPI) -> FastAPI:
 
 @pytest.fixture
 def scene(client: TestClient, region: Region, guarded_app: FastAPI) -> Scene:
-    """The region (see conftest.region), then an operator token, then one workload of Bobigny on drancy-h1."""
+    """The region (see conftest.region), then an operator token, one workload of Bobigny on drancy-h1,
+    and an empty placement group of Bobigny (new workloads of the requests join it; it can be deleted)."""
     operator = bearer(OPERATOR_TOKEN)
     workload = ok(client.post(f"{API}/workloads", headers=operator, json={
         "member_id": region.members["Bobigny"], "offering_id": "vm-small", "name": "compta"}), 202)
+    group = ok(client.post(f"{API}/placement-groups", headers=operator, json={
+        "member_id": region.members["Bobigny"], "name": "erp", "policy": "different_host"}), 201)
     guarded_app.state.placer.run_once()
     token = ok(client.post(f"{API}/sites/{region.sites['avicenne-dc']}/join-tokens", headers=operator), 201)
     known = Known({
@@ -322,6 +340,8 @@ def scene(client: TestClient, region: Region, guarded_app: FastAPI) -> Scene:
         "host_id": region.host("drancy-h1"),
         "offering_id": region.offerings["vm-small"],
         "workload_id": workload["id"],
+        "group_id": group["id"],
+        "group": group["id"],
         "join_token": token["token"],
     })
     return Scene(known, region.agents["drancy-mairie"].headers)
@@ -387,7 +407,7 @@ def at_limits(schema: dict[str, Any], value: Any, pick: str) -> Any:
     """``value`` with every bounded integer of ``schema`` pushed to its ``pick`` (maximum or minimum)."""
     schema = non_null(schema)
     if isinstance(value, dict):
-        return {k: at_limits(schema.get("properties", {}).get(k, {}), v, pick) for k, v in value.items()}
+        return {k: at_limits(entries(schema).get(k, {}), v, pick) for k, v in value.items()}
     if isinstance(value, list):
         return [at_limits(schema.get("items", {}), v, pick) for v in value]
     if schema.get("type") == "integer" and pick in schema:
@@ -436,3 +456,18 @@ def test_every_route_is_covered() -> None:
     # takes a body, a parameter or a credential, and so gets its malformed cases.
     assert {m for m, p in OPERATIONS if not takes_input(m, p)} <= {"GET"}
     assert ("POST", f"{API}/workloads") in OPERATIONS and ("POST", f"{API}/agent/report") in OPERATIONS
+    # Every path parameter is one the scene knows a real value of: otherwise the plausible request of a
+    # new route would be a 404 and the test would say so only by failing.
+    names = {n for p in PATHS for n in re.findall(r"{(\w+)}", p)}
+    assert names == {"member_id", "site_id", "host_id", "workload_id", "offering_id", "group_id"}
+
+
+def test_nested_bodies_get_broken_too() -> None:
+    """Mappings (an agreement's quotas) and optional objects (a workload's residency) are walked into."""
+    known = Known({})
+    for path, field_ in ((f"{API}/members/{{member_id}}/agreements", ("quotas", "guaranteed", "vcpus")),
+                         (f"{API}/workloads", ("residency", "departments", 0)),
+                         (f"{API}/sites/{{site_id}}/offer", ("windows", 0, "share_percent"))):
+        op = OPENAPI["paths"][path]["post" if "put" not in OPENAPI["paths"][path] else "put"]
+        schema = op["requestBody"]["content"]["application/json"]["schema"]
+        assert field_ in {at for at, _ in leaves(schema, example(schema, "", known))}, path

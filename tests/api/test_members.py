@@ -68,7 +68,26 @@ def test_agreements_create_read(client: TestClient) -> None:
     assert ok(client.get(f"{API}/members/{drancy['id']}/agreements"), 200) == [first, later]
 
 
+def test_agreement_quotas(client: TestClient) -> None:
+    create_member(client, "Bobigny", SIREN_BOBIGNY, "commune")
+    agreement = ok(client.post(f"{API}/members/Bobigny/agreements", json={
+        "kind": "mutualisation_convention", "valid_from": "2026-01-01",
+        "quotas": {"harvest": {"vcpus": 16, "workloads": 4}, "guaranteed": {"memory_mib": 0}}}), 201)
+    assert agreement["quotas"] == {
+        "harvest": {"vcpus": 16, "memory_mib": None, "disk_gib": None, "workloads": 4},
+        "guaranteed": {"vcpus": None, "memory_mib": 0, "disk_gib": None, "workloads": None}}
+    assert ok(client.get(f"{API}/members/Bobigny/agreements"), 200) == [agreement]
+    plain = ok(client.post(f"{API}/members/Bobigny/agreements", json={"kind": "ppp", "valid_from": "2027-01-01"}),
+               201)
+    assert plain["quotas"] == {}  # no limit
+
+
 @pytest.mark.parametrize(("case", "member", "body", "status", "code"), [
+    ("unknown service class in the quotas", "Drancy",
+     {"kind": "ppp", "valid_from": "2026-01-01", "quotas": {"best_effort": {"vcpus": 1}}}, 422,
+     "civicloud.request.invalid"),
+    ("negative quota", "Drancy", {"kind": "ppp", "valid_from": "2026-01-01", "quotas": {"harvest": {"vcpus": -1}}},
+     422, "civicloud.request.invalid"),
     ("ends before it starts", "Drancy", {"kind": "ppp", "valid_from": "2026-02-01", "valid_to": "2026-01-31"},
      422, "civicloud.agreement.invalid_period"),
     ("unknown kind", "Drancy", {"kind": "handshake", "valid_from": "2026-01-01"}, 422, "civicloud.request.invalid"),

@@ -21,6 +21,15 @@ def test_create(client: TestClient) -> None:
 def test_create_with_defaults(client: TestClient) -> None:
     body = ok(client.post(f"{API}/offerings", json={"name": "batch", "vcpus": 1, "memory_mib": 512}), 201)
     assert (body["description"], body["disk_gib"], body["service_class"]) == ("", 0, "harvest")
+    assert (body["gpus"], body["hds_activities"], body["traits"]) == (0, [], [])
+
+
+def test_create_with_gpus_and_certifications(client: TestClient) -> None:
+    body = ok(client.post(f"{API}/offerings", json={
+        "name": "vm-sante-gpu", "vcpus": 4, "memory_mib": 16384, "gpus": 1, "hds_activities": [5, 1],
+        "traits": ["secnumcloud", "iso27001"]}), 201)
+    assert (body["gpus"], body["hds_activities"], body["traits"]) == (1, [1, 5], ["iso27001", "secnumcloud"])
+    assert ok(client.get(f"{API}/offerings/vm-sante-gpu"), 200) == body
 
 
 def test_read(client: TestClient) -> None:
@@ -54,4 +63,17 @@ def test_invalid_offering(client: TestClient, case: str, change: dict[str, Any])
     r = client.post(f"{API}/offerings", json={**DESKTOP, **change})
     assert error_code(r, 422) == "civicloud.request.invalid"
     assert r.json()["error"]["field"] == next(iter(change))
+    assert ok(client.get(f"{API}/offerings"), 200) == []
+
+
+@pytest.mark.parametrize(("case", "change", "code", "field"), [
+    ("HDS activity 7", {"hds_activities": [7]}, "civicloud.request.invalid", "hds_activities.0"),
+    ("negative GPUs", {"gpus": -1}, "civicloud.request.invalid", "gpus"),
+    ("unknown trait", {"traits": ["iso9001"]}, "civicloud.offering.invalid_trait", "traits"),
+])
+def test_invalid_placement_needs(client: TestClient, case: str, change: dict[str, Any], code: str,
+                                 field: str) -> None:
+    r = client.post(f"{API}/offerings", json={**DESKTOP, **change})
+    assert error_code(r, 422) == code
+    assert r.json()["error"]["field"] == field
     assert ok(client.get(f"{API}/offerings"), 200) == []

@@ -22,7 +22,19 @@ def test_create(client: TestClient, drancy: str) -> None:
     assert (site["member_id"], site["name"], site["insee_code"]) == (drancy, "drancy-mairie", "93029")
     assert site["timezone"] == "Europe/Paris"
     assert site["certifications"] == []
-    assert site["offer_share_percent"] == 0.0  # nothing is lent until the lender says so
+    assert (site["department"], site["region"], site["country"]) == ("93", "11", "FR")  # from the INSEE code
+    assert (site["latitude"], site["longitude"], site["carbon_g_per_kwh"]) == (None, None, None)
+    offer = ok(client.get(f"{API}/sites/{site['id']}/offer"), 200)
+    assert (offer["updated_at"], offer["lent_now_percent"]) == (None, 0.0)  # nothing is lent until the lender says so
+
+
+def test_create_with_location_and_carbon(client: TestClient, drancy: str) -> None:
+    site = create_site(client, drancy, "drancy-mairie", "93029", latitude=48.9229, longitude=2.4455,
+                       carbon_g_per_kwh=35.5)
+    assert (site["latitude"], site["longitude"], site["carbon_g_per_kwh"]) == (48.9229, 2.4455, 35.5)
+    corsica = create_site(client, drancy, "ajaccio-dc", "2a004", country="FR")
+    assert (corsica["insee_code"], corsica["department"], corsica["region"]) == ("2A004", "2A", "94")
+    assert ok(client.get(f"{API}/sites/{site['id']}"), 200) == site
 
 
 def test_create_with_certifications(client: TestClient) -> None:
@@ -70,6 +82,10 @@ def test_conflict_on_name(client: TestClient, drancy: str) -> None:
      422, "civicloud.site.invalid_certification"),
     ("HDS activity 7", {"certifications": [{"kind": "hds", "expires_on": "2029-01-01", "activities": [7]}]},
      422, "civicloud.request.invalid"),
+    ("latitude without longitude", {"latitude": 48.9}, 422, "civicloud.site.invalid_location"),
+    ("latitude beyond the pole", {"latitude": 91, "longitude": 2}, 422, "civicloud.request.invalid"),
+    ("negative carbon intensity", {"carbon_g_per_kwh": -1}, 422, "civicloud.request.invalid"),
+    ("lower-case country", {"country": "fr"}, 422, "civicloud.request.invalid"),
     ("unknown member", {"member_id": "nobody"}, 404, "civicloud.member.not_found"),
 ])
 def test_invalid_site(client: TestClient, drancy: str, case: str, body: dict[str, Any], status: int,
@@ -81,28 +97,36 @@ def test_invalid_site(client: TestClient, drancy: str, case: str, body: dict[str
 
 
 def test_offer(client: TestClient, drancy: str) -> None:
+    """The old single share is the default share of an offer without windows: lent at every hour."""
     site = create_site(client, drancy, "drancy-mairie", "93029")
     before = datetime.now(UTC)
-    offer = ok(client.put(f"{API}/sites/{site['id']}/offer", json={"share_percent": 50}), 200)
-    assert (offer["site_id"], offer["share_percent"]) == (site["id"], 50.0)
+    offer = ok(client.put(f"{API}/sites/{site['id']}/offer", json={"default_percent": 50}), 200)
+    assert (offer["site_id"], offer["host_id"], offer["default_percent"]) == (site["id"], None, 50.0)
+    assert (offer["committed_percent"], offer["windows"], offer["borrower_categories"]) == (0.0, [], [])
+    assert (offer["lent_now_percent"], offer["next_change_at"]) == (50.0, None)
     assert datetime.fromisoformat(offer["updated_at"]) >= before - timedelta(seconds=1)
-    assert ok(client.get(f"{API}/sites/{site['id']}"), 200)["offer_share_percent"] == 50.0
-    ok(client.put(f"{API}/sites/drancy-mairie/offer", json={"share_percent": 0}), 200)
-    assert ok(client.get(f"{API}/sites/{site['id']}"), 200)["offer_share_percent"] == 0.0
+    assert ok(client.get(f"{API}/sites/{site['id']}/offer"), 200) == offer
+    ok(client.put(f"{API}/sites/drancy-mairie/offer", json={"default_percent": 0}), 200)  # by name
+    assert ok(client.get(f"{API}/sites/{site['id']}/offer"), 200)["lent_now_percent"] == 0.0
 
 
 @pytest.mark.parametrize(("case", "site", "body", "status", "code"), [
-    ("above 100 %", "drancy-mairie", {"share_percent": 100.5}, 422, "civicloud.request.invalid"),
-    ("negative", "drancy-mairie", {"share_percent": -1}, 422, "civicloud.request.invalid"),
-    ("not a number", "drancy-mairie", {"share_percent": "half"}, 422, "civicloud.request.invalid"),
-    ("missing", "drancy-mairie", {}, 422, "civicloud.request.invalid"),
-    ("unknown site", "nowhere", {"share_percent": 50}, 404, "civicloud.site.not_found"),
+    ("above 100 %", "drancy-mairie", {"default_percent": 100.5}, 422, "civicloud.request.invalid"),
+    ("negative", "drancy-mairie", {"committed_percent": -1}, 422, "civicloud.request.invalid"),
+    ("not a number", "drancy-mairie", {"default_percent": "half"}, 422, "civicloud.request.invalid"),
+    ("the old single share", "drancy-mairie", {"share_percent": 50}, 422, "civicloud.request.invalid"),
+    ("overlapping windows", "drancy-mairie", {"windows": [
+        {"days": ["mon"], "start": "08:00", "end": "19:00", "share_percent": 20},
+        {"days": ["mon"], "start": "18:00", "end": "08:00", "share_percent": 80}]},
+     422, "civicloud.offer.overlapping_windows"),
+    ("unknown site", "nowhere", {"default_percent": 50}, 404, "civicloud.site.not_found"),
 ])
 def test_invalid_offer(client: TestClient, drancy: str, case: str, site: str, body: dict[str, Any], status: int,
                        code: str) -> None:
     create_site(client, drancy, "drancy-mairie", "93029")
     assert error_code(client.put(f"{API}/sites/{site}/offer", json=body), status) == code
-    assert ok(client.get(f"{API}/sites/drancy-mairie"), 200)["offer_share_percent"] == 0.0
+    offer = ok(client.get(f"{API}/sites/drancy-mairie/offer"), 200)
+    assert (offer["updated_at"], offer["lent_now_percent"]) == (None, 0.0)  # nothing was set
 
 
 def test_join_token(client: TestClient, drancy: str) -> None:

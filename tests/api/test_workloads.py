@@ -6,6 +6,7 @@ every step is deterministic.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,11 +16,12 @@ from sqlalchemy import Engine
 
 from civicloud.domain import WorkloadState, can_transition
 from civicloud.services.loops import PlacementLoop
+from civicloud.services.placement import PlacementSettings
 from civicloud.store import SqlUnitOfWork
-from civicloud_support import API, Region, error_code, ok
+from civicloud_support import API, Region, error_code, host_report, join_site, ok
 
-ZERO = {"vcpus": 0, "memory_mib": 0, "disk_gib": 0}
-SMALL = {"vcpus": 2, "memory_mib": 4096, "disk_gib": 20}
+ZERO = {"vcpus": 0, "memory_mib": 0, "disk_gib": 0, "gpus": 0}
+SMALL = {"vcpus": 2, "memory_mib": 4096, "disk_gib": 20, "gpus": 0}
 
 
 def create(client: TestClient, region: Region, name: str = "compta", offering: str = "vm-small",
@@ -62,20 +64,21 @@ def test_life_of_a_workload(app: FastAPI, client: TestClient, region: Region) ->
     assert (created["state"], created["desired"], created["host_id"]) == ("pending", "running", None)
     assert created["offering_id"] == region.offerings["vm-small"]  # given by name, stored by id
 
-    # Placement: first fit is drancy-h1 (the hospital lends nothing).
+    # Placement: drancy-h1, first of the two equal Drancy hosts (the hospital has made no offer: it lends nothing).
     [outcome] = app.state.placer.run_once()
     assert outcome.placed and outcome.host_id == h1
     body = w.see()
     assert (body["state"], body["host_id"]) == ("scheduled", h1)
-    assert body["message"].startswith("placed on drancy-h1 (3 hosts: 2 fit, 1 insufficient_vcpus)")
+    assert body["message"] == "placed on drancy-h1 (3 hosts: 2 fit, 1 offer closed now)"
     assert allocated(client, h1) == SMALL
-    assert ok(client.get(f"{API}/hosts/{h1}"), 200)["free"] == {"vcpus": 30, "memory_mib": 28672, "disk_gib": 480}
+    assert ok(client.get(f"{API}/hosts/{h1}"), 200)["free"] == {"vcpus": 30, "memory_mib": 28672, "disk_gib": 480,
+                                                                "gpus": 0}
     assert app.state.placer.run_once() == []  # nothing pending any more
 
     # The site's agent sees it in its desired state, then reports it running.
     desired = ok(client.get(f"{API}/agent/desired", headers=drancy.headers), 200)["workloads"]
     assert desired == [{"workload_id": w.id, "name": "compta", "host_name": "drancy-h1", "desired": "running",
-                        **SMALL}]
+                        "vcpus": 2, "memory_mib": 4096, "disk_gib": 20}]
     assert drancy.report(client, w.id, "running") == {"accepted": 1, "ignored": 0}
     assert w.see()["state"] == "running"
 
@@ -103,7 +106,8 @@ def test_life_of_a_workload(app: FastAPI, client: TestClient, region: Region) ->
     body = w.see()
     assert (body["state"], body["desired"]) == ("deleted", "absent")
     assert allocated(client, h1) == ZERO
-    assert ok(client.get(f"{API}/hosts/{h1}"), 200)["free"] == {"vcpus": 32, "memory_mib": 32768, "disk_gib": 500}
+    assert ok(client.get(f"{API}/hosts/{h1}"), 200)["free"] == {"vcpus": 32, "memory_mib": 32768, "disk_gib": 500,
+                                                                "gpus": 0}
     assert ok(client.get(f"{API}/agent/desired", headers=drancy.headers), 200)["workloads"] == []
 
     assert w.moves_follow_the_state_machine(), w.states
@@ -255,17 +259,17 @@ def test_unplaceable_workload_stays_pending_and_says_why(app: FastAPI, client: T
     assert not outcome.placed
     body = get(client, w["id"])
     assert (body["state"], body["host_id"]) == ("pending", None)
-    assert body["message"] == ("no host fits vm-huge now (3 hosts: 3 insufficient_vcpus); "
+    assert body["message"] == ("no host can take vm-huge now (3 hosts: 3 insufficient vCPU); "
                                "retrying as capacity frees up")
     assert all(h["allocated"] == ZERO for h in ok(client.get(f"{API}/hosts"), 200))
 
 
 def test_pending_until_the_lender_offers_more(app: FastAPI, client: TestClient, region: Region) -> None:
-    ok(client.put(f"{API}/sites/drancy-mairie/offer", json={"share_percent": 0}), 200)
+    ok(client.put(f"{API}/sites/drancy-mairie/offer", json={"default_percent": 0}), 200)
     w = create(client, region)
     app.state.placer.run_once()
-    assert "3 insufficient_vcpus" in get(client, w["id"])["message"]
-    ok(client.put(f"{API}/sites/drancy-mairie/offer", json={"share_percent": 10}), 200)
+    assert "(3 hosts: 3 offer closed now)" in get(client, w["id"])["message"]
+    ok(client.put(f"{API}/sites/drancy-mairie/offer", json={"default_percent": 10}), 200)
     [outcome] = app.state.placer.run_once()
     assert outcome.placed
     assert get(client, w["id"])["host_id"] == region.host("drancy-h1")
@@ -278,14 +282,156 @@ def test_placement_fills_a_host_then_the_next(app: FastAPI, client: TestClient, 
     assert [o.workload_id for o in outcomes] == ids  # arrival order
     hosts = [get(client, i)["host_id"] for i in ids]
     assert hosts == [region.host("drancy-h1")] * 8 + [region.host("drancy-h2")]
-    assert allocated(client, region.host("drancy-h1")) == {"vcpus": 16, "memory_mib": 32768, "disk_gib": 160}
+    assert allocated(client, region.host("drancy-h1")) == {"vcpus": 16, "memory_mib": 32768, "disk_gib": 160,
+                                                           "gpus": 0}
     assert ok(client.get(f"{API}/hosts/{region.host('drancy-h1')}"), 200)["free"]["memory_mib"] == 0
 
 
 def test_a_silent_host_takes_no_workload(client: TestClient, region: Region, engine: Engine) -> None:
     # A placer that counts any report older than a microsecond as silence: every host is then stale.
-    strict = PlacementLoop(lambda: SqlUnitOfWork(engine), interval_s=1, stale_after_s=1e-6, retries=1)
+    strict = PlacementLoop(lambda: SqlUnitOfWork(engine),
+                           PlacementSettings(stale_after=timedelta(microseconds=1), retries=1), interval_s=1)
     w = create(client, region)
     [outcome] = strict.run_once()
     assert not outcome.placed
-    assert "3 host_not_reporting" in get(client, w["id"])["message"]
+    assert "(3 hosts: 3 agent not reporting)" in get(client, w["id"])["message"]
+    assert get(client, w["id"])["placement"]["reasons"] == [
+        {"filter": "host_reporting", "code": "host_not_reporting", "text": "agent not reporting", "hosts": 3}]
+
+
+# -- why a workload stays pending ------------------------------------------------------------------
+
+
+def reasons(body: dict[str, Any]) -> dict[tuple[str, str], int]:
+    return {(r["filter"], r["code"]): r["hosts"] for r in body["placement"]["reasons"]}
+
+
+def test_a_pending_workload_explains_why_host_by_host(app: FastAPI, client: TestClient, region: Region) -> None:
+    """E-health data needs an HDS-certified site: Drancy's hosts are not, and the hospital lends nothing yet."""
+    ok(client.post(f"{API}/offerings", json={"name": "vm-sante", "vcpus": 2, "memory_mib": 4096, "disk_gib": 20,
+                                             "hds_activities": [1, 2]}), 201)
+    w = create(client, region, "dossier-patient", offering="vm-sante")
+    assert w["placement"] is None  # no decision yet
+    [outcome] = app.state.placer.run_once()
+    assert not outcome.placed
+    body = get(client, w["id"])
+    assert (body["state"], body["host_id"]) == ("pending", None)
+    placement = body["placement"]
+    assert placement["summary"] == \
+        "3 hosts: 2 not HDS-certified (valid) for the activities asked, 1 offer closed now"
+    assert placement["reasons"] == [
+        {"filter": "certification", "code": "not_hds_certified",
+         "text": "not HDS-certified (valid) for the activities asked", "hosts": 2},
+        {"filter": "offer_open", "code": "offer_closed_now", "text": "offer closed now", "hosts": 1},
+    ]
+    assert placement["summary"] in body["message"]
+    assert datetime.fromisoformat(placement["decided_at"]) <= datetime.now(UTC)
+
+    # The hospital opens its offer: the workload goes to the one certified site.
+    ok(client.put(f"{API}/sites/avicenne-dc/offer", json={"default_percent": 50}), 200)
+    [outcome] = app.state.placer.run_once()
+    assert outcome.placed and outcome.host_id == region.host("avicenne-h1")
+    assert get(client, w["id"])["state"] == "scheduled"
+
+
+def test_an_expired_certification_does_not_count(app: FastAPI, client: TestClient, region: Region) -> None:
+    avicenne = region.members["Hôpital Avicenne"]
+    site = ok(client.post(f"{API}/sites", json={
+        "member_id": avicenne, "name": "avicenne-old", "insee_code": "93008",
+        "certifications": [{"kind": "hds", "expires_on": "2020-12-31", "activities": [1, 2, 3, 4, 5, 6]}]}), 201)
+    old = join_site(client, site["id"], host_report("old-h1"), agent_name="old-agent")
+    ok(client.put(f"{API}/sites/avicenne-old/offer", json={"default_percent": 100}), 200)
+    ok(client.post(f"{API}/offerings", json={"name": "vm-sante", "vcpus": 2, "memory_mib": 4096,
+                                             "hds_activities": [1]}), 201)
+    w = create(client, region, "dossier-patient", offering="vm-sante")
+    app.state.placer.run_once()
+    assert reasons(get(client, w["id"])) == {("certification", "not_hds_certified"): 3,
+                                             ("offer_open", "offer_closed_now"): 1}
+    assert old.hosts["old-h1"]
+
+
+def test_a_quota_keeps_a_workload_pending(app: FastAPI, client: TestClient, region: Region) -> None:
+    """Bobigny's agreement allows 1 harvest vCPU: a 2-vCPU request waits, whatever the hosts have free."""
+    agreement = ok(client.post(f"{API}/members/Bobigny/agreements", json={
+        "kind": "mutualisation_convention", "valid_from": "2020-01-01", "quotas": {"harvest": {"vcpus": 1}}}), 201)
+    assert agreement["quotas"] == {"harvest": {"vcpus": 1, "memory_mib": None, "disk_gib": None, "workloads": None}}
+    w = create(client, region)
+    [outcome] = app.state.placer.run_once()
+    assert not outcome.placed
+    body = get(client, w["id"])
+    assert body["state"] == "pending"
+    assert body["placement"]["summary"] == "3 hosts: 3 borrower's quota reached"
+    assert body["placement"]["reasons"] == [
+        {"filter": "quota", "code": "quota_exceeded", "text": "borrower's quota reached", "hosts": 3}]
+    # Another member, without a quota, is placed on the same hosts.
+    other = create(client, region, "site-web", member="Drancy")
+    assert [o.workload_id for o in app.state.placer.run_once() if o.placed] == [other["id"]]
+    assert get(client, w["id"])["state"] == "pending"
+
+
+def test_a_quota_counts_what_the_member_already_holds(app: FastAPI, client: TestClient, region: Region) -> None:
+    """3 harvest vCPUs: the first 2-vCPU workload fits, the second would make 4, even within one pass."""
+    ok(client.post(f"{API}/members/Bobigny/agreements", json={
+        "kind": "ppp", "valid_from": "2020-01-01", "quotas": {"harvest": {"vcpus": 3}, "guaranteed": {"vcpus": 0}}}),
+       201)
+    first, second = create(client, region, "compta"), create(client, region, "rh")
+    outcomes = {o.workload_id: o.placed for o in app.state.placer.run_once()}
+    assert outcomes == {first["id"]: True, second["id"]: False}
+    assert reasons(get(client, second["id"])) == {("quota", "quota_exceeded"): 3}
+    # Deleting the first frees the quota for the second.
+    ok(client.delete(f"{API}/workloads/{first['id']}"), 202)
+    region.agents["drancy-mairie"].report(client, first["id"], "absent")
+    assert [(o.workload_id, o.placed) for o in app.state.placer.run_once()] == [(second["id"], True)]
+
+
+def test_a_quota_on_the_number_of_workloads(app: FastAPI, client: TestClient, region: Region) -> None:
+    ok(client.post(f"{API}/members/Bobigny/agreements", json={
+        "kind": "ppp", "valid_from": "2020-01-01", "quotas": {"harvest": {"workloads": 1}}}), 201)
+    first = create(client, region, "compta")
+    assert [o.placed for o in app.state.placer.run_once()] == [True]
+    second = create(client, region, "rh")
+    assert [o.placed for o in app.state.placer.run_once()] == [False]
+    assert reasons(get(client, second["id"])) == {("quota", "quota_exceeded"): 3}
+    ok(client.delete(f"{API}/workloads/{first['id']}"), 202)
+    region.agents["drancy-mairie"].report(client, first["id"], "absent")
+    assert [o.placed for o in app.state.placer.run_once()] == [True]
+
+
+def test_an_agreement_not_in_force_sets_no_quota(app: FastAPI, client: TestClient, region: Region) -> None:
+    ok(client.post(f"{API}/members/Bobigny/agreements", json={
+        "kind": "ppp", "valid_from": "2020-01-01", "valid_to": "2020-12-31", "quotas": {"harvest": {"vcpus": 1}}}),
+       201)
+    create(client, region)
+    assert [o.placed for o in app.state.placer.run_once()] == [True]
+
+
+def test_residency_keeps_data_where_it_may_live(app: FastAPI, client: TestClient, region: Region) -> None:
+    body = {"member_id": region.members["Bobigny"], "offering_id": "vm-small", "name": "etat-civil",
+            "residency": {"departments": ["92"]}}
+    w = ok(client.post(f"{API}/workloads", json=body), 202)
+    assert w["residency"] == {"countries": [], "regions": [], "departments": ["92"]}
+    app.state.placer.run_once()
+    assert reasons(get(client, w["id"])) == {("residency", "outside_residency"): 2,
+                                             ("offer_open", "offer_closed_now"): 1}
+    inside = ok(client.post(f"{API}/workloads", json={**body, "name": "etat-civil-93",
+                                                       "residency": {"regions": ["11"], "countries": ["FR"]}}), 202)
+    [placed] = [o for o in app.state.placer.run_once() if o.placed]
+    assert placed.workload_id == inside["id"]
+
+
+def test_a_workload_carries_its_service_class(app: FastAPI, client: TestClient, region: Region) -> None:
+    harvest = create(client, region)
+    assert (harvest["service_class"], harvest["group_id"]) == ("harvest", None)
+    assert harvest["residency"] == {"countries": [], "regions": [], "departments": []}
+    ok(client.post(f"{API}/offerings", json={"name": "vm-guaranteed", "vcpus": 2, "memory_mib": 4096,
+                                             "disk_gib": 20, "service_class": "guaranteed"}), 201)
+    guaranteed = create(client, region, "erp", offering="vm-guaranteed")
+    assert guaranteed["service_class"] == "guaranteed"
+    # Drancy commits nothing (its 50 % is all harvest): guaranteed work has no room there.
+    outcomes = {o.workload_id: o.placed for o in app.state.placer.run_once()}
+    assert outcomes == {harvest["id"]: True, guaranteed["id"]: False}
+    assert reasons(get(client, guaranteed["id"])) == {("offer_open", "offer_closed_now"): 3}
+    ok(client.put(f"{API}/sites/drancy-mairie/offer", json={"committed_percent": 10, "default_percent": 50}), 200)
+    assert [o.placed for o in app.state.placer.run_once()] == [True]
+    host = ok(client.get(f"{API}/hosts/{get(client, guaranteed['id'])['host_id']}"), 200)
+    assert host["allocated_guaranteed"] == SMALL

@@ -21,7 +21,7 @@ def schema_diff(engine: Engine) -> list[object]:
 def partial_indexes(engine: Engine) -> dict[str, tuple[list[str], bool]]:
     insp = inspect(engine)
     return {ix["name"]: (list(ix["column_names"]), bool(ix["unique"]))
-            for table in ("workloads", "allocations") for ix in insp.get_indexes(table)
+            for table in ("workloads", "allocations", "offers") for ix in insp.get_indexes(table)
             if ix["name"] and ix["name"].startswith("uq_")}
 
 
@@ -37,6 +37,8 @@ def test_partial_unique_indexes_exist(engine: Engine) -> None:
     assert partial_indexes(engine) == {
         "uq_workloads_member_id_name_live": (["member_id", "name"], True),
         "uq_allocations_workload_id_open": (["workload_id"], True),
+        "uq_offers_site_id_site_wide": (["site_id"], True),
+        "uq_offers_host_id": (["host_id"], True),
     }
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from civicloud.domain import (
     Agreement,
@@ -16,20 +17,31 @@ from civicloud.domain import (
     Certification,
     CertificationKind,
     DesiredPower,
+    GroupPolicy,
     Member,
     MemberCategory,
+    Offer,
     Offering,
+    PlacementExplanation,
+    PlacementGroup,
+    Quota,
+    Residency,
     Resources,
     ServiceClass,
     Site,
+    Window,
+    Workload,
     WorkloadState,
 )
 from civicloud.errors import Conflict
-from civicloud.store import UnitOfWork
+from civicloud.services import catalogue
+from civicloud.store import Engine, UnitOfWork
+from civicloud.store import tables as t
 from store_scene import HOST_TOTAL, NOW, SMALL, Scene, make_workload, new_id
 
 Uows = Callable[[], UnitOfWork]
 S = WorkloadState
+HARVEST, GUARANTEED = ServiceClass.HARVEST, ServiceClass.GUARANTEED
 
 
 # -- members and agreements ---------------------------------------------------
@@ -70,6 +82,20 @@ def test_agreements(uow_factory: Uows, scene: Scene) -> None:
     with uow_factory() as uow:
         assert uow.agreements.for_member(scene.drancy) == [first, later]
         assert uow.agreements.for_member(scene.bobigny) == []
+        assert sorted(a.id for a in uow.agreements.all()) == sorted([first.id, later.id])
+
+
+def test_agreement_quotas_round_trip(uow_factory: Uows, scene: Scene) -> None:
+    quotas = {"harvest": Quota(vcpus=8, workloads=3), "guaranteed": Quota(memory_mib=16384, disk_gib=0)}
+    limited = Agreement(new_id(), scene.bobigny, AgreementKind.MUTUALISATION_CONVENTION, date(2026, 1, 1), None,
+                        quotas)
+    with uow_factory() as uow:
+        uow.agreements.add(limited)
+        uow.commit()
+    with uow_factory() as uow:
+        [got] = uow.agreements.for_member(scene.bobigny)
+        assert got == limited  # absent limits stay None (no limit), a limit of 0 stays 0
+        assert got.quotas["guaranteed"] == Quota(None, 16384, 0, None)
 
 
 def test_agreement_of_unknown_member_is_refused(uow_factory: Uows, scene: Scene) -> None:
@@ -84,32 +110,85 @@ def test_agreement_of_unknown_member_is_refused(uow_factory: Uows, scene: Scene)
 def test_sites_crud_with_certifications(uow_factory: Uows, scene: Scene) -> None:
     certs = (Certification(CertificationKind.HDS, date(2029, 6, 30), frozenset({1, 2, 5})),
              Certification(CertificationKind.ISO27001, date(2028, 1, 1)))
-    hospital = Site(new_id(), scene.bobigny, "avicenne-dc", "93008", "Europe/Paris", certs, NOW)
+    hospital = Site(new_id(), scene.bobigny, "avicenne-dc", "93008", "Europe/Paris", certs, NOW, 48.9137, 2.4226,
+                    35.5, "FR")
     with uow_factory() as uow:
         uow.sites.add(hospital, cert_ids=[new_id(), new_id()])
         uow.commit()
     with uow_factory() as uow:
-        found = uow.sites.get(hospital.id)
-        assert found is not None
-        site, share, updated_at = found
-        assert site == hospital  # certifications round-trip, activities included
-        assert (share, updated_at) == (0.0, NOW)  # nothing is lent until the lender says so
-        assert [(s.name, share) for s, share in uow.sites.list()] == [("avicenne-dc", 0.0), ("drancy-mairie", 50.0)]
-        assert [s.name for s, _ in uow.sites.list(member_id=scene.drancy)] == ["drancy-mairie"]
+        site = uow.sites.get(hospital.id)
+        assert site == hospital  # certifications, coordinates and carbon intensity round-trip
+        assert uow.sites.get_by_name("avicenne-dc") == hospital
+        assert uow.offers.get(hospital.id) is None  # nothing is lent until the lender says so
+        assert [s.name for s in uow.sites.list()] == ["avicenne-dc", "drancy-mairie"]
+        assert [s.name for s in uow.sites.list(member_id=scene.drancy)] == ["drancy-mairie"]
         assert uow.sites.list(member_id="no-such-member") == []
         assert uow.sites.get("no-such-site") is None
+        mairie = uow.sites.get(scene.site)
+        assert mairie is not None and (mairie.latitude, mairie.carbon_g_per_kwh, mairie.country) == (None, None, "FR")
+
+
+OFFICE = Offer(committed_percent=10, default_percent=80,
+               windows=(Window(frozenset(range(5)), time(8), time(19), 20.0),
+                        Window(frozenset({5, 6}), time(0), time(0), 90.0)),
+               borrower_categories=frozenset({MemberCategory.COMMUNE, MemberCategory.HOSPITAL}),
+               reclaim_notice_s=600)
 
 
 def test_set_offer(uow_factory: Uows, scene: Scene) -> None:
     later = NOW + timedelta(hours=1)
     with uow_factory() as uow:
-        assert uow.sites.set_offer(scene.site, 75.0, later)
-        assert not uow.sites.set_offer("no-such-site", 75.0, later)
+        assert uow.offers.get(scene.site) == (Offer(default_percent=50.0), NOW)
+        uow.offers.set(new_id(), scene.site, None, OFFICE, later)  # replaces the site's offer
         uow.commit()
     with uow_factory() as uow:
-        found = uow.sites.get(scene.site)
-        assert found is not None and found[1:] == (75.0, later)
-        assert {h.lend_share_percent for h in uow.hosts.list(scene.site)} == {75.0}
+        assert uow.offers.get(scene.site) == (OFFICE, later)  # windows, categories and notice round-trip
+        assert uow.offers.all() == {(scene.site, None): OFFICE}
+        assert uow.offers.get(scene.site, scene.h1) is None
+        assert uow.offers.get("no-such-site") is None
+        # Every host of the site changed what it lends: claims decided before must fail.
+        assert {h.generation for h in uow.hosts.list(scene.site)} == {1}
+
+
+def test_host_offer_overrides_its_site(uow_factory: Uows, scene: Scene) -> None:
+    mine = Offer(committed_percent=25, default_percent=25)
+    with uow_factory() as uow:
+        uow.offers.set(new_id(), scene.site, scene.h1, mine, NOW)
+        uow.offers.set(new_id(), scene.site, scene.h1, replace_default(mine, 30), NOW)  # set again: one row
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.offers.get(scene.site, scene.h1) == (replace_default(mine, 30), NOW)
+        assert uow.offers.get(scene.site) == (Offer(default_percent=50.0), NOW)  # the site's is untouched
+        assert uow.offers.all() == {(scene.site, None): Offer(default_percent=50.0),
+                                    (scene.site, scene.h1): replace_default(mine, 30)}
+        assert [(h.name, h.generation) for h in uow.hosts.list(scene.site)] == [("drancy-h1", 2), ("drancy-h2", 0)]
+        assert uow.offers.remove_host_override(scene.site, scene.h1)
+        assert not uow.offers.remove_host_override(scene.site, scene.h1)  # nothing left to remove
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.offers.get(scene.site, scene.h1) is None
+        assert uow.offers.all() == {(scene.site, None): Offer(default_percent=50.0)}
+        h1 = uow.hosts.get(scene.h1)
+        assert h1 is not None and h1.generation == 4  # each removal changed what it lends
+
+
+def replace_default(offer: Offer, percent: float) -> Offer:
+    return Offer(offer.committed_percent, percent, offer.windows, offer.borrower_categories, offer.reclaim_notice_s)
+
+
+@pytest.mark.parametrize("host", [None, "h1"])
+def test_one_offer_per_site_and_per_host(engine: Engine, uow_factory: Uows, scene: Scene, host: str | None) -> None:
+    """Partial unique indexes, not only the repository's upsert, keep one site-wide offer per site and one
+    offer per host (two replicas setting an offer at once cannot both insert)."""
+    host_id = None if host is None else scene.h1
+    if host_id is not None:
+        with uow_factory() as uow:
+            uow.offers.set(new_id(), scene.site, host_id, Offer(), NOW)
+            uow.commit()
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(t.offers.insert().values(
+            id=new_id(), site_id=scene.site, host_id=host_id, committed_percent=0, default_percent=0, windows=[],
+            borrower_categories="", reclaim_notice_s=30, updated_at=NOW))
 
 
 def test_site_name_is_unique(uow_factory: Uows, scene: Scene) -> None:
@@ -127,41 +206,76 @@ def test_hosts_read(uow_factory: Uows, scene: Scene) -> None:
         assert h1 is not None
         assert (h1.name, h1.site_id, h1.total, h1.generation) == ("drancy-h1", scene.site, HOST_TOTAL, 0)
         assert h1.reserved == Resources() and h1.allocated == Resources()
+        assert h1.allocated_guaranteed == Resources() and h1.owner_used == Resources()
         assert (h1.ratios.cpu, h1.ratios.ram, h1.ratios.disk) == (4.0, 1.0, 1.0)  # server defaults
-        assert h1.lend_share_percent == 50.0 and h1.last_seen_at == NOW
-        assert h1.lendable() == Resources(32, 32768, 500)
+        assert h1.last_seen_at == NOW
+        # The store does not read calendars: the share lent now is the services' to apply (0 until then).
+        assert h1.lend_share_percent == 0.0
         assert [h.name for h in uow.hosts.list()] == ["drancy-h1", "drancy-h2"]
-        assert [h.name for h in uow.hosts.snapshot()] == ["drancy-h1", "drancy-h2"]
         assert uow.hosts.list(site_id="no-such-site") == []
         assert uow.hosts.get("no-such-host") is None
         assert uow.hosts.count() == 2
+    [lent] = [h for h in catalogue.list_hosts(uow_factory(), scene.site) if h.id == scene.h1]
+    assert lent.lend_share_percent == 50.0
+    assert lent.lendable() == Resources(32, 32768, 500)
 
 
 def test_a_second_report_refreshes_the_same_host_and_bumps_its_generation(uow_factory: Uows, scene: Scene) -> None:
     later = NOW + timedelta(minutes=1)
     with uow_factory() as uow:
-        host_id = uow.hosts.report(scene.site, "drancy-h1", "qemu:///system", Resources(32, 131072, 2000), later,
-                                   new_id())
+        host_id = uow.hosts.report(scene.site, "drancy-h1", "qemu:///system", Resources(32, 131072, 2000, 2),
+                                   Resources(4, 8192), later, new_id())
         uow.commit()
     assert host_id == scene.h1
     with uow_factory() as uow:
         h1 = uow.hosts.get(scene.h1)
         assert h1 is not None
-        assert (h1.libvirt_uri, h1.total, h1.last_seen_at, h1.generation) == (
-            "qemu:///system", Resources(32, 131072, 2000), later, 1)
+        assert (h1.libvirt_uri, h1.total, h1.owner_used, h1.last_seen_at, h1.generation) == (
+            "qemu:///system", Resources(32, 131072, 2000, 2), Resources(4, 8192), later, 1)
         assert uow.hosts.count() == 2
+
+
+def test_a_heartbeat_with_the_same_inventory_keeps_the_generation(uow_factory: Uows, scene: Scene) -> None:
+    """Only a change of inventory makes claims fail: a plain heartbeat must not make every rival claim lose."""
+    later = NOW + timedelta(minutes=1)
+    with uow_factory() as uow:
+        uow.hosts.report(scene.site, "drancy-h1", "test:///default", HOST_TOTAL, Resources(2, 1024), later, new_id())
+        uow.commit()
+    with uow_factory() as uow:
+        h1 = uow.hosts.get(scene.h1)
+        assert h1 is not None
+        assert (h1.generation, h1.last_seen_at, h1.owner_used) == (0, later, Resources(2, 1024))
 
 
 def test_claim_adds_and_bumps_the_generation(uow_factory: Uows, scene: Scene) -> None:
     with uow_factory() as uow:
-        assert uow.hosts.claim(scene.h1, 0, SMALL)
-        assert uow.hosts.claim(scene.h1, 1, SMALL)
+        assert uow.hosts.claim(scene.h1, 0, SMALL, HARVEST)
+        assert uow.hosts.claim(scene.h1, 1, SMALL, HARVEST)
         uow.commit()
     with uow_factory() as uow:
         h1 = uow.hosts.get(scene.h1)
         assert h1 is not None and (h1.generation, h1.allocated) == (2, Resources(4, 8192, 40))
+        assert h1.allocated_guaranteed == Resources()  # harvest work is not counted against the committed share
         h2 = uow.hosts.get(scene.h2)
         assert h2 is not None and (h2.generation, h2.allocated) == (0, Resources())
+
+
+def test_guaranteed_claims_and_releases_move_both_counters(uow_factory: Uows, scene: Scene) -> None:
+    gpu = Resources(4, 8192, 40, 1)
+    with uow_factory() as uow:
+        assert uow.hosts.claim(scene.h1, 0, gpu, GUARANTEED)
+        assert uow.hosts.claim(scene.h1, 1, SMALL, HARVEST)
+        uow.commit()
+    with uow_factory() as uow:
+        h1 = uow.hosts.get(scene.h1)
+        assert h1 is not None
+        assert (h1.allocated, h1.allocated_guaranteed) == (gpu + SMALL, gpu)
+        uow.hosts.release(scene.h1, gpu, GUARANTEED)
+        uow.commit()
+    with uow_factory() as uow:
+        h1 = uow.hosts.get(scene.h1)
+        assert h1 is not None
+        assert (h1.generation, h1.allocated, h1.allocated_guaranteed) == (3, SMALL, Resources())
 
 
 def test_claim_with_a_stale_generation_changes_nothing(uow_factory: Uows, scene: Scene) -> None:
@@ -169,10 +283,10 @@ def test_claim_with_a_stale_generation_changes_nothing(uow_factory: Uows, scene:
         seen = uow.hosts.get(scene.h1)
     assert seen is not None
     with uow_factory() as uow:  # another scheduler claims first
-        assert uow.hosts.claim(scene.h1, seen.generation, SMALL)
+        assert uow.hosts.claim(scene.h1, seen.generation, SMALL, HARVEST)
         uow.commit()
     with uow_factory() as uow:
-        assert uow.hosts.claim(scene.h1, seen.generation, Resources(30, 1, 1)) is False
+        assert uow.hosts.claim(scene.h1, seen.generation, Resources(30, 1, 1), HARVEST) is False
         uow.commit()
     with uow_factory() as uow:
         h1 = uow.hosts.get(scene.h1)
@@ -181,35 +295,42 @@ def test_claim_with_a_stale_generation_changes_nothing(uow_factory: Uows, scene:
 
 def test_claim_of_unknown_host_is_false(uow_factory: Uows, scene: Scene) -> None:
     with uow_factory() as uow:
-        assert uow.hosts.claim("no-such-host", 0, SMALL) is False
+        assert uow.hosts.claim("no-such-host", 0, SMALL, HARVEST) is False
 
 
-@pytest.mark.parametrize("change", ["heartbeat", "release", "offer"])
+@pytest.mark.parametrize("change", ["heartbeat", "release", "offer", "host offer", "host offer removed"])
 def test_whatever_changes_a_hosts_room_makes_older_claims_fail(uow_factory: Uows, scene: Scene,
                                                                 change: str) -> None:
     """A scheduler decided on a snapshot; any change to what the host can take must fail its claim."""
     with uow_factory() as uow:
-        uow.hosts.claim(scene.h1, 0, SMALL)
+        uow.hosts.claim(scene.h1, 0, SMALL, HARVEST)
+        if change == "host offer removed":
+            uow.offers.set(new_id(), scene.site, scene.h1, Offer(default_percent=100), NOW)
         uow.commit()
     with uow_factory() as uow:
         seen = uow.hosts.get(scene.h1)
     assert seen is not None
     with uow_factory() as uow:
-        if change == "heartbeat":
-            uow.hosts.report(scene.site, "drancy-h1", "test:///default", Resources(2, 4096, 20), NOW, new_id())
+        if change == "heartbeat":  # the host shrank
+            uow.hosts.report(scene.site, "drancy-h1", "test:///default", Resources(2, 4096, 20), Resources(), NOW,
+                             new_id())
         elif change == "release":
-            uow.hosts.release(scene.h1, SMALL)
-        else:  # the lender cuts its offer: the room the snapshot saw is gone
-            uow.sites.set_offer(scene.site, 0.0, NOW)
+            uow.hosts.release(scene.h1, SMALL, HARVEST)
+        elif change == "offer":  # the lender cuts its offer: the room the snapshot saw is gone
+            uow.offers.set(new_id(), scene.site, None, Offer(), NOW)
+        elif change == "host offer":
+            uow.offers.set(new_id(), scene.site, scene.h1, Offer(), NOW)
+        else:  # back to the site's 50 %, from its own 100 %
+            uow.offers.remove_host_override(scene.site, scene.h1)
         uow.commit()
     with uow_factory() as uow:
-        assert uow.hosts.claim(scene.h1, seen.generation, SMALL) is False
+        assert uow.hosts.claim(scene.h1, seen.generation, SMALL, HARVEST) is False
 
 
 def test_release_gives_back_and_bumps_the_generation(uow_factory: Uows, scene: Scene) -> None:
     with uow_factory() as uow:
-        uow.hosts.claim(scene.h1, 0, Resources(6, 12288, 60))
-        uow.hosts.release(scene.h1, SMALL)
+        uow.hosts.claim(scene.h1, 0, Resources(6, 12288, 60), HARVEST)
+        uow.hosts.release(scene.h1, SMALL, HARVEST)
         uow.commit()
     with uow_factory() as uow:
         h1 = uow.hosts.get(scene.h1)
@@ -218,7 +339,7 @@ def test_release_gives_back_and_bumps_the_generation(uow_factory: Uows, scene: S
 
 def test_uncommitted_claim_is_rolled_back(uow_factory: Uows, scene: Scene) -> None:
     with uow_factory() as uow:
-        assert uow.hosts.claim(scene.h1, 0, SMALL)
+        assert uow.hosts.claim(scene.h1, 0, SMALL, HARVEST)
     with uow_factory() as uow:
         h1 = uow.hosts.get(scene.h1)
         assert h1 is not None and (h1.generation, h1.allocated) == (0, Resources())
@@ -228,8 +349,8 @@ def test_uncommitted_claim_is_rolled_back(uow_factory: Uows, scene: Scene) -> No
 
 
 def test_offerings_crud(uow_factory: Uows, scene: Scene) -> None:
-    desktop = Offering(new_id(), "desktop", "a virtual desktop for remote work", Resources(2, 8192, 50),
-                       ServiceClass.GUARANTEED)
+    desktop = Offering(new_id(), "desktop", "a virtual desktop for remote work", Resources(2, 8192, 50, 1),
+                       ServiceClass.GUARANTEED, frozenset({1, 5}), frozenset({"iso27001", "secnumcloud"}))
     with uow_factory() as uow:
         uow.offerings.add(desktop)
         uow.commit()
@@ -322,6 +443,171 @@ def test_a_deleted_workload_frees_its_name(uow_factory: Uows, scene: Scene) -> N
         assert {(w.id, w.state) for w in everything} == {(old.id, S.DELETED), (renewed.id, S.PENDING)}
 
 
+def test_workload_wishes_round_trip(uow_factory: Uows, scene: Scene) -> None:
+    group = PlacementGroup(new_id(), scene.bobigny, "erp", GroupPolicy.DIFFERENT_HOST, NOW)
+    with uow_factory() as uow:
+        uow.groups.add(group)
+        uow.commit()
+    w = make_workload(scene.bobigny, scene.small, "erp-db")
+    wished = Workload(w.id, w.member_id, w.offering_id, w.name, w.state, w.desired, None, "", NOW, NOW,
+                      GUARANTEED, group.id, Residency(("FR",), ("11",), ("93", "2A")))
+    plain = make_workload(scene.bobigny, scene.small, "compta")
+    with uow_factory() as uow:
+        uow.workloads.add(wished)
+        uow.workloads.add(plain)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.workloads.get(wished.id) == wished
+        got = uow.workloads.get(plain.id)
+        assert got is not None
+        assert (got.service_class, got.group_id, got.residency, got.placement) == (HARVEST, None, Residency(), None)
+
+
+def test_name_taken(uow_factory: Uows, scene: Scene) -> None:
+    w = make_workload(scene.bobigny, scene.small, "compta")
+    with uow_factory() as uow:
+        uow.workloads.add(w)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.workloads.name_taken(scene.bobigny, "compta")
+        assert not uow.workloads.name_taken(scene.drancy, "compta")  # names are per member
+        assert not uow.workloads.name_taken(scene.bobigny, "Compta")
+        assert uow.workloads.update(w.id, S.PENDING, now=NOW, state=S.DELETED)
+        assert not uow.workloads.name_taken(scene.bobigny, "compta")  # a deleted workload frees its name
+
+
+def test_explain_records_the_last_decision_of_a_pending_workload(uow_factory: Uows, scene: Scene) -> None:
+    pending = make_workload(scene.bobigny, scene.small, "compta")
+    placed = make_workload(scene.bobigny, scene.small, "rh", state=S.SCHEDULED, host_id=scene.h1)
+    why = PlacementExplanation("2 hosts: 2 insufficient memory",
+                               (("resources_fit", "insufficient_memory_mib", "insufficient memory", 2),),
+                               NOW + timedelta(seconds=1))
+    with uow_factory() as uow:
+        uow.workloads.add(pending)
+        uow.workloads.add(placed)
+        uow.commit()
+    with uow_factory() as uow:
+        uow.workloads.explain(pending.id, why, "no host can take vm-small now")
+        uow.workloads.explain(placed.id, why, "too late")  # placed meanwhile: left alone
+        uow.commit()
+    with uow_factory() as uow:
+        got = uow.workloads.get(pending.id)
+        assert got is not None and (got.placement, got.message) == (why, "no host can take vm-small now")
+        other = uow.workloads.get(placed.id)
+        assert other is not None and (other.placement, other.message) == (None, "")
+
+
+def test_usage_by_member_and_group_hosts(uow_factory: Uows, scene: Scene) -> None:
+    """What quotas count (open allocations and placed live workloads, per member and class) and where groups are."""
+    group = PlacementGroup(new_id(), scene.bobigny, "erp", GroupPolicy.SAME_HOST, NOW)
+    with uow_factory() as uow:
+        uow.groups.add(group)
+        uow.commit()
+    gpu = Resources(4, 8192, 40, 1)
+    rows = [  # (member, name, class, host, state, group)
+        (scene.bobigny, "a", HARVEST, scene.h1, S.RUNNING, group.id),
+        (scene.bobigny, "b", HARVEST, scene.h2, S.SCHEDULED, group.id),
+        (scene.bobigny, "c", GUARANTEED, scene.h2, S.RUNNING, None),
+        (scene.bobigny, "d", HARVEST, None, S.PENDING, group.id),  # pending: holds nothing, counts nowhere yet
+        (scene.bobigny, "e", HARVEST, scene.h1, S.DELETED, group.id),  # gone: counts nowhere
+        (scene.drancy, "f", HARVEST, scene.h1, S.RUNNING, None),
+    ]
+    with uow_factory() as uow:
+        for member, name, cls, host, state, group_id in rows:
+            w = make_workload(member, scene.small, name, state=state, host_id=host)
+            uow.workloads.add(Workload(w.id, member, scene.small, name, state, DesiredPower.RUNNING, host, "", NOW,
+                                       NOW, cls, group_id))
+            if host is not None:
+                need = gpu if cls is GUARANTEED else SMALL
+                allocation = Allocation(new_id(), w.id, host, need, NOW, None, cls)
+                uow.allocations.add(allocation)
+                if state is S.DELETED:
+                    uow.allocations.close(allocation.id, NOW)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.workloads.usage_by_member() == {
+            (scene.bobigny, "harvest"): (SMALL + SMALL, 2),
+            (scene.bobigny, "guaranteed"): (gpu, 1),
+            (scene.drancy, "harvest"): (SMALL, 1),
+        }
+        assert uow.workloads.group_hosts() == {group.id: {scene.h1, scene.h2}}
+
+
+# -- placement groups -------------------------------------------------------------------
+
+
+def test_placement_groups_crud(uow_factory: Uows, scene: Scene) -> None:
+    erp = PlacementGroup(new_id(), scene.bobigny, "erp", GroupPolicy.DIFFERENT_SITE, NOW)
+    web = PlacementGroup(new_id(), scene.bobigny, "web", GroupPolicy.SAME_HOST, NOW)
+    theirs = PlacementGroup(new_id(), scene.drancy, "erp", GroupPolicy.DIFFERENT_HOST, NOW)  # names are per member
+    with uow_factory() as uow:
+        for g in (web, theirs, erp):
+            uow.groups.add(g)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.groups.get(erp.id) == erp
+        assert uow.groups.get_by_name(scene.bobigny, "erp") == erp
+        assert uow.groups.get_by_name(scene.drancy, "erp") == theirs
+        assert uow.groups.get_by_name(scene.drancy, "web") is None
+        assert uow.groups.get("no-such-group") is None
+        assert [g.name for g in uow.groups.list(scene.bobigny)] == ["erp", "web"]
+        assert len(uow.groups.list()) == 3
+    with pytest.raises(Conflict), uow_factory() as uow:
+        uow.groups.add(PlacementGroup(new_id(), scene.bobigny, "erp", GroupPolicy.SAME_HOST, NOW))
+        uow.commit()
+
+
+def test_placement_group_members_and_delete(uow_factory: Uows, scene: Scene) -> None:
+    group = PlacementGroup(new_id(), scene.bobigny, "erp", GroupPolicy.DIFFERENT_HOST, NOW)
+    w = make_workload(scene.bobigny, scene.small, "erp-db")
+    member = Workload(w.id, w.member_id, w.offering_id, w.name, w.state, w.desired, None, "", NOW, NOW,
+                      HARVEST, group.id)
+    with uow_factory() as uow:
+        uow.groups.add(group)
+        uow.workloads.add(member)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.groups.live_members(group.id) == 1
+        assert uow.workloads.update(w.id, S.PENDING, now=NOW, state=S.DELETED)
+        assert uow.groups.live_members(group.id) == 0
+        uow.commit()
+    with uow_factory() as uow:  # only deleted workloads name it: they let go of it
+        assert uow.groups.delete(group.id)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.groups.get(group.id) is None
+        gone = uow.workloads.get(w.id)
+        assert gone is not None and (gone.state, gone.group_id) == (S.DELETED, None)
+
+
+def test_a_placement_group_with_live_workloads_is_not_deleted(uow_factory: Uows, scene: Scene) -> None:
+    group = PlacementGroup(new_id(), scene.bobigny, "erp", GroupPolicy.DIFFERENT_HOST, NOW)
+    w = make_workload(scene.bobigny, scene.small, "erp-db")
+    with uow_factory() as uow:
+        uow.groups.add(group)
+        uow.workloads.add(Workload(w.id, w.member_id, w.offering_id, w.name, w.state, w.desired, None, "", NOW, NOW,
+                                   HARVEST, group.id))
+        uow.commit()
+    with pytest.raises(Conflict), uow_factory() as uow:  # the service says why first; the database holds anyway
+        uow.groups.delete(group.id)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.groups.get(group.id) == group
+
+
+def test_an_unused_placement_group_is_deleted(uow_factory: Uows, scene: Scene) -> None:
+    group = PlacementGroup(new_id(), scene.bobigny, "erp", GroupPolicy.DIFFERENT_HOST, NOW)
+    with uow_factory() as uow:
+        uow.groups.add(group)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.groups.delete(group.id)
+        assert not uow.groups.delete(group.id)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.groups.get(group.id) is None
+
+
 # -- allocations ---------------------------------------------------------------------
 
 
@@ -336,14 +622,15 @@ def _placed(uow_factory: Uows, scene: Scene, name: str = "compta") -> str:
 def test_allocations_crud(uow_factory: Uows, scene: Scene) -> None:
     w1, w2 = _placed(uow_factory, scene, "a"), _placed(uow_factory, scene, "b")
     a1 = Allocation(new_id(), w1, scene.h1, SMALL, NOW)
-    a2 = Allocation(new_id(), w2, scene.h2, Resources(1, 1024, 0), NOW)
+    a2 = Allocation(new_id(), w2, scene.h2, Resources(1, 1024, 0, 1), NOW, None, GUARANTEED)
     with uow_factory() as uow:
         uow.allocations.add(a1)
         uow.allocations.add(a2)
         uow.commit()
     with uow_factory() as uow:
         assert uow.allocations.open_for(w1) == a1
-        assert uow.allocations.open_totals_by_host() == {scene.h1: SMALL, scene.h2: Resources(1, 1024, 0)}
+        assert uow.allocations.open_for(w2) == a2  # GPUs and the service class round-trip
+        assert uow.allocations.open_totals_by_host() == {scene.h1: SMALL, scene.h2: Resources(1, 1024, 0, 1)}
         later = NOW + timedelta(hours=2)
         assert uow.allocations.close(a1.id, later)
         assert not uow.allocations.close(a1.id, later)  # closing twice does nothing the second time
@@ -352,7 +639,7 @@ def test_allocations_crud(uow_factory: Uows, scene: Scene) -> None:
     with uow_factory() as uow:
         assert uow.allocations.open_for(w1) is None
         assert uow.allocations.open_for("no-such-workload") is None
-        assert uow.allocations.open_totals_by_host() == {scene.h2: Resources(1, 1024, 0)}
+        assert uow.allocations.open_totals_by_host() == {scene.h2: Resources(1, 1024, 0, 1)}
 
 
 def test_one_open_allocation_per_workload(uow_factory: Uows, scene: Scene) -> None:

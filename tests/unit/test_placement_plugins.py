@@ -105,3 +105,11 @@ CASES = [
 @pytest.mark.parametrize(("case", "name", "request_", "host", "site", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_filter(case: str, name: str, request_: Request, host: HostRow, site: SiteFacts, expected: str | None) -> None:
     assert run(name, request_, host, site) == expected
+
+
+def test_different_site_sees_through_a_hosts_own_offer() -> None:
+    """A host with an offer of its own sits in a copy of its site ("<site>#<host>"): still the same site."""
+    copy = replace(SITE, id="s1#h1")
+    host = replace(HOST, site_id="s1#h1")
+    group = GroupConstraint("different_site", frozenset({"h9"}), frozenset({"s1"}))
+    assert run("affinity", replace(REQ, group=group), host, copy) == "group_site_taken"

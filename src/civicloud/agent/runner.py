@@ -92,7 +92,8 @@ class Agent:
         for driver in self.drivers.values():
             inv = driver.inventory()
             reports.append(HostReport(name=inv.name, libvirt_uri=inv.uri, vcpus=inv.vcpus,
-                                      memory_mib=inv.memory_mib, disk_gib=inv.disk_gib))
+                                      memory_mib=inv.memory_mib, disk_gib=inv.disk_gib,
+                                      owner_vcpus_used=inv.owner_vcpus, owner_memory_mib_used=inv.owner_memory_mib))
         self.client.heartbeat(Heartbeat(hosts=reports))
 
     def actual(self) -> list[Actual]:

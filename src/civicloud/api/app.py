@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from civicloud import __version__
 from civicloud.api import agent_routes, errors, routes
+from civicloud.services._common import utcnow
 from civicloud.services.loops import PlacementLoop
+from civicloud.services.placement import Clock, PlacementSettings
 from civicloud.settings import Settings
 from civicloud.store import Engine, SqlUnitOfWork, make_engine
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None, background: bool = True) -> FastAPI:
-    """Build the app. ``background=False`` leaves the placement loop to the caller (tests)."""
+def create_app(settings: Settings, *, engine: Engine | None = None, background: bool = True,
+               clock: Clock = utcnow) -> FastAPI:
+    """Build the app. ``background=False`` leaves the placement loop to the caller (tests); ``clock``
+    is the placement's notion of now (tests of calendars set it)."""
     engine = engine or make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
-    placer = PlacementLoop(lambda: SqlUnitOfWork(engine), interval_s=settings.placement_interval_s,
-                           stale_after_s=settings.host_stale_after_s, retries=settings.claim_retries)
+    placer = PlacementLoop(lambda: SqlUnitOfWork(engine), placement_settings(settings),
+                           interval_s=settings.placement_interval_s, clock=clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -53,3 +58,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
         return {"status": "ok", "version": __version__}
 
     return app
+
+
+def placement_settings(settings: Settings) -> PlacementSettings:
+    return PlacementSettings(stale_after=timedelta(seconds=settings.host_stale_after_s),
+                             retries=settings.claim_retries, batch=settings.placement_batch,
+                             default_carbon_g_per_kwh=settings.default_carbon_g_per_kwh)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from civicloud.api import views
 from civicloud.api.deps import Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
-from civicloud.domain import WorkloadState
-from civicloud.services import catalogue, members, sites, workloads
+from civicloud.domain import Offer, Window, WorkloadState
+from civicloud.domain.offers import DAY_NAMES
+from civicloud.services import catalogue, groups, members, sites, workloads
 from civicloud.wire import (
     AgreementCreate,
     AgreementOut,
@@ -22,12 +23,14 @@ from civicloud.wire import (
     OfferingOut,
     OfferOut,
     OfferSet,
+    PlacementGroupCreate,
+    PlacementGroupOut,
     SiteCreate,
     SiteOut,
     WorkloadCreate,
     WorkloadOut,
 )
-from civicloud.wire.common import Id, Ref
+from civicloud.wire.common import Ref
 
 router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
 
@@ -63,7 +66,7 @@ def create_site(body: SiteCreate, uow: Uow) -> SiteOut:
 
 
 @router.get("/sites", tags=["sites"])
-def list_sites(uow: Uow, member_id: Id | None = None) -> list[SiteOut]:
+def list_sites(uow: Uow, member_id: Ref | None = None) -> list[SiteOut]:
     return [views.site_out(s) for s in sites.list_sites(uow, member_id)]
 
 
@@ -72,11 +75,64 @@ def get_site(site_id: Ref, uow: Uow) -> SiteOut:
     return views.site_out(sites.get_site(uow, site_id))
 
 
-@router.put("/sites/{site_id}/offer", tags=["sites"])
-def set_offer(site_id: Ref, body: OfferSet, uow: Uow, request: Request) -> OfferOut:
-    view, updated_at = sites.set_offer(uow, site_id, body.share_percent)
+@router.put("/sites/{site_id}/offer", tags=["offers"])
+def set_site_offer(site_id: Ref, body: OfferSet, uow: Uow, request: Request) -> OfferOut:
+    """Set what the site lends: committed share, calendar windows, borrower categories, reclaim notice."""
+    view = sites.set_offer(uow, offer_from(body), site_ref=site_id)
     request.app.state.placer.wake()  # more room may fit a pending workload now
-    return OfferOut(site_id=view.site.id, share_percent=view.offer_share_percent, updated_at=updated_at)
+    return views.offer_out(view)
+
+
+@router.get("/sites/{site_id}/offer", tags=["offers"])
+def get_site_offer(site_id: Ref, uow: Uow) -> OfferOut:
+    return views.offer_out(sites.get_offer(uow, site_ref=site_id))
+
+
+@router.put("/hosts/{host_id}/offer", tags=["offers"])
+def set_host_offer(host_id: Ref, body: OfferSet, uow: Uow, request: Request) -> OfferOut:
+    """Give one host an offer of its own, overriding its site's."""
+    view = sites.set_offer(uow, offer_from(body), host_id=host_id)
+    request.app.state.placer.wake()
+    return views.offer_out(view)
+
+
+@router.get("/hosts/{host_id}/offer", tags=["offers"])
+def get_host_offer(host_id: Ref, uow: Uow) -> OfferOut:
+    """The host's own offer, or its site's when it has none (then ``host_id`` is null)."""
+    return views.offer_out(sites.get_offer(uow, host_id=host_id))
+
+
+@router.delete("/hosts/{host_id}/offer", tags=["offers"])
+def remove_host_offer(host_id: Ref, uow: Uow) -> OfferOut:
+    """The host follows its site's offer again; answers that offer."""
+    return views.offer_out(sites.remove_host_offer(uow, host_id))
+
+
+@router.post("/placement-groups", status_code=status.HTTP_201_CREATED, tags=["placement groups"])
+def create_group(body: PlacementGroupCreate, uow: Uow) -> PlacementGroupOut:
+    return views.group_out(groups.create_group(uow, body))
+
+
+@router.get("/placement-groups", tags=["placement groups"])
+def list_groups(uow: Uow, member_id: Ref | None = None) -> list[PlacementGroupOut]:
+    return [views.group_out(g) for g in groups.list_groups(uow, member_id)]
+
+
+@router.get("/placement-groups/{group_id}", tags=["placement groups"])
+def get_group(group_id: Ref, uow: Uow) -> PlacementGroupOut:
+    return views.group_out(groups.get_group(uow, group_id))
+
+
+@router.delete("/placement-groups/{group_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["placement groups"])
+def delete_group(group_id: Ref, uow: Uow) -> None:
+    groups.delete_group(uow, group_id)
+
+
+def offer_from(body: OfferSet) -> Offer:
+    windows = tuple(Window(frozenset(DAY_NAMES.index(d) for d in w.days), time.fromisoformat(w.start),
+                           time.fromisoformat(w.end), w.share_percent) for w in body.windows)
+    return Offer(body.committed_percent, body.default_percent, windows, frozenset(body.borrower_categories),
+                 body.reclaim_notice_s)
 
 
 @router.post("/sites/{site_id}/join-tokens", status_code=status.HTTP_201_CREATED, tags=["sites"])
@@ -87,7 +143,7 @@ def issue_join_token(site_id: Ref, uow: Uow, request: Request) -> JoinTokenOut:
 
 
 @router.get("/hosts", tags=["hosts"])
-def list_hosts(uow: Uow, site_id: Id | None = None) -> list[HostOut]:
+def list_hosts(uow: Uow, site_id: Ref | None = None) -> list[HostOut]:
     return [views.host_out(h) for h in catalogue.list_hosts(uow, site_id)]
 
 
@@ -119,7 +175,7 @@ def create_workload(body: WorkloadCreate, uow: Uow, request: Request) -> Workloa
 
 
 @router.get("/workloads", tags=["workloads"])
-def list_workloads(uow: Uow, member_id: Id | None = None, state: WorkloadState | None = None,
+def list_workloads(uow: Uow, member_id: Ref | None = None, state: WorkloadState | None = None,
                    include_deleted: bool = Query(default=False)) -> list[WorkloadOut]:
     return [views.workload_out(w) for w in workloads.list_workloads(uow, member=member_id, state=state,
                                                                       include_deleted=include_deleted)]

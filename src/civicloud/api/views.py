@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
-from civicloud.domain import Agreement, Host, Member, Offering, Resources, Workload
-from civicloud.services.sites import SiteView
-from civicloud.wire import AgreementOut, HostOut, MemberOut, OfferingOut, ResourcesOut, SiteOut, WorkloadOut
-from civicloud.wire.resources import CertificationOut, RatiosOut
+from civicloud.domain import (
+    Agreement,
+    Host,
+    Member,
+    Offering,
+    PlacementGroup,
+    Resources,
+    Site,
+    Workload,
+    department_of,
+    region_of,
+)
+from civicloud.domain.offers import DAY_NAMES
+from civicloud.services.sites import OfferView
+from civicloud.wire import (
+    AgreementOut,
+    HostOut,
+    MemberOut,
+    OfferingOut,
+    OfferOut,
+    PlacementGroupOut,
+    PlacementOut,
+    QuotaIn,
+    ResidencyIn,
+    ResourcesOut,
+    SiteOut,
+    WindowIn,
+    WorkloadOut,
+)
+from civicloud.wire.resources import CertificationOut, PlacementReason, RatiosOut
 
 
 def member_out(m: Member) -> MemberOut:
@@ -14,19 +40,34 @@ def member_out(m: Member) -> MemberOut:
 
 
 def agreement_out(a: Agreement) -> AgreementOut:
-    return AgreementOut(id=a.id, member_id=a.member_id, kind=a.kind, valid_from=a.valid_from, valid_to=a.valid_to)
+    quotas = {cls: QuotaIn(**vars(q)) for cls, q in a.quotas.items()}
+    return AgreementOut(id=a.id, member_id=a.member_id, kind=a.kind, valid_from=a.valid_from, valid_to=a.valid_to,
+                        quotas=quotas)
 
 
-def site_out(v: SiteView) -> SiteOut:
-    s = v.site
+def site_out(s: Site) -> SiteOut:
     certs = [CertificationOut(kind=c.kind, expires_on=c.expires_on, activities=sorted(c.activities))
              for c in s.certifications]
-    return SiteOut(id=s.id, member_id=s.member_id, name=s.name, insee_code=s.insee_code, timezone=s.timezone,
-                   certifications=certs, offer_share_percent=v.offer_share_percent, created_at=s.created_at)
+    return SiteOut(id=s.id, member_id=s.member_id, name=s.name, insee_code=s.insee_code,
+                   department=department_of(s.insee_code), region=region_of(s.insee_code), timezone=s.timezone,
+                   certifications=certs, latitude=s.latitude, longitude=s.longitude,
+                   carbon_g_per_kwh=s.carbon_g_per_kwh, country=s.country, created_at=s.created_at)
+
+
+def offer_out(v: OfferView) -> OfferOut:
+    o = v.offer
+    windows = [WindowIn(days=[DAY_NAMES[d] for d in sorted(w.days)], start=w.start.strftime("%H:%M"),
+                        end=w.end.strftime("%H:%M"), share_percent=w.share_percent) for w in o.windows]
+    return OfferOut(site_id=v.site.id, host_id=v.host_id, committed_percent=o.committed_percent,
+                    default_percent=o.default_percent, windows=windows,
+                    borrower_categories=sorted(o.borrower_categories, key=lambda c: c.value),
+                    reclaim_notice_s=o.reclaim_notice_s, updated_at=v.updated_at,
+                    lent_now_percent=v.lent_now_percent, next_change_at=v.next_change_at,
+                    timeline=o.weekly_timeline())
 
 
 def resources_out(r: Resources) -> ResourcesOut:
-    return ResourcesOut(vcpus=r.vcpus, memory_mib=r.memory_mib, disk_gib=r.disk_gib)
+    return ResourcesOut(vcpus=r.vcpus, memory_mib=r.memory_mib, disk_gib=r.disk_gib, gpus=r.gpus)
 
 
 def host_out(h: Host) -> HostOut:
@@ -34,16 +75,32 @@ def host_out(h: Host) -> HostOut:
                    total=resources_out(h.total), reserved=resources_out(h.reserved),
                    ratios=RatiosOut(cpu=h.ratios.cpu, ram=h.ratios.ram, disk=h.ratios.disk),
                    lend_share_percent=h.lend_share_percent, allocated=resources_out(h.allocated),
-                   free=resources_out(h.free()), generation=h.generation, last_seen_at=h.last_seen_at)
+                   allocated_guaranteed=resources_out(h.allocated_guaranteed),
+                   owner_used=resources_out(h.owner_used), free=resources_out(h.free()),
+                   generation=h.generation, last_seen_at=h.last_seen_at)
 
 
 def offering_out(o: Offering) -> OfferingOut:
     r = o.resources
     return OfferingOut(id=o.id, name=o.name, description=o.description, vcpus=r.vcpus, memory_mib=r.memory_mib,
-                       disk_gib=r.disk_gib, service_class=o.service_class)
+                       disk_gib=r.disk_gib, gpus=r.gpus, service_class=o.service_class,
+                       hds_activities=sorted(o.hds_activities), traits=sorted(o.traits))
+
+
+def group_out(g: PlacementGroup) -> PlacementGroupOut:
+    return PlacementGroupOut(id=g.id, member_id=g.member_id, name=g.name, policy=g.policy, created_at=g.created_at)
 
 
 def workload_out(w: Workload) -> WorkloadOut:
+    placement = None
+    if w.placement is not None:
+        placement = PlacementOut(summary=w.placement.summary, decided_at=w.placement.decided_at,
+                                 reasons=[PlacementReason(filter=f, code=c, text=t, hosts=n)
+                                          for f, c, t, n in w.placement.reasons])
+    res = w.residency
     return WorkloadOut(id=w.id, member_id=w.member_id, offering_id=w.offering_id, name=w.name, state=w.state,
-                       desired=w.desired, host_id=w.host_id, message=w.message, created_at=w.created_at,
-                       updated_at=w.updated_at)
+                       desired=w.desired, host_id=w.host_id, message=w.message, service_class=w.service_class,
+                       group_id=w.group_id, residency=ResidencyIn(countries=list(res.countries),
+                                                                  regions=list(res.regions),
+                                                                  departments=list(res.departments)),
+                       placement=placement, created_at=w.created_at, updated_at=w.updated_at)

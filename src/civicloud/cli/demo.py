@@ -24,7 +24,16 @@ from civicloud.cli.serve import ThreadedServer
 from civicloud.client import ApiClient
 from civicloud.errors import Unavailable
 from civicloud.settings import Settings
-from civicloud.wire import AgreementCreate, CertificationIn, MemberCreate, OfferingCreate, SiteCreate, WorkloadCreate
+from civicloud.wire import (
+    AgreementCreate,
+    CertificationIn,
+    MemberCreate,
+    OfferingCreate,
+    OfferSet,
+    SiteCreate,
+    WindowIn,
+    WorkloadCreate,
+)
 
 
 @dataclass(frozen=True)
@@ -39,8 +48,10 @@ class DemoSite:
     member: str
     name: str
     insee_code: str
-    lends_percent: float
+    offer: OfferSet | None  # None: the site lends nothing
     hosts: tuple[DemoHost, ...]
+    latitude: float
+    longitude: float
     hds: bool = False
 
 
@@ -53,15 +64,20 @@ MEMBERS = (
 )
 AGREEMENTS = {"Ville de Drancy": "mutualisation_convention", "Ville de Bobigny": "mutualisation_convention",
               "Hôpital Avicenne": "mutualisation_convention", "Start-up Incubateur Bondy": "ppp"}
+# Drancy lends 20 % of each host during office hours and 80 % at night and at weekends (public holidays
+# count as Sundays), with 10 % committed for guaranteed work: the lender of the story.
+DRANCY_OFFER = OfferSet(committed_percent=10, default_percent=80, reclaim_notice_s=30,
+                        windows=[WindowIn(days=["mon", "tue", "wed", "thu", "fri"], start="08:00", end="19:00",
+                                          share_percent=20)])
 SITES = (
-    # Drancy lends half of each host above its own needs: the lender of the story.
-    DemoSite("Ville de Drancy", "Drancy – salle serveurs mairie", "93029", 50,
-             (DemoHost("drancy-hv1", 32, 128), DemoHost("drancy-hv2", 16, 64))),
+    DemoSite("Ville de Drancy", "Drancy – salle serveurs mairie", "93029", DRANCY_OFFER,
+             (DemoHost("drancy-hv1", 32, 128), DemoHost("drancy-hv2", 16, 64)), 48.9230, 2.4455),
     # Bobigny's small room runs its own services and lends nothing: it borrows.
-    DemoSite("Ville de Bobigny", "Bobigny – hôtel de ville", "93008", 0, (DemoHost("bobigny-hv1", 8, 32),)),
+    DemoSite("Ville de Bobigny", "Bobigny – hôtel de ville", "93008", None, (DemoHost("bobigny-hv1", 8, 32),),
+             48.9086, 2.4397),
     # The hospital's HDS-certified room keeps its capacity for health data.
-    DemoSite("Hôpital Avicenne", "Avicenne – salle HDS", "93008", 0, (DemoHost("avicenne-hds1", 64, 256),),
-             hds=True),
+    DemoSite("Hôpital Avicenne", "Avicenne – salle HDS", "93008", None, (DemoHost("avicenne-hds1", 64, 256),),
+             48.9140, 2.4251, hds=True),
 )
 OFFERINGS = (
     OfferingCreate(name="vm.small", description="1 vCPU, 2 GiB, 20 GiB disk", vcpus=1, memory_mib=2048,
@@ -115,8 +131,9 @@ def seed(api: ApiClient, data_dir: Path) -> list[tuple[str, list[str]]]:
         certs = [CertificationIn(kind="hds", activities=[1, 2, 3, 4, 5, 6],
                                  expires_on=date.today() + timedelta(days=365))] if site.hds else []
         created = api.create_site(SiteCreate(member_id=ids[site.member], name=site.name, insee_code=site.insee_code,
-                                             certifications=certs))
-        api.set_offer(created.id, site.lends_percent)
+                                             certifications=certs, latitude=site.latitude, longitude=site.longitude))
+        if site.offer is not None:
+            api.set_offer(created.id, site.offer)
         host_args = []
         for host in site.hosts:
             path = data_dir / "hypervisors" / f"{host.name}.xml"
@@ -158,8 +175,8 @@ def summary(api: ApiClient) -> None:
     hosts = {h.id: h for h in api.list_hosts()}
     console.print(table("Members", ["member", "category", "SIREN"],
                         [(m.name, m.category.value, m.siren) for m in members.values()]))
-    console.print(table("Sites", ["site", "member", "lends", "certifications"],
-                        [(s.name, members[s.member_id].name, f"{s.offer_share_percent:g} %",
+    console.print(table("Sites", ["site", "member", "lends now", "certifications"],
+                        [(s.name, members[s.member_id].name, f"{api.get_offer(s.id).lent_now_percent:g} %",
                           ", ".join(f"HDS {'-'.join(map(str, c.activities))} until {c.expires_on}"
                                     for c in s.certifications) or "—") for s in sites.values()]))
     console.print(table("Hosts", ["host", "site", "vCPU", "memory MiB", "allocated vCPU / MiB", "free vCPU / MiB"],

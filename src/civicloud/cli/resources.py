@@ -18,9 +18,10 @@ from civicloud.cli.common import (
     styled_state,
     table,
 )
+from civicloud.cli.offers import offer_app
 from civicloud.client import ApiClient
 from civicloud.errors import Unavailable
-from civicloud.wire import WorkloadCreate, WorkloadOut
+from civicloud.wire import ResidencyIn, WorkloadCreate, WorkloadOut
 
 member_app = typer.Typer(no_args_is_help=True, help="Members of the federation.")
 site_app = typer.Typer(no_args_is_help=True, help="Sites (server rooms) and their agents.")
@@ -30,6 +31,7 @@ workload_app = typer.Typer(no_args_is_help=True, help="Virtual machines a member
 
 
 def register(app: typer.Typer) -> None:
+    site_app.add_typer(offer_app, name="offer")
     app.add_typer(member_app, name="member")
     app.add_typer(site_app, name="site")
     app.add_typer(host_app, name="host")
@@ -52,10 +54,11 @@ def site_list(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> Non
     """List the sites with their offer and certifications."""
     with client(server, token) as api:
         owners = {m.id: m.name for m in api.list_members()}
-        rows = [(s.name, owners.get(s.member_id, s.member_id), s.insee_code, f"{s.offer_share_percent:g} %",
+        rows = [(s.name, owners.get(s.member_id, s.member_id), s.insee_code,
+                 f"{api.get_offer(s.id).lent_now_percent:g} %",
                  ", ".join(f"{c.kind.value}{''.join(map(str, c.activities))} → {c.expires_on}"
                            for c in s.certifications), s.id) for s in api.list_sites()]
-    console.print(table("Sites", ["name", "member", "INSEE", "lends", "certifications", "id"], rows))
+    console.print(table("Sites", ["name", "member", "INSEE", "lends now", "certifications", "id"], rows))
 
 
 @site_app.command("join-token")
@@ -69,17 +72,6 @@ def site_join_token(site: Annotated[str, typer.Argument(help="site id or name")]
     console.print(f"[dim]valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC, once. On the site's libvirt host:[/]\n"
                   f"[dim]  civicloud agent --server {server} --join-token <token> --libvirt-uri qemu:///system[/]",
                   highlight=False)
-
-
-@site_app.command("offer")
-@friendly_errors
-def site_offer(site: Annotated[str, typer.Argument(help="site id or name")],
-               share: Annotated[float, typer.Argument(help="percent of each host lent, 0-100")],
-               server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
-    """Set the share of each of the site's hosts that it lends."""
-    with client(server, token) as api:
-        offer = api.set_offer(site, share)
-    console.print(f"site {offer.site_id} now lends {offer.share_percent:g} % of each host")
 
 
 @host_app.command("list")
@@ -110,18 +102,25 @@ def workload_create(
     name: Annotated[str, typer.Argument(help="a name for the VM, unique within the member")],
     member: Annotated[str, typer.Option(help="the borrowing member (id or name)")],
     offering: Annotated[str, typer.Option(help="catalogue offering (id or name)")],
+    group: Annotated[str | None, typer.Option(help="a placement group of the member (id or name)")] = None,
+    region: Annotated[list[str] | None, typer.Option(help="keep the data in this INSEE region (repeatable)")] = None,
+    department: Annotated[list[str] | None, typer.Option(help="keep the data in this département")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait until it runs")] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait")] = 120.0,
     server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None,
 ) -> None:
     """Ask for a VM; by default wait until it runs, showing its progress."""
+    residency = ResidencyIn(regions=region or [], departments=department or []) if region or department else None
     with client(server, token) as api:
         member_id = api.get_member(member).id
-        workload = api.create_workload(WorkloadCreate(member_id=member_id, offering_id=offering, name=name))
+        workload = api.create_workload(WorkloadCreate(member_id=member_id, offering_id=offering, name=name,
+                                                      group=group, residency=residency))
         console.print(f"workload [bold]{workload.name}[/] accepted: {workload.id}")
         if wait:
             workload = wait_for_state(api, workload.id, {"running"}, timeout)
     show_workload(workload)
+    if workload.state.value == "pending" and workload.placement is not None:
+        show_explanation(workload)
     if wait and workload.state.value != "running":
         raise typer.Exit(1)
 
@@ -152,6 +151,28 @@ def show_workload(w: WorkloadOut) -> None:
     rows = [("id", w.id), ("name", w.name), ("state", styled_state(w.state.value)), ("desired", w.desired.value),
             ("host", w.host_id or "—"), ("why", w.message), ("created", f"{w.created_at:%Y-%m-%d %H:%M:%S} UTC")]
     console.print(table(f"Workload {w.name}", ["", ""], rows))
+
+
+def show_explanation(w: WorkloadOut) -> None:
+    if w.placement is None:
+        console.print(f"{w.name} is {w.state.value}: {w.message}")
+        return
+    rows = [(r.filter, r.code, r.text, f"{r.hosts:,}") for r in w.placement.reasons]
+    console.print(table(f"Why {w.name} is not placed — {w.placement.summary} "
+                        f"(decided {w.placement.decided_at:%H:%M:%S} UTC)", ["filter", "reason", "meaning", "hosts"],
+                        rows))
+
+
+@workload_app.command("explain")
+@friendly_errors
+def workload_explain(workload_id: str, server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """Why a workload is pending: how many hosts each placement filter left out, and why."""
+    with client(server, token) as api:
+        w = api.get_workload(workload_id)
+    if w.state.value != "pending":
+        console.print(f"{w.name} is {w.state.value}: {w.message}")
+        return
+    show_explanation(w)
 
 
 @workload_app.command("list")

@@ -30,6 +30,8 @@ from civicloud.wire import (
     OfferingOut,
     OfferOut,
     OfferSet,
+    PlacementGroupCreate,
+    PlacementGroupOut,
     Report,
     ReportResponse,
     SiteCreate,
@@ -120,8 +122,23 @@ class ApiClient(_Base):
     def get_site(self, ref: str) -> SiteOut:
         return self._call("GET", f"/sites/{_seg(ref)}", SiteOut)
 
-    def set_offer(self, site: str, share_percent: float) -> OfferOut:
-        return self._call("PUT", f"/sites/{_seg(site)}/offer", OfferOut, OfferSet(share_percent=share_percent))
+    def set_offer(self, site: str, offer: OfferSet) -> OfferOut:
+        return self._call("PUT", f"/sites/{_seg(site)}/offer", OfferOut, offer)
+
+    def get_offer(self, site: str) -> OfferOut:
+        return self._call("GET", f"/sites/{_seg(site)}/offer", OfferOut)
+
+    def set_host_offer(self, host_id: str, offer: OfferSet) -> OfferOut:
+        return self._call("PUT", f"/hosts/{_seg(host_id)}/offer", OfferOut, offer)
+
+    def get_host_offer(self, host_id: str) -> OfferOut:
+        return self._call("GET", f"/hosts/{_seg(host_id)}/offer", OfferOut)
+
+    def create_group(self, body: PlacementGroupCreate) -> PlacementGroupOut:
+        return self._call("POST", "/placement-groups", PlacementGroupOut, body)
+
+    def list_groups(self, member_id: str | None = None) -> list[PlacementGroupOut]:
+        return self._call("GET", "/placement-groups", list[PlacementGroupOut], params={"member_id": member_id})
 
     def issue_join_token(self, site: str) -> JoinTokenOut:
         return self._call("POST", f"/sites/{_seg(site)}/join-tokens", JoinTokenOut)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from civicloud.errors import InvalidInput
 
-RESOURCE_NAMES = ("vcpus", "memory_mib", "disk_gib")
+RESOURCE_NAMES = ("vcpus", "memory_mib", "disk_gib", "gpus")
 
 
 @dataclass(frozen=True)
@@ -23,18 +23,21 @@ class Resources:
     vcpus: int = 0
     memory_mib: int = 0
     disk_gib: int = 0
+    gpus: int = 0
 
     def __add__(self, other: Resources) -> Resources:
         return Resources(self.vcpus + other.vcpus, self.memory_mib + other.memory_mib,
-                         self.disk_gib + other.disk_gib)
+                         self.disk_gib + other.disk_gib, self.gpus + other.gpus)
 
     def __sub__(self, other: Resources) -> Resources:
         return Resources(self.vcpus - other.vcpus, self.memory_mib - other.memory_mib,
-                         self.disk_gib - other.disk_gib)
+                         self.disk_gib - other.disk_gib, self.gpus - other.gpus)
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.vcpus, self.memory_mib, self.disk_gib, self.gpus)
 
     def fits_in(self, room: Resources) -> bool:
-        return (self.vcpus <= room.vcpus and self.memory_mib <= room.memory_mib
-                and self.disk_gib <= room.disk_gib)
+        return all(need <= have for need, have in zip(self.as_tuple(), room.as_tuple(), strict=True))
 
     def shortfalls(self, room: Resources) -> list[str]:
         """Names of the resources this request needs more of than ``room`` has."""
@@ -67,8 +70,10 @@ class Host:
     allocated: Resources
     generation: int
     last_seen_at: datetime | None
-    # Share of (total − reserved) the site's offer lends, 0–100; set from the site's offer.
+    # Share of (total − reserved) × ratio lent right now, 0–100, from the effective offer at read time.
     lend_share_percent: float = 100.0
+    allocated_guaranteed: Resources = Resources()
+    owner_used: Resources = Resources()  # the owner's own VMs, as the agent last reported
 
     def lendable(self) -> Resources:
         share = self.lend_share_percent / 100.0
@@ -76,6 +81,7 @@ class Host:
             vcpus=_floor((self.total.vcpus - self.reserved.vcpus) * self.ratios.cpu * share),
             memory_mib=_floor((self.total.memory_mib - self.reserved.memory_mib) * self.ratios.ram * share),
             disk_gib=_floor((self.total.disk_gib - self.reserved.disk_gib) * self.ratios.disk * share),
+            gpus=_floor((self.total.gpus - self.reserved.gpus) * share),
         )
 
     def free(self) -> Resources:
@@ -86,9 +92,3 @@ def _floor(value: float) -> int:
     # A tiny epsilon so that e.g. 0.7 × 10 = 6.999… counts as 7.
     return max(0, math.floor(value + 1e-9))
 
-
-def check_share(percent: float) -> float:
-    if not (0 <= percent <= 100):
-        raise InvalidInput(f"an offer lends between 0 and 100 % of each host, not {percent}",
-                           code="civicloud.offer.invalid_share", field="share_percent")
-    return percent

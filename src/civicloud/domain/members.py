@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
 
@@ -72,12 +73,24 @@ class Member:
 
 
 @dataclass(frozen=True)
+class Quota:
+    """Limits of one service class; None means no limit."""
+
+    vcpus: int | None = None
+    memory_mib: int | None = None
+    disk_gib: int | None = None
+    workloads: int | None = None
+
+
+@dataclass(frozen=True)
 class Agreement:
     id: str
     member_id: str
     kind: AgreementKind
     valid_from: date
     valid_to: date | None
+    # Per service class ("guaranteed", "harvest"); a class absent here has no limit.
+    quotas: Mapping[str, Quota] = field(default_factory=dict)
 
     def in_force(self, on: date) -> bool:
         return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)

@@ -74,3 +74,8 @@ class Site:
     timezone: str
     certifications: tuple[Certification, ...]
     created_at: datetime
+    latitude: float | None = None
+    longitude: float | None = None
+    # Grid carbon intensity of the site's electricity; None: the federation's national default.
+    carbon_g_per_kwh: float | None = None
+    country: str = "FR"

@@ -12,11 +12,12 @@ A workload has an observed ``state`` (what the platform knows happened) and a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
 from civicloud.domain.capacity import Resources
+from civicloud.domain.catalogue import Residency, ServiceClass
 from civicloud.errors import Conflict
 
 
@@ -71,6 +72,16 @@ class Allocation:
     resources: Resources
     created_at: datetime
     released_at: datetime | None = None
+    service_class: ServiceClass = ServiceClass.HARVEST
+
+
+@dataclass(frozen=True)
+class PlacementExplanation:
+    """The last placement decision about a workload, as people read it."""
+
+    summary: str
+    reasons: tuple[tuple[str, str, str, int], ...]  # (filter, code, text, hosts)
+    decided_at: datetime
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,10 @@ class Workload:
     message: str
     created_at: datetime
     updated_at: datetime
+    service_class: ServiceClass = ServiceClass.HARVEST
+    group_id: str | None = None
+    residency: Residency = field(default_factory=Residency)
+    placement: PlacementExplanation | None = None
 
     @property
     def is_deleted(self) -> bool:

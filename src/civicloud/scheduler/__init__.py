@@ -1,17 +1,24 @@
 """Placement: pure logic over an immutable snapshot of hosts.
 
-This is the first cut (first-fit). It already has the shape of the full
-engine: it never writes, it returns a ``Decision`` with the ranked hosts and
-the reason every other host was left out; the claim is the store's job.
+``schedule(snapshot, request, profile) -> Decision``: filters say, per host,
+whether it can take the workload and if not why (a reason code, returned as
+data); scorers rank the hosts that pass. The decision never writes: claiming
+the chosen host is the store's job.
 """
 
-from civicloud.scheduler.first_fit import (
-    REASON_HOST_STALE,
-    REASON_INSUFFICIENT,
+from civicloud.scheduler.framework import (
     Decision,
-    PlacementRequest,
-    Rejection,
+    GroupConstraint,
+    Profile,
+    QuotaExceeded,
+    Reason,
+    Request,
     schedule,
 )
+from civicloud.scheduler.profiles import GUARANTEED, HARVEST, profile_for
+from civicloud.scheduler.snapshot import HostRow, SiteFacts, Snapshot, build_snapshot
 
-__all__ = ["REASON_HOST_STALE", "REASON_INSUFFICIENT", "Decision", "PlacementRequest", "Rejection", "schedule"]
+__all__ = [
+    "GUARANTEED", "HARVEST", "Decision", "GroupConstraint", "HostRow", "Profile", "QuotaExceeded", "Reason",
+    "Request", "SiteFacts", "Snapshot", "build_snapshot", "profile_for", "schedule",
+]

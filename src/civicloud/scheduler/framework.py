@@ -17,23 +17,10 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from civicloud.domain.catalogue import ServiceClass
+from civicloud.domain.catalogue import Residency, ServiceClass
 from civicloud.domain.members import MemberCategory
 from civicloud.errors import InvalidInput
 from civicloud.scheduler.snapshot import Snapshot
-
-
-@dataclass(frozen=True)
-class Residency:
-    """Where the workload's data may live; empty tuples mean anywhere."""
-
-    countries: tuple[str, ...] = ()
-    regions: tuple[str, ...] = ()
-    departments: tuple[str, ...] = ()
-
-    @property
-    def constrained(self) -> bool:
-        return bool(self.countries or self.regions or self.departments)
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,9 @@ def heartbeat(uow: UnitOfWork, site_id: str, hb: Heartbeat) -> list[tuple[str, s
     out = []
     with uow:
         for report in hb.hosts:
-            total = Resources(report.vcpus, report.memory_mib, report.disk_gib)
-            host_id = uow.hosts.report(site_id, report.name, report.libvirt_uri, total, now, new_id())
+            total = Resources(report.vcpus, report.memory_mib, report.disk_gib, report.gpus)
+            owner = Resources(report.owner_vcpus_used, report.owner_memory_mib_used)
+            host_id = uow.hosts.report(site_id, report.name, report.libvirt_uri, total, owner, now, new_id())
             out.append((host_id, report.name))
         uow.commit()
     return out

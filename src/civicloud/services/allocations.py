@@ -18,6 +18,6 @@ def release_allocation(uow: UnitOfWork, workload_id: str, now: datetime) -> bool
     if allocation is None:
         return False
     if uow.allocations.close(allocation.id, now):
-        uow.hosts.release(allocation.host_id, allocation.resources)
+        uow.hosts.release(allocation.host_id, allocation.resources, allocation.service_class)
         return True
     return False

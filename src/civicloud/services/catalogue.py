@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from civicloud.domain import Host, Offering, Resources
-from civicloud.errors import Conflict, NotFound
-from civicloud.services._common import new_id
-from civicloud.services.sites import require_site
+from dataclasses import replace
+
+from civicloud.domain import TRAITS, Host, Offering, Resources
+from civicloud.errors import Conflict, InvalidInput, NotFound
+from civicloud.services._common import new_id, utcnow
+from civicloud.services.sites import lent_now, require_site
+from civicloud.services.snapshots import effective_offers
 from civicloud.store import UnitOfWork
 from civicloud.wire import OfferingCreate
 
 
 def create_offering(uow: UnitOfWork, cmd: OfferingCreate) -> Offering:
-    offering = Offering(new_id(), cmd.name, cmd.description, Resources(cmd.vcpus, cmd.memory_mib, cmd.disk_gib),
-                        cmd.service_class)
+    unknown = set(cmd.traits) - TRAITS
+    if unknown:
+        raise InvalidInput(f"unknown certification trait(s) {', '.join(sorted(unknown))}; known: "
+                           f"{', '.join(sorted(TRAITS))}", code="civicloud.offering.invalid_trait", field="traits")
+    offering = Offering(new_id(), cmd.name, cmd.description,
+                        Resources(cmd.vcpus, cmd.memory_mib, cmd.disk_gib, cmd.gpus), cmd.service_class,
+                        frozenset(cmd.hds_activities), frozenset(cmd.traits))
     with uow:
         if uow.offerings.get_by_name(cmd.name) is not None:
             raise Conflict(f"an offering named {cmd.name!r} already exists", code="civicloud.offering.name_taken")
@@ -39,9 +47,15 @@ def list_offerings(uow: UnitOfWork) -> list[Offering]:
 
 
 def list_hosts(uow: UnitOfWork, site_ref: str | None = None) -> list[Host]:
+    """Hosts with the share each lends right now (its own offer, or its site's)."""
     with uow:
-        site_id = require_site(uow, site_ref).site.id if site_ref is not None else None
-        return uow.hosts.list(site_id)
+        site_id = require_site(uow, site_ref).id if site_ref is not None else None
+        hosts = uow.hosts.list(site_id)
+        sites = {s.id: s for s in uow.sites.list()}
+        by_site, by_host = effective_offers(uow, list(sites.values()), hosts)
+    now = utcnow()
+    return [replace(h, lend_share_percent=lent_now(sites[h.site_id], by_host.get(h.id, by_site[h.site_id]), now)[0])
+            for h in hosts]
 
 
 def get_host(uow: UnitOfWork, host_id: str) -> Host:
@@ -49,4 +63,5 @@ def get_host(uow: UnitOfWork, host_id: str) -> Host:
         host = uow.hosts.get(host_id)
         if host is None:
             raise NotFound.of("host", host_id)
-        return host
+        site_id = host.site_id
+    return next(h for h in list_hosts(uow, site_id) if h.id == host_id)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
 
 from civicloud.errors import CivicloudError
-from civicloud.services._common import UowFactory
-from civicloud.services.placement import PlacementOutcome, place_pending
+from civicloud.services._common import UowFactory, utcnow
+from civicloud.services.placement import Clock, PlacementOutcome, PlacementSettings, place_pending
 
 log = logging.getLogger(__name__)
 
@@ -16,29 +15,33 @@ log = logging.getLogger(__name__)
 class PlacementLoop:
     """Places pending workloads in arrival order, off the request path.
 
-    Runs every ``interval`` seconds, and at once when woken (a new workload,
-    a heartbeat, a freed allocation), so a burst of requests never blocks the
-    API. One thread; several server replicas may each run one, the claims'
-    compare-and-swap keeps them from overbooking.
+    Runs every ``interval_s`` seconds, and at once when woken (a new workload,
+    a heartbeat, a freed allocation, an offer change), so a burst of requests
+    never blocks the API. One thread; several server replicas may each run
+    one: the claims' compare-and-swap keeps them from overbooking.
     """
 
-    def __init__(self, uow_factory: UowFactory, *, interval_s: float, stale_after_s: float, retries: int) -> None:
+    def __init__(self, uow_factory: UowFactory, settings: PlacementSettings, *, interval_s: float,
+                 clock: Clock = utcnow) -> None:
         self._uow_factory = uow_factory
+        self._settings = settings
         self._interval = interval_s
-        self._stale_after = timedelta(seconds=stale_after_s)
-        self._retries = retries
+        self._clock = clock
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # run_once from a test and the thread never overlap
 
     def wake(self) -> None:
         self._wake.set()
 
     def run_once(self) -> list[PlacementOutcome]:
-        return place_pending(self._uow_factory, stale_after=self._stale_after, retries=self._retries)
+        with self._lock:
+            return place_pending(self._uow_factory, self._settings, self._clock)
 
     def start(self) -> None:
         if self._thread is None:
+            self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="civicloud-placement", daemon=True)
             self._thread.start()
 

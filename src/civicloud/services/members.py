@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from civicloud.domain import Agreement, Member, check_agreement_dates, validate_siren, validate_siret
+from civicloud.domain import Agreement, Member, Quota, check_agreement_dates, validate_siren, validate_siret
 from civicloud.errors import Conflict, NotFound
 from civicloud.services._common import new_id, utcnow
 from civicloud.store import UnitOfWork
@@ -44,7 +44,8 @@ def add_agreement(uow: UnitOfWork, member_id: str, cmd: AgreementCreate) -> Agre
     check_agreement_dates(cmd.valid_from, cmd.valid_to)
     with uow:
         member = require_member(uow, member_id)
-        agreement = Agreement(new_id(), member.id, cmd.kind, cmd.valid_from, cmd.valid_to)
+        quotas = {cls.value: Quota(q.vcpus, q.memory_mib, q.disk_gib, q.workloads) for cls, q in cmd.quotas.items()}
+        agreement = Agreement(new_id(), member.id, cmd.kind, cmd.valid_from, cmd.valid_to, quotas)
         uow.agreements.add(agreement)
         uow.commit()
     return agreement

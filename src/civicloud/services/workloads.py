@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from civicloud.domain import DesiredPower, Workload, WorkloadState
+from civicloud.domain import DesiredPower, Residency, Workload, WorkloadState
 from civicloud.errors import Conflict, ConcurrentUpdate, NotFound
 from civicloud.services._common import new_id, utcnow
 from civicloud.services.allocations import release_allocation
 from civicloud.services.catalogue import require_offering
+from civicloud.services.groups import require_group
 from civicloud.services.members import require_member
 from civicloud.store import UnitOfWork
 from civicloud.wire import WorkloadCreate
@@ -19,11 +20,19 @@ def create_workload(uow: UnitOfWork, cmd: WorkloadCreate) -> Workload:
     with uow:
         member = require_member(uow, cmd.member_id)
         offering = require_offering(uow, cmd.offering_id)
-        if any(w.name == cmd.name for w in uow.workloads.list(member_id=member.id)):
+        if uow.workloads.name_taken(member.id, cmd.name):
             raise Conflict(f"{member.name} already has a workload named {cmd.name!r}; choose another name "
                            "or delete the old one", code="civicloud.workload.name_taken")
+        group_id = None
+        if cmd.group is not None:
+            group = require_group(uow, cmd.group, member.id)
+            if group.member_id != member.id:
+                raise NotFound.of("placement_group", cmd.group)  # another member's group: not yours to use
+            group_id = group.id
+        residency = Residency(tuple(cmd.residency.countries), tuple(cmd.residency.regions),
+                              tuple(cmd.residency.departments)) if cmd.residency else Residency()
         workload = Workload(new_id(), member.id, offering.id, cmd.name, S.PENDING, DesiredPower.RUNNING, None,
-                            "waiting for placement", now, now)
+                            "waiting for placement", now, now, offering.service_class, group_id, residency)
         uow.workloads.add(workload)
         uow.commit()
     return workload

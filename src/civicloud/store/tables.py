@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    JSON,
     MetaData,
     String,
     Table,
@@ -67,6 +68,8 @@ agreements = Table(
     Column("kind", String(32), nullable=False),
     Column("valid_from", Date(), nullable=False),
     Column("valid_to", Date(), nullable=True),
+    # {"guaranteed": {"vcpus": 64, "memory_mib": …, "disk_gib": …, "workloads": …}, "harvest": {…}}
+    Column("quotas", JSON(), nullable=True),
 )
 
 sites = Table(
@@ -76,10 +79,30 @@ sites = Table(
     Column("name", String(120), nullable=False, unique=True),
     Column("insee_code", String(5), nullable=False),
     Column("timezone", String(64), nullable=False),
-    # The offer, first cut: the share of each host lent. Nothing is lent until the lender says so.
-    Column("offer_share_percent", Float(), nullable=False, server_default=text("0")),
-    Column("offer_updated_at", UtcDateTime(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("latitude", Float(), nullable=True),
+    Column("longitude", Float(), nullable=True),
+    Column("carbon_g_per_kwh", Float(), nullable=True),
+    Column("country", String(2), nullable=False, server_default=text("'FR'")),
+)
+
+# What a site lends (host_id NULL), or one of its hosts when the lender overrides the site's offer.
+# A site without a row lends nothing: lending is the lender's decision.
+offers = Table(
+    "offers", metadata,
+    _id(),
+    Column("site_id", String(36), ForeignKey("sites.id"), nullable=False),
+    Column("host_id", String(36), ForeignKey("hosts.id"), nullable=True),
+    Column("committed_percent", Float(), nullable=False),
+    Column("default_percent", Float(), nullable=False),
+    Column("windows", JSON(), nullable=False),  # [{"days": [0..6], "start": "HH:MM", "end": "HH:MM", "share_percent": x}]
+    Column("borrower_categories", String(200), nullable=False, server_default=text("''")),
+    Column("reclaim_notice_s", Integer(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("uq_offers_site_id_site_wide", "site_id", unique=True,
+          sqlite_where=text("host_id IS NULL"), postgresql_where=text("host_id IS NULL")),
+    Index("uq_offers_host_id", "host_id", unique=True,
+          sqlite_where=text("host_id IS NOT NULL"), postgresql_where=text("host_id IS NOT NULL")),
 )
 
 certifications = Table(
@@ -100,6 +123,7 @@ hosts = Table(
     Column("vcpus", Integer(), nullable=False),
     Column("memory_mib", Integer(), nullable=False),
     Column("disk_gib", Integer(), nullable=False),
+    Column("gpus", Integer(), nullable=False, server_default=text("0")),
     Column("reserved_vcpus", Integer(), nullable=False, server_default=text("0")),
     Column("reserved_memory_mib", Integer(), nullable=False, server_default=text("0")),
     Column("reserved_disk_gib", Integer(), nullable=False, server_default=text("0")),
@@ -113,6 +137,16 @@ hosts = Table(
     Column("generation", Integer(), nullable=False, server_default=text("0")),
     Column("last_seen_at", UtcDateTime(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("reserved_gpus", Integer(), nullable=False, server_default=text("0")),
+    Column("allocated_gpus", Integer(), nullable=False, server_default=text("0")),
+    # The guaranteed part of the allocations: it may use only the offer's committed share.
+    Column("guaranteed_vcpus", Integer(), nullable=False, server_default=text("0")),
+    Column("guaranteed_memory_mib", Integer(), nullable=False, server_default=text("0")),
+    Column("guaranteed_disk_gib", Integer(), nullable=False, server_default=text("0")),
+    Column("guaranteed_gpus", Integer(), nullable=False, server_default=text("0")),
+    # The owner's own VMs (not civicloud's), as the agent last reported them.
+    Column("owner_vcpus_used", Integer(), nullable=False, server_default=text("0")),
+    Column("owner_memory_mib_used", Integer(), nullable=False, server_default=text("0")),
     UniqueConstraint("site_id", "name", name="uq_hosts_site_id_name"),
 )
 
@@ -125,6 +159,19 @@ offerings = Table(
     Column("memory_mib", Integer(), nullable=False),
     Column("disk_gib", Integer(), nullable=False),
     Column("service_class", String(16), nullable=False),
+    Column("gpus", Integer(), nullable=False, server_default=text("0")),
+    Column("hds_activities", String(16), nullable=False, server_default=text("''")),  # "1,2,3"
+    Column("traits", String(100), nullable=False, server_default=text("''")),  # "iso27001,secnumcloud"
+)
+
+placement_groups = Table(
+    "placement_groups", metadata,
+    _id(),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("policy", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("member_id", "name", name="uq_placement_groups_member_id_name"),
 )
 
 workloads = Table(
@@ -139,6 +186,13 @@ workloads = Table(
     Column("message", Text(), nullable=False, server_default=text("''")),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("service_class", String(16), nullable=False, server_default=text("'harvest'")),
+    Column("group_id", String(36), ForeignKey("placement_groups.id"), nullable=True, index=True),
+    Column("residency", JSON(), nullable=True),  # {"countries": [...], "regions": [...], "departments": [...]}
+    # The last placement decision, for the explanation a pending workload shows.
+    Column("placement_summary", Text(), nullable=True),
+    Column("placement_reasons", JSON(), nullable=True),  # [[filter, code, text, hosts], …]
+    Column("placement_decided_at", UtcDateTime(), nullable=True),
     Index("ix_workloads_state_created_at", "state", "created_at"),
     # A member's live workloads have distinct names; deleted ones free their name.
     Index("uq_workloads_member_id_name_live", "member_id", "name", unique=True,
@@ -155,6 +209,8 @@ allocations = Table(
     Column("disk_gib", Integer(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("released_at", UtcDateTime(), nullable=True),
+    Column("gpus", Integer(), nullable=False, server_default=text("0")),
+    Column("service_class", String(16), nullable=False, server_default=text("'harvest'")),
     # At most one open allocation per workload, enforced by the database.
     Index("uq_allocations_workload_id_open", "workload_id", unique=True,
           sqlite_where=text("released_at IS NULL"), postgresql_where=text("released_at IS NULL")),

@@ -17,6 +17,8 @@ from civicloud.store.repositories import (
     HostRepository,
     MemberRepository,
     OfferingRepository,
+    OfferRepository,
+    PlacementGroupRepository,
     SiteRepository,
     WorkloadRepository,
 )
@@ -26,11 +28,13 @@ class UnitOfWork(Protocol):
     members: MemberRepository
     agreements: AgreementRepository
     sites: SiteRepository
+    offers: OfferRepository
     hosts: HostRepository
     offerings: OfferingRepository
     workloads: WorkloadRepository
     allocations: AllocationRepository
     credentials: CredentialRepository
+    groups: PlacementGroupRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -62,11 +66,13 @@ class SqlUnitOfWork:
         self.members = MemberRepository(conn)
         self.agreements = AgreementRepository(conn)
         self.sites = SiteRepository(conn)
+        self.offers = OfferRepository(conn)
         self.hosts = HostRepository(conn)
         self.offerings = OfferingRepository(conn)
         self.workloads = WorkloadRepository(conn)
         self.allocations = AllocationRepository(conn)
         self.credentials = CredentialRepository(conn)
+        self.groups = PlacementGroupRepository(conn)
         return self
 
     def commit(self) -> None:

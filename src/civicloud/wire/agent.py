@@ -27,6 +27,10 @@ class HostReport(In):
     # The store keeps counts in 32-bit INTEGER columns (PostgreSQL refuses more): 2 PiB of RAM is plenty.
     memory_mib: int = Field(ge=1, le=(1 << 31) - 1)
     disk_gib: int = Field(ge=0, le=1 << 30)
+    gpus: int = Field(default=0, ge=0, le=1024)
+    # What the owner's own VMs (those without civicloud's metadata) hold now.
+    owner_vcpus_used: int = Field(default=0, ge=0, le=100_000)
+    owner_memory_mib_used: int = Field(default=0, ge=0, le=(1 << 31) - 1)
 
 
 class Heartbeat(In):

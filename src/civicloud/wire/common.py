@@ -34,6 +34,7 @@ class ResourcesOut(Out):
     vcpus: int
     memory_mib: int
     disk_gib: int
+    gpus: int = 0
 
 
 class ErrorDetail(BaseModel):

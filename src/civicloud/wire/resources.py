@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from civicloud.domain import AgreementKind, CertificationKind, DesiredPower, MemberCategory, ServiceClass, WorkloadState
-from civicloud.wire.common import Id, In, Name, Out, ResourcesOut, Slug, Text
+from civicloud.domain import (
+    AgreementKind,
+    CertificationKind,
+    DesiredPower,
+    GroupPolicy,
+    MemberCategory,
+    ServiceClass,
+    WorkloadState,
+)
+from civicloud.wire.common import In, Name, Out, Ref, ResourcesOut, Slug, Text
 
 Digits = Annotated[str, Field(min_length=9, max_length=20, pattern=r"^[0-9 ]+$")]
 
@@ -29,10 +37,24 @@ class MemberOut(Out):
     created_at: datetime
 
 
+Limit = Annotated[int, Field(ge=0, le=(1 << 31) - 1)]
+
+
+class QuotaIn(In):
+    """Limits of one service class; an absent limit is no limit."""
+
+    vcpus: Limit | None = None
+    memory_mib: Limit | None = None
+    disk_gib: Limit | None = None
+    workloads: Limit | None = None
+
+
 class AgreementCreate(In):
     kind: AgreementKind
     valid_from: date
     valid_to: date | None = None
+    quotas: dict[ServiceClass, QuotaIn] = Field(default_factory=dict,
+                                                description="per service class; a class absent has no limit")
 
 
 class AgreementOut(Out):
@@ -41,6 +63,7 @@ class AgreementOut(Out):
     kind: AgreementKind
     valid_from: date
     valid_to: date | None
+    quotas: dict[ServiceClass, QuotaIn]
 
 
 class CertificationIn(In):
@@ -56,11 +79,16 @@ class CertificationOut(Out):
 
 
 class SiteCreate(In):
-    member_id: Id
+    member_id: Ref
     name: Name
     insee_code: Annotated[str, Field(min_length=5, max_length=5)] = Field(description="INSEE commune code, e.g. 93029")
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "Europe/Paris"
     certifications: list[CertificationIn] = Field(default_factory=list, max_length=20)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    carbon_g_per_kwh: float | None = Field(default=None, ge=0, le=2000,
+                                           description="grid carbon intensity; unset: the federation's default")
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "FR"
 
 
 class SiteOut(Out):
@@ -68,20 +96,50 @@ class SiteOut(Out):
     member_id: str
     name: str
     insee_code: str
+    department: str
+    region: str | None
     timezone: str
     certifications: list[CertificationOut]
-    offer_share_percent: float
+    latitude: float | None
+    longitude: float | None
+    carbon_g_per_kwh: float | None
+    country: str
     created_at: datetime
 
 
+DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, local time")]
+Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+class WindowIn(In):
+    days: list[DayName] = Field(min_length=1, max_length=7)
+    start: ClockTime
+    end: ClockTime = Field(description="local time; before start: runs past midnight; equal: 24 hours")
+    share_percent: Percent
+
+
 class OfferSet(In):
-    share_percent: float = Field(ge=0, le=100, description="share of each host's capacity above the reserve that is lent")
+    committed_percent: Percent = Field(default=0, description="lent at all times; the room for guaranteed work")
+    default_percent: Percent = Field(default=0, description="lent when no window is open")
+    windows: list[WindowIn] = Field(default_factory=list, max_length=50)
+    borrower_categories: list[MemberCategory] = Field(default_factory=list,
+                                                      description="who may borrow; empty: every category")
+    reclaim_notice_s: int = Field(default=30, ge=0, le=7 * 86400)
 
 
 class OfferOut(Out):
     site_id: str
-    share_percent: float
-    updated_at: datetime
+    host_id: str | None = Field(description="set when this is a host's own offer, overriding its site's")
+    committed_percent: float
+    default_percent: float
+    windows: list[WindowIn]
+    borrower_categories: list[MemberCategory]
+    reclaim_notice_s: int
+    updated_at: datetime | None = Field(description="unset: the lender has not made an offer; nothing is lent")
+    lent_now_percent: float
+    next_change_at: datetime | None
+    timeline: list[list[float]] = Field(description="7 days (Monday first) × 24 hours: share lent at each hour")
 
 
 class JoinTokenOut(Out):
@@ -104,9 +162,11 @@ class HostOut(Out):
     total: ResourcesOut
     reserved: ResourcesOut
     ratios: RatiosOut
-    lend_share_percent: float
+    lend_share_percent: float = Field(description="share lent right now, from the host's or its site's offer")
     allocated: ResourcesOut
-    free: ResourcesOut
+    allocated_guaranteed: ResourcesOut
+    owner_used: ResourcesOut = Field(description="what the owner's own VMs hold, as last reported")
+    free: ResourcesOut = Field(description="lent now, minus what is allocated")
     generation: int
     last_seen_at: datetime | None
 
@@ -117,7 +177,12 @@ class OfferingCreate(In):
     vcpus: int = Field(ge=1, le=512)
     memory_mib: int = Field(ge=16, le=4 * 1024 * 1024)
     disk_gib: int = Field(default=0, ge=0, le=64 * 1024)
+    gpus: int = Field(default=0, ge=0, le=64)
     service_class: ServiceClass = ServiceClass.HARVEST
+    hds_activities: list[Annotated[int, Field(ge=1, le=6)]] = Field(
+        default_factory=list, max_length=6, description="HDS activities the hosting site must hold (e-health)")
+    traits: list[Annotated[str, Field(max_length=32)]] = Field(
+        default_factory=list, max_length=4, description="iso27001, secnumcloud")
 
 
 class OfferingOut(Out):
@@ -127,13 +192,54 @@ class OfferingOut(Out):
     vcpus: int
     memory_mib: int
     disk_gib: int
+    gpus: int
     service_class: ServiceClass
+    hds_activities: list[int]
+    traits: list[str]
+
+
+Code = Annotated[str, Field(min_length=1, max_length=3, pattern=r"^[0-9A-Z]{1,3}$")]
+
+
+class ResidencyIn(In):
+    countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = Field(default_factory=list, max_length=30)
+    regions: list[Code] = Field(default_factory=list, max_length=30, description="INSEE region codes, e.g. 11")
+    departments: list[Code] = Field(default_factory=list, max_length=101, description="e.g. 93, 2A, 971")
+
+
+class PlacementGroupCreate(In):
+    member_id: Ref
+    name: Name
+    policy: GroupPolicy
+
+
+class PlacementGroupOut(Out):
+    id: str
+    member_id: str
+    name: str
+    policy: GroupPolicy
+    created_at: datetime
 
 
 class WorkloadCreate(In):
-    member_id: Id = Field(description="the borrowing member")
-    offering_id: Id = Field(description="id or name of a catalogue offering")
+    member_id: Ref = Field(description="the borrowing member (id or name)")
+    offering_id: Ref = Field(description="id or name of a catalogue offering")
     name: Name
+    group: Ref | None = Field(default=None, description="a placement group of the member (id or name)")
+    residency: ResidencyIn | None = None
+
+
+class PlacementReason(Out):
+    filter: str
+    code: str
+    text: str
+    hosts: int
+
+
+class PlacementOut(Out):
+    summary: str
+    reasons: list[PlacementReason]
+    decided_at: datetime
 
 
 class WorkloadOut(Out):
@@ -145,5 +251,9 @@ class WorkloadOut(Out):
     desired: DesiredPower
     host_id: str | None
     message: str = Field(description="why the workload is where it is, e.g. the last placement decision")
+    service_class: ServiceClass
+    group_id: str | None
+    residency: ResidencyIn
+    placement: PlacementOut | None = Field(description="the last placement decision while it was pending")
     created_at: datetime
     updated_at: datetime

@@ -23,6 +23,9 @@ class HostInventory:
     vcpus: int
     memory_mib: int
     disk_gib: int
+    # What the owner's own running VMs (those without civicloud's metadata) hold.
+    owner_vcpus: int = 0
+    owner_memory_mib: int = 0
 
 
 class Driver(Protocol):

@@ -71,7 +71,14 @@ class LibvirtDriver:
         with self._errors("read the host's inventory"):
             _model, memory_mib, cpus, *_rest = self._conn.getInfo()
             disk_bytes = max((p.info()[1] for p in self._conn.listAllStoragePools() if p.isActive()), default=0)
-        return HostInventory(self.name, self.uri, int(cpus), int(memory_mib), int(disk_bytes // (1 << 30)))
+            owner_vcpus = owner_kib = 0
+            for dom in self._conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+                if self._workload_id(dom) is None:
+                    _state, _max_kib, mem_kib, vcpus, _cpu_time = dom.info()
+                    owner_vcpus += vcpus
+                    owner_kib += mem_kib
+        return HostInventory(self.name, self.uri, int(cpus), int(memory_mib), int(disk_bytes // (1 << 30)),
+                             owner_vcpus, owner_kib // 1024)
 
     def domains(self) -> list[Actual]:
         out = []

@@ -31,6 +31,7 @@ class AffinityFilter:
             return on_group_host, np.zeros(n, dtype=np.int32)
         if group.policy == "different_host":
             return ~on_group_host, np.ones(n, dtype=np.int32)
-        site_idx = [i for i, s in enumerate(snap.sites) if s.id in group.site_ids]
+        # A host with an offer of its own sits in a copy of its site named "<site id>#<host id>".
+        site_idx = [i for i, s in enumerate(snap.sites) if s.id.partition("#")[0] in group.site_ids]
         on_group_site = np.isin(snap.site_of[candidates], np.array(site_idx, dtype=np.int64))
         return ~on_group_site, np.full(n, 2, dtype=np.int32)

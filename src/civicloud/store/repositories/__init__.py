@@ -1,0 +1,13 @@
+"""Repositories: read and write domain objects through the unit of work's connection."""
+
+from civicloud.store.repositories.catalogue import OfferingRepository, PlacementGroupRepository
+from civicloud.store.repositories.credentials import CredentialRepository
+from civicloud.store.repositories.hosts import HostRepository
+from civicloud.store.repositories.members import AgreementRepository, MemberRepository
+from civicloud.store.repositories.sites import OfferRepository, SiteRepository
+from civicloud.store.repositories.workloads import AllocationRepository, WorkloadRepository
+
+__all__ = [
+    "AgreementRepository", "AllocationRepository", "CredentialRepository", "HostRepository", "MemberRepository",
+    "OfferRepository", "OfferingRepository", "PlacementGroupRepository", "SiteRepository", "WorkloadRepository",
+]

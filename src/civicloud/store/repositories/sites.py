@@ -1,0 +1,109 @@
+"""Sites, their certifications, and the offers of sites and hosts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, insert, select, update
+
+from civicloud.domain import Certification, CertificationKind, MemberCategory, Offer, Site, Window
+from civicloud.store import tables as t
+from civicloud.store.repositories._base import Repo, join_ints, split_ints
+
+
+class SiteRepository(Repo):
+    def add(self, site: Site, *, cert_ids: Sequence[str]) -> None:
+        self._conn.execute(insert(t.sites).values(
+            id=site.id, member_id=site.member_id, name=site.name, insee_code=site.insee_code,
+            timezone=site.timezone, created_at=site.created_at, latitude=site.latitude, longitude=site.longitude,
+            carbon_g_per_kwh=site.carbon_g_per_kwh, country=site.country))
+        for cert_id, cert in zip(cert_ids, site.certifications, strict=True):
+            self._conn.execute(insert(t.certifications).values(
+                id=cert_id, site_id=site.id, kind=cert.kind.value, activities=join_ints(cert.activities),
+                expires_on=cert.expires_on))
+
+    def get(self, site_id: str) -> Site | None:
+        row = self._one(select(t.sites).where(t.sites.c.id == site_id))
+        return self._site(row, self._certs([row.id]).get(row.id, ())) if row else None
+
+    def get_by_name(self, name: str) -> Site | None:
+        row = self._one(select(t.sites).where(t.sites.c.name == name))
+        return self._site(row, self._certs([row.id]).get(row.id, ())) if row else None
+
+    def list(self, member_id: str | None = None) -> list[Site]:
+        stmt = select(t.sites).order_by(t.sites.c.name)
+        if member_id is not None:
+            stmt = stmt.where(t.sites.c.member_id == member_id)
+        rows = list(self._conn.execute(stmt))
+        certs = self._certs([r.id for r in rows])
+        return [self._site(r, certs.get(r.id, ())) for r in rows]
+
+    def _certs(self, site_ids: list[str]) -> dict[str, tuple[Certification, ...]]:
+        if not site_ids:
+            return {}
+        out: dict[str, list[Certification]] = {}
+        stmt = select(t.certifications).order_by(t.certifications.c.kind, t.certifications.c.expires_on)
+        if len(site_ids) < 500:  # a long IN list costs more than reading the few certificates there are
+            stmt = stmt.where(t.certifications.c.site_id.in_(site_ids))
+        for r in self._conn.execute(stmt):
+            out.setdefault(r.site_id, []).append(
+                Certification(CertificationKind(r.kind), r.expires_on, split_ints(r.activities)))
+        return {k: tuple(v) for k, v in out.items()}
+
+    @staticmethod
+    def _site(r: Row[Any], certs: tuple[Certification, ...]) -> Site:
+        return Site(r.id, r.member_id, r.name, r.insee_code, r.timezone, certs, r.created_at, r.latitude,
+                    r.longitude, r.carbon_g_per_kwh, r.country)
+
+
+class OfferRepository(Repo):
+    """Offers per site (host_id None) and per-host overrides."""
+
+    def set(self, offer_id: str, site_id: str, host_id: str | None, offer: Offer, now: datetime) -> None:
+        existing = self._one(select(t.offers.c.id).where(and_(
+            t.offers.c.site_id == site_id,
+            t.offers.c.host_id.is_(None) if host_id is None else t.offers.c.host_id == host_id)))
+        values = dict(committed_percent=offer.committed_percent, default_percent=offer.default_percent,
+                      windows=[_window_json(w) for w in offer.windows],
+                      borrower_categories=",".join(sorted(c.value for c in offer.borrower_categories)),
+                      reclaim_notice_s=offer.reclaim_notice_s, updated_at=now)
+        if existing is None:
+            self._conn.execute(insert(t.offers).values(id=offer_id, site_id=site_id, host_id=host_id, **values))
+        else:
+            self._conn.execute(update(t.offers).where(t.offers.c.id == existing.id).values(**values))
+        self._bump_hosts(site_id, host_id)
+
+    def remove_host_override(self, site_id: str, host_id: str) -> bool:
+        result = self._conn.execute(delete(t.offers).where(t.offers.c.host_id == host_id))
+        self._bump_hosts(site_id, host_id)
+        return result.rowcount == 1
+
+    def _bump_hosts(self, site_id: str, host_id: str | None) -> None:
+        # An offer is part of every affected host's capacity: bump their generations so that a claim
+        # decided on the old offer fails its compare-and-swap and re-reads.
+        target = t.hosts.c.site_id == site_id if host_id is None else t.hosts.c.id == host_id
+        self._conn.execute(update(t.hosts).where(target).values(generation=t.hosts.c.generation + 1))
+
+    def get(self, site_id: str, host_id: str | None = None) -> tuple[Offer, datetime] | None:
+        row = self._one(select(t.offers).where(and_(
+            t.offers.c.site_id == site_id,
+            t.offers.c.host_id.is_(None) if host_id is None else t.offers.c.host_id == host_id)))
+        return (_offer(row), row.updated_at) if row else None
+
+    def all(self) -> dict[tuple[str, str | None], Offer]:
+        """Every offer, keyed by (site id, host id or None)."""
+        return {(r.site_id, r.host_id): _offer(r) for r in self._conn.execute(select(t.offers))}
+
+
+def _window_json(w: Window) -> dict[str, Any]:
+    return {"days": sorted(w.days), "start": w.start.strftime("%H:%M"), "end": w.end.strftime("%H:%M"),
+            "share_percent": w.share_percent}
+
+
+def _offer(r: Row[Any]) -> Offer:
+    windows = tuple(Window(frozenset(w["days"]), time.fromisoformat(w["start"]), time.fromisoformat(w["end"]),
+                           float(w["share_percent"])) for w in r.windows)
+    cats = frozenset(MemberCategory(c) for c in r.borrower_categories.split(",") if c)
+    return Offer(r.committed_percent, r.default_percent, windows, cats, r.reclaim_notice_s)

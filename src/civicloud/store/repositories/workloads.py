@@ -1,0 +1,149 @@
+"""Workloads and their allocations."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, func, insert, select, update
+
+from civicloud.domain import (
+    Allocation,
+    DesiredPower,
+    PlacementExplanation,
+    Residency,
+    Resources,
+    ServiceClass,
+    Workload,
+    WorkloadState,
+)
+from civicloud.store import tables as t
+from civicloud.store.repositories._base import Repo
+
+W = t.workloads.c
+A = t.allocations.c
+LIVE = W.state != WorkloadState.DELETED.value
+
+
+class WorkloadRepository(Repo):
+    def add(self, w: Workload) -> None:
+        residency = ({"countries": list(w.residency.countries), "regions": list(w.residency.regions),
+                      "departments": list(w.residency.departments)} if w.residency.constrained else None)
+        self._conn.execute(insert(t.workloads).values(
+            id=w.id, member_id=w.member_id, offering_id=w.offering_id, name=w.name, state=w.state.value,
+            desired=w.desired.value, host_id=w.host_id, message=w.message, created_at=w.created_at,
+            updated_at=w.updated_at, service_class=w.service_class.value, group_id=w.group_id,
+            residency=residency))
+
+    def get(self, workload_id: str) -> Workload | None:
+        row = self._one(select(t.workloads).where(W.id == workload_id))
+        return _workload(row) if row else None
+
+    def name_taken(self, member_id: str, name: str) -> bool:
+        return self._one(select(W.id).where(and_(W.member_id == member_id, W.name == name, LIVE))) is not None
+
+    def list(self, *, member_id: str | None = None, state: WorkloadState | None = None,
+             include_deleted: bool = False, limit: int = 1000) -> list[Workload]:
+        stmt = select(t.workloads).order_by(W.created_at, W.id).limit(limit)
+        if member_id is not None:
+            stmt = stmt.where(W.member_id == member_id)
+        if state is not None:
+            stmt = stmt.where(W.state == state.value)
+        elif not include_deleted:
+            stmt = stmt.where(LIVE)
+        return [_workload(r) for r in self._conn.execute(stmt)]
+
+    def pending(self, limit: int) -> list[Workload]:
+        """Pending workloads in arrival order."""
+        return self.list(state=WorkloadState.PENDING, limit=limit)
+
+    def on_site(self, site_id: str) -> list[tuple[Workload, str]]:
+        """Live workloads placed on the site's hosts, with the host's name."""
+        stmt = (select(t.workloads, t.hosts.c.name.label("host_name"))
+                .select_from(t.workloads.join(t.hosts, W.host_id == t.hosts.c.id))
+                .where(and_(t.hosts.c.site_id == site_id, LIVE)).order_by(W.created_at))
+        return [(_workload(r), r.host_name) for r in self._conn.execute(stmt)]
+
+    def update(self, workload_id: str, expected_state: WorkloadState, *, now: datetime, **values: Any) -> bool:
+        """Change a workload if its state is still ``expected_state`` (compare-and-swap on the state)."""
+        for key in ("state", "desired"):
+            if key in values and hasattr(values[key], "value"):
+                values[key] = values[key].value
+        result = self._conn.execute(update(t.workloads).where(and_(W.id == workload_id,
+                                                                   W.state == expected_state.value))
+                                    .values(updated_at=now, **values))
+        return result.rowcount == 1
+
+    def explain(self, workload_id: str, explanation: PlacementExplanation, message: str) -> None:
+        """Record the last placement decision of a pending workload."""
+        self._conn.execute(update(t.workloads).where(and_(W.id == workload_id,
+                                                          W.state == WorkloadState.PENDING.value))
+                           .values(placement_summary=explanation.summary, message=message,
+                                   placement_reasons=[list(r) for r in explanation.reasons],
+                                   placement_decided_at=explanation.decided_at))
+
+    def usage_by_member(self) -> dict[tuple[str, str], tuple[Resources, int]]:
+        """(member, class) -> (resources held by open allocations, placed live workloads): what quotas count.
+
+        Pending workloads do not count: they hold nothing yet, and counting them would let a burst of
+        requests above the limit block every one of them."""
+        held: dict[tuple[str, str], Resources] = defaultdict(Resources)
+        stmt = (select(W.member_id, A.service_class, func.sum(A.vcpus), func.sum(A.memory_mib),
+                       func.sum(A.disk_gib), func.sum(A.gpus))
+                .select_from(t.allocations.join(t.workloads, A.workload_id == W.id))
+                .where(A.released_at.is_(None)).group_by(W.member_id, A.service_class))
+        for member, cls, v, m, d, g in self._conn.execute(stmt):
+            held[(member, cls)] = Resources(int(v), int(m), int(d), int(g))
+        counts = {(m, c): int(n) for m, c, n in self._conn.execute(
+            select(W.member_id, W.service_class, func.count()).where(and_(LIVE, W.host_id.is_not(None)))
+            .group_by(W.member_id, W.service_class))}
+        return {key: (held.get(key, Resources()), counts.get(key, 0)) for key in set(held) | set(counts)}
+
+    def group_hosts(self) -> dict[str, set[str]]:
+        """Placement group -> hosts where its live, placed workloads are."""
+        out: dict[str, set[str]] = defaultdict(set)
+        stmt = select(W.group_id, W.host_id).where(and_(W.group_id.is_not(None), W.host_id.is_not(None), LIVE))
+        for group_id, host_id in self._conn.execute(stmt):
+            out[group_id].add(host_id)
+        return out
+
+
+def _workload(r: Row[Any]) -> Workload:
+    res = r.residency or {}
+    placement = None
+    if r.placement_summary is not None:
+        placement = PlacementExplanation(r.placement_summary, tuple(tuple(x) for x in r.placement_reasons or ()),
+                                         r.placement_decided_at)
+    return Workload(r.id, r.member_id, r.offering_id, r.name, WorkloadState(r.state), DesiredPower(r.desired),
+                    r.host_id, r.message, r.created_at, r.updated_at, ServiceClass(r.service_class), r.group_id,
+                    Residency(tuple(res.get("countries", ())), tuple(res.get("regions", ())),
+                              tuple(res.get("departments", ()))), placement)
+
+
+class AllocationRepository(Repo):
+    def add(self, a: Allocation) -> None:
+        r = a.resources
+        self._conn.execute(insert(t.allocations).values(
+            id=a.id, workload_id=a.workload_id, host_id=a.host_id, vcpus=r.vcpus, memory_mib=r.memory_mib,
+            disk_gib=r.disk_gib, gpus=r.gpus, service_class=a.service_class.value, created_at=a.created_at))
+
+    def open_for(self, workload_id: str) -> Allocation | None:
+        row = self._one(select(t.allocations).where(and_(A.workload_id == workload_id, A.released_at.is_(None))))
+        return _allocation(row) if row else None
+
+    def close(self, allocation_id: str, now: datetime) -> bool:
+        result = self._conn.execute(update(t.allocations).where(and_(A.id == allocation_id, A.released_at.is_(None)))
+                                    .values(released_at=now))
+        return result.rowcount == 1
+
+    def open_totals_by_host(self) -> dict[str, Resources]:
+        """Sum of open allocations per host, to check the hosts' counters against."""
+        stmt = (select(A.host_id, func.sum(A.vcpus), func.sum(A.memory_mib), func.sum(A.disk_gib), func.sum(A.gpus))
+                .where(A.released_at.is_(None)).group_by(A.host_id))
+        return {r[0]: Resources(int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in self._conn.execute(stmt)}
+
+
+def _allocation(r: Row[Any]) -> Allocation:
+    return Allocation(r.id, r.workload_id, r.host_id, Resources(r.vcpus, r.memory_mib, r.disk_gib, r.gpus),
+                      r.created_at, r.released_at, ServiceClass(r.service_class))

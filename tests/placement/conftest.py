@@ -1,0 +1,11 @@
+"""Placement scenes on the real store (SQLite and PostgreSQL, from tests/conftest.py's fixtures)."""
+
+from __future__ import annotations
+
+import pytest
+from scene import Scene
+
+
+@pytest.fixture
+def scene(uow_factory) -> Scene:  # type: ignore[no-untyped-def]
+    return Scene(uow_factory)

@@ -1,0 +1,111 @@
+"""Build placement scenes straight into the store (no HTTP): members, sites with offers, hosts, offerings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from civicloud.domain import (
+    Certification,
+    DesiredPower,
+    CertificationKind,
+    Member,
+    MemberCategory,
+    Offer,
+    Offering,
+    Resources,
+    ServiceClass,
+    Site,
+    Window,
+    Workload,
+    WorkloadState,
+)
+from civicloud.services._common import new_id
+from civicloud.store import UnitOfWork
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+WEEKDAYS = frozenset(range(5))
+NIGHTS_ONLY = Offer(default_percent=0, windows=(Window(WEEKDAYS, time(20), time(7), 80),
+                                                Window(frozenset({5, 6}), time(0), time(0), 80)))
+HDS_VALID = Certification(CertificationKind.HDS, date(2027, 12, 31), frozenset(range(1, 7)))
+HDS_EXPIRED = Certification(CertificationKind.HDS, date(2026, 6, 30), frozenset(range(1, 7)))
+SIRENS = iter(["219300290", "219300084", "269300612", "912345675", "217500016", "213105554", "210100012"] * 100)
+
+
+@dataclass
+class Scene:
+    uow_factory: Callable[[], UnitOfWork]
+    members: dict[str, Member] = field(default_factory=dict)
+    sites: dict[str, Site] = field(default_factory=dict)
+    hosts: dict[str, str] = field(default_factory=dict)  # name -> id
+    offerings: dict[str, Offering] = field(default_factory=dict)
+
+    def member(self, name: str, category: MemberCategory = MemberCategory.COMMUNE) -> Member:
+        m = Member(new_id(), name, next(SIRENS), None, category, EPOCH)
+        with self.uow_factory() as uow:
+            uow.members.add(m)
+            uow.commit()
+        self.members[name] = m
+        return m
+
+    def site(self, name: str, member: str, offer: Offer | None, *, certs: tuple[Certification, ...] = (),
+             insee: str = "93029") -> Site:
+        s = Site(new_id(), self.members[member].id, name, insee, "Europe/Paris", certs, EPOCH)
+        with self.uow_factory() as uow:
+            uow.sites.add(s, cert_ids=[new_id() for _ in certs])
+            if offer is not None:
+                uow.offers.set(new_id(), s.id, None, offer, EPOCH)
+            uow.commit()
+        self.sites[name] = s
+        return s
+
+    def host(self, name: str, site: str, vcpus: int = 16, memory_mib: int = 65536, disk_gib: int = 500,
+             owner: Resources = Resources(), seen: datetime | None = None) -> str:
+        with self.uow_factory() as uow:
+            host_id = uow.hosts.report(self.sites[site].id, name, "test:///default",
+                                       Resources(vcpus, memory_mib, disk_gib), owner, seen or datetime.now(UTC),
+                                       new_id())
+            uow.commit()
+        self.hosts[name] = host_id
+        return host_id
+
+    def offering(self, name: str, vcpus: int = 1, memory_mib: int = 1024, disk_gib: int = 10,
+                 service_class: ServiceClass = ServiceClass.HARVEST, hds: frozenset[int] = frozenset()) -> Offering:
+        o = Offering(new_id(), name, "", Resources(vcpus, memory_mib, disk_gib), service_class, hds)
+        with self.uow_factory() as uow:
+            uow.offerings.add(o)
+            uow.commit()
+        self.offerings[name] = o
+        return o
+
+    def workload(self, member: str, offering: str, name: str | None = None, at: datetime | None = None,
+                 group_id: str | None = None) -> str:
+        o = self.offerings[offering]
+        when = at or datetime.now(UTC)
+        w = Workload(new_id(), self.members[member].id, o.id, name or new_id()[:8], WorkloadState.PENDING,
+                     DesiredPower.RUNNING, None, "waiting for placement", when, when, o.service_class, group_id)
+        with self.uow_factory() as uow:
+            uow.workloads.add(w)
+            uow.commit()
+        return w.id
+
+    def workloads(self, member: str, offering: str, count: int, start: datetime) -> list[str]:
+        """``count`` pending requests in one transaction, arriving a microsecond apart from ``start``."""
+        o = self.offerings[offering]
+        ids = []
+        with self.uow_factory() as uow:
+            for i in range(count):
+                when = start + timedelta(microseconds=i)
+                w = Workload(new_id(), self.members[member].id, o.id, new_id()[:12], WorkloadState.PENDING,
+                             DesiredPower.RUNNING, None, "waiting for placement", when, when, o.service_class)
+                uow.workloads.add(w)
+                ids.append(w.id)
+            uow.commit()
+        return ids
+
+    def get(self, workload_id: str) -> Workload:
+        with self.uow_factory() as uow:
+            w = uow.workloads.get(workload_id)
+        assert w is not None
+        return w

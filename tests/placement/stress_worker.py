@@ -1,0 +1,36 @@
+"""One scheduler process of the PostgreSQL stress test: queue its share of requests, then place until done."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from scene import Scene
+
+from civicloud.services.placement import PlacementSettings, place_pending
+from civicloud.store import SqlUnitOfWork, make_engine
+
+NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
+
+
+def run(url: str, member: str, offering: str, count: int, start_at: float) -> tuple[int, int]:
+    """(workloads this process placed, passes it ran). Starts at ``start_at`` so all processes race."""
+    engine = make_engine(url)
+    scene = Scene(lambda: SqlUnitOfWork(engine))
+    with scene.uow_factory() as uow:
+        m = uow.members.get_by_name(member)
+        o = uow.offerings.get_by_name(offering)
+    assert m is not None and o is not None
+    scene.members[member], scene.offerings[offering] = m, o
+    scene.workloads(member, offering, count, NOW)
+    time.sleep(max(0.0, start_at - time.time()))
+    settings = PlacementSettings(stale_after=timedelta(days=3650), retries=5, batch=500)
+    placed = passes = idle = 0
+    while idle < 3:
+        outcomes = place_pending(scene.uow_factory, settings, lambda: NOW)
+        passes += 1
+        won = sum(o.placed for o in outcomes)
+        placed += won
+        idle = idle + 1 if won == 0 else 0
+    engine.dispose()
+    return placed, passes
