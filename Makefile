@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup lint clean
+.PHONY: demo test setup lint bench clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,12 @@ lint: $(STAMP)
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
 test: lint
 	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# Speed is measured here, never in tests: each script prints a table and writes bench/results/*.json.
+bench: $(STAMP)
+	bash scripts/postgres.sh
+	$(BIN)/python bench/placement.py --hosts 5000 --requests 20000 --claim-requests 2000
+	$(BIN)/python bench/packing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .import_linter_cache build src/*.egg-info

@@ -13,8 +13,10 @@ from civicloud.store import SqlUnitOfWork, make_engine
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
 
 
-def run(url: str, member: str, offering: str, count: int, start_at: float) -> tuple[int, int]:
-    """(workloads this process placed, passes it ran). Starts at ``start_at`` so all processes race."""
+def run(url: str, member: str, offering: str, count: int, start_at: float) -> tuple[int, int, int]:
+    """(workloads this process placed, passes it ran, placements it lost to another scheduler).
+
+    Starts at ``start_at`` so all processes race. Small passes and batches make them interleave."""
     engine = make_engine(url)
     scene = Scene(lambda: SqlUnitOfWork(engine))
     with scene.uow_factory() as uow:
@@ -24,13 +26,14 @@ def run(url: str, member: str, offering: str, count: int, start_at: float) -> tu
     scene.members[member], scene.offerings[offering] = m, o
     scene.workloads(member, offering, count, NOW)
     time.sleep(max(0.0, start_at - time.time()))
-    settings = PlacementSettings(stale_after=timedelta(days=3650), retries=5, batch=500)
-    placed = passes = idle = 0
+    settings = PlacementSettings(stale_after=timedelta(days=3650), retries=5, batch=64, claim_batch=8)
+    placed = passes = idle = lost = 0
     while idle < 3:
         outcomes = place_pending(scene.uow_factory, settings, lambda: NOW)
         passes += 1
         won = sum(o.placed for o in outcomes)
         placed += won
+        lost += sum(o.message == "no longer pending" or o.message.startswith("lost ") for o in outcomes)
         idle = idle + 1 if won == 0 else 0
     engine.dispose()
-    return placed, passes
+    return placed, passes, lost

@@ -70,5 +70,5 @@ def test_four_schedulers_never_overbook(stress_db: str) -> None:
     assert drifted == []
     assert doubled == 0
     assert placed == open_allocations == scheduled == 7680  # every slot taken once, by exactly one scheduler
-    # They really raced: at least two schedulers won claims (which ones win is up to the operating system).
-    assert sum(r[0] > 0 for r in results) >= 2, results
+    # They really raced: placements were lost to a rival scheduler (which one wins is up to the operating system).
+    assert sum(r[2] for r in results) > 0, results

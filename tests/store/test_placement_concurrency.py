@@ -289,7 +289,9 @@ def test_two_schedulers_picking_different_hosts_for_one_workload(
 
     [rival_outcome] = rival_outcomes
     assert rival_outcome.placed and rival_outcome.host_id == h0
-    assert not seen[-1].fresh[seen[-1].index_of[h0]]  # B's snapshot saw tiny-0 silent
+    # seen[0] is the rival's decision (it runs inside B's pass); B then decided on its own snapshot, where
+    # tiny-0 was silent, before its claim met the change and it re-read the hosts.
+    assert seen[0].fresh[seen[0].index_of[h0]] and not seen[1].fresh[seen[1].index_of[h0]]
     assert (late.placed, late.message) == (False, "no longer pending")
     with uow_factory() as uow:
         w = uow.workloads.get(wid)

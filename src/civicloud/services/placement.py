@@ -2,16 +2,20 @@
 
 A pass reads the store once (hosts, offers, sites, members, quotas, groups),
 then places pending workloads in arrival order against that snapshot, keeping
-it current with each claim it makes. The claim is
-``UPDATE hosts … WHERE id = ? AND generation = ?``: when another scheduler
-(a second server replica) changed the host since the snapshot was read, the
-claim fails, the pass re-reads a fresh snapshot and decides again, a bounded
-number of times, then leaves the workload pending with the reason.
+it current with each decision. Decisions are written in batches: one
+transaction per batch carries, for each placement, the same compare-and-swaps
+as a placement alone (the workload still pending; the host still at the
+generation the decision read: ``UPDATE hosts … WHERE id = ? AND generation = ?``).
+When any of them misses — another scheduler (a second server replica) got
+there first — the batch rolls back, the hosts are re-read and its workloads
+are placed one at a time, each retried a bounded number of times before it
+is left pending with the reason.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,6 +24,8 @@ from civicloud.domain import Allocation, PlacementExplanation, Workload, Workloa
 from civicloud.scheduler import Decision, profile_for, schedule
 from civicloud.services._common import UowFactory, new_id, utcnow
 from civicloud.services.snapshots import PlacementContext, load_context, load_snapshot, record_claim, request_for
+from civicloud.store import UnitOfWork
+from civicloud.store.repositories import Claim
 
 log = logging.getLogger(__name__)
 S = WorkloadState
@@ -38,56 +44,117 @@ class PlacementOutcome:
 class PlacementSettings:
     stale_after: timedelta = timedelta(seconds=60)
     retries: int = 5
-    batch: int = 500
+    batch: int = 500  # pending workloads one pass takes
+    claim_batch: int = 32  # placements written per transaction
     default_carbon_g_per_kwh: float = 52.0
 
 
-def place_pending(uow_factory: UowFactory, settings: PlacementSettings, clock: Clock = utcnow) -> list[PlacementOutcome]:
-    """Place pending workloads, oldest first, up to ``settings.batch`` of them."""
+BatchObserver = Callable[[float, int], None]
+
+
+def place_pending(uow_factory: UowFactory, settings: PlacementSettings, clock: Clock = utcnow,
+                  observe: BatchObserver | None = None) -> list[PlacementOutcome]:
+    """Place pending workloads, oldest first, up to ``settings.batch`` of them.
+
+    ``observe(seconds, workloads)`` is called after each batch with its duration, from its first decision
+    to its commit: the latency a workload of that batch saw (benchmarks and metrics use it)."""
     with uow_factory() as uow:
         pending = uow.workloads.pending(settings.batch)
         if not pending:
             return []
-        ctx = _context(uow, clock(), settings)
-    outcomes = []
-    for workload in pending:
-        outcome, ctx = _place(uow_factory, ctx, workload, settings, clock)
-        outcomes.append(outcome)
+        ctx = load_context(uow, clock(), settings.stale_after, settings.default_carbon_g_per_kwh)
+    outcomes: list[PlacementOutcome] = []
+    for start in range(0, len(pending), settings.claim_batch):
+        chunk = pending[start:start + settings.claim_batch]
+        began = time.perf_counter()
+        done, ctx = _place_batch(uow_factory, ctx, chunk, settings, clock)
+        if observe is not None:
+            observe(time.perf_counter() - began, len(chunk))
+        outcomes += done
     return outcomes
 
 
-def _context(uow: object, now: datetime, settings: PlacementSettings) -> PlacementContext:
-    return load_context(uow, now, settings.stale_after, settings.default_carbon_g_per_kwh)  # type: ignore[arg-type]
+def _decide(ctx: PlacementContext, workload: Workload) -> Decision:
+    return schedule(ctx.snapshot, request_for(ctx, workload), profile_for(workload.service_class))
 
 
-def _place(uow_factory: UowFactory, ctx: PlacementContext, workload: Workload, settings: PlacementSettings,
-           clock: Clock) -> tuple[PlacementOutcome, PlacementContext]:
-    decision: Decision | None = None
-    for attempt in range(1, settings.retries + 1):
-        request = request_for(ctx, workload)
-        decision = schedule(ctx.snapshot, request, profile_for(workload.service_class))
+def _explanation(ctx: PlacementContext, workload: Workload, decision: Decision,
+                 now: datetime) -> tuple[PlacementExplanation, str]:
+    summary = decision.summary()
+    message = f"no host can take {ctx.offerings[workload.offering_id].name} now ({summary}); " \
+              "retrying as capacity frees up"
+    return PlacementExplanation(summary, decision.reason_counts, now), message
+
+
+def _place_batch(uow_factory: UowFactory, ctx: PlacementContext, chunk: list[Workload], settings: PlacementSettings,
+                 clock: Clock) -> tuple[list[PlacementOutcome], PlacementContext]:
+    before = ctx
+    now = clock()
+    claims: list[Claim] = []
+    explained: list[tuple[str, PlacementExplanation, str]] = []
+    outcomes: list[PlacementOutcome] = []
+    for workload in chunk:
+        decision = _decide(ctx, workload)
         host_id = decision.best
         if host_id is None:
-            return _leave_pending(uow_factory, workload, decision, clock, ctx), ctx
+            explanation, message = _explanation(ctx, workload, decision, now)
+            if workload.placement is None or workload.placement.summary != explanation.summary:
+                explained.append((workload.id, explanation, message))
+            outcomes.append(PlacementOutcome(workload.id, False, None, message))
+            continue
+        index = ctx.snapshot.index_of[host_id]
         offering = ctx.offerings[workload.offering_id]
-        snap = ctx.snapshot
-        index = snap.index_of[host_id]
-        host_name = snap.host_names[index]
+        message = f"placed on {ctx.snapshot.host_names[index]} ({decision.summary()})"
+        claims.append(Claim(new_id(), workload.id, host_id, int(ctx.snapshot.generations[index]),
+                            offering.resources, workload.service_class, message))
+        outcomes.append(PlacementOutcome(workload.id, True, host_id, message))
+        ctx = record_claim(ctx, workload, host_id, offering.resources)
+    with uow_factory() as uow:
+        if uow.claims.claim_all(claims, now):
+            uow.workloads.explain_many(explained)
+            uow.commit()
+            return outcomes, ctx
+        uow.rollback()
+        log.debug("a batch of %d claims met a concurrent change; placing them one by one", len(claims))
+        ctx = _fresh_hosts(uow, before, clock, settings)
+    outcomes = []
+    for workload in chunk:
+        outcome, ctx = _place_one(uow_factory, ctx, workload, settings, clock)
+        outcomes.append(outcome)
+    return outcomes, ctx
+
+
+def _fresh_hosts(uow: UnitOfWork, ctx: PlacementContext, clock: Clock, settings: PlacementSettings) -> PlacementContext:
+    # Only the hosts changed under us: re-read them, not the members, quotas and groups.
+    return replace(ctx, snapshot=load_snapshot(uow, clock(), settings.stale_after, settings.default_carbon_g_per_kwh))
+
+
+def _place_one(uow_factory: UowFactory, ctx: PlacementContext, workload: Workload, settings: PlacementSettings,
+               clock: Clock) -> tuple[PlacementOutcome, PlacementContext]:
+    for attempt in range(1, settings.retries + 1):
+        decision = _decide(ctx, workload)
+        host_id = decision.best
         now = clock()
+        if host_id is None:
+            explanation, message = _explanation(ctx, workload, decision, now)
+            with uow_factory() as uow:
+                uow.workloads.explain(workload.id, explanation, message)
+                uow.commit()
+            return PlacementOutcome(workload.id, False, None, message), ctx
+        index = ctx.snapshot.index_of[host_id]
+        offering = ctx.offerings[workload.offering_id]
+        message = f"placed on {ctx.snapshot.host_names[index]} ({decision.summary()})"
         with uow_factory() as uow:
             # The workload's compare-and-swap goes first: a rival scheduler that placed it elsewhere has
             # either lost here already, or won and makes this update miss.
-            message = f"placed on {host_name} ({decision.summary()})"
             if not uow.workloads.update(workload.id, S.PENDING, now=now, state=S.SCHEDULED, host_id=host_id,
                                         message=message):
                 return PlacementOutcome(workload.id, False, None, "no longer pending"), ctx
-            if not uow.hosts.claim(host_id, int(snap.generations[index]), offering.resources,
+            if not uow.hosts.claim(host_id, int(ctx.snapshot.generations[index]), offering.resources,
                                    workload.service_class):
-                log.debug("claim on %s lost (attempt %d); re-reading the hosts", host_name, attempt)
+                log.debug("claim on %s lost (attempt %d); re-reading the hosts", host_id, attempt)
                 uow.rollback()
-                # Only the hosts changed under us: re-read them, not the members, quotas and groups.
-                ctx = replace(ctx, snapshot=load_snapshot(uow, clock(), settings.stale_after,
-                                                          settings.default_carbon_g_per_kwh))
+                ctx = _fresh_hosts(uow, ctx, clock, settings)
                 continue
             uow.allocations.add(Allocation(new_id(), workload.id, host_id, offering.resources, now, None,
                                            workload.service_class))
@@ -99,16 +166,3 @@ def _place(uow_factory: UowFactory, ctx: PlacementContext, workload: Workload, s
         uow.workloads.update(workload.id, S.PENDING, now=clock(), message=message)
         uow.commit()
     return PlacementOutcome(workload.id, False, None, message), ctx
-
-
-def _leave_pending(uow_factory: UowFactory, workload: Workload, decision: Decision, clock: Clock,
-                   ctx: PlacementContext) -> PlacementOutcome:
-    offering = ctx.offerings[workload.offering_id]
-    summary = decision.summary()
-    message = f"no host can take {offering.name} now ({summary}); retrying as capacity frees up"
-    if workload.placement is None or workload.placement.summary != summary:
-        explanation = PlacementExplanation(summary, decision.reason_counts, clock())
-        with uow_factory() as uow:
-            uow.workloads.explain(workload.id, explanation, message)
-            uow.commit()
-    return PlacementOutcome(workload.id, False, None, message)

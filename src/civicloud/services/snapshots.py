@@ -37,8 +37,8 @@ class PlacementContext:
     members: Mapping[str, Member]
     offerings: Mapping[str, Offering]
     groups: Mapping[str, PlacementGroup]
-    group_hosts: dict[str, set[str]]  # kept current during the pass
-    usage: dict[tuple[str, str], tuple[Resources, int]]  # (member, class) -> held, live workloads
+    group_hosts: Mapping[str, set[str]]  # group -> hosts of its placed workloads
+    usage: Mapping[tuple[str, str], tuple[Resources, int]]  # (member, class) -> held, placed live workloads
     quotas: Mapping[str, Mapping[str, Quota]]  # member -> class -> quota, from the agreement in force
     member_location: Mapping[str, tuple[float, float]]
 
@@ -136,13 +136,15 @@ def request_for(ctx: PlacementContext, workload: Workload) -> Request:
 
 
 def record_claim(ctx: PlacementContext, workload: Workload, host_id: str, need: Resources) -> PlacementContext:
-    """The context after a successful claim, so the rest of the pass sees it."""
+    """The context after one more claim, so the rest of the pass sees it. ``ctx`` itself is left as it was:
+    a batch whose claims roll back goes on from the context it started with."""
     snap = ctx.snapshot
-    index = snap.index_of[host_id]
     key = (workload.member_id, workload.service_class.value)
     held, live = ctx.usage.get(key, (Resources(), 0))
-    ctx.usage[key] = (held + need, live + 1)
+    usage = {**ctx.usage, key: (held + need, live + 1)}
+    group_hosts = ctx.group_hosts
     if workload.group_id is not None:
-        ctx.group_hosts.setdefault(workload.group_id, set()).add(host_id)
+        group_hosts = {**group_hosts, workload.group_id: group_hosts.get(workload.group_id, set()) | {host_id}}
     vector = np.array(need.as_tuple(), dtype=np.float64)
-    return replace(ctx, snapshot=snap.with_claim(index, vector, workload.service_class))
+    return replace(ctx, snapshot=snap.with_claim(snap.index_of[host_id], vector, workload.service_class),
+                   usage=usage, group_hosts=group_hosts)

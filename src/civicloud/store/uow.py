@@ -13,6 +13,7 @@ from civicloud.errors import CivicloudError, Conflict, InvalidInput, Unavailable
 from civicloud.store.repositories import (
     AgreementRepository,
     AllocationRepository,
+    ClaimRepository,
     CredentialRepository,
     HostRepository,
     MemberRepository,
@@ -33,6 +34,7 @@ class UnitOfWork(Protocol):
     offerings: OfferingRepository
     workloads: WorkloadRepository
     allocations: AllocationRepository
+    claims: ClaimRepository
     credentials: CredentialRepository
     groups: PlacementGroupRepository
 
@@ -71,6 +73,7 @@ class SqlUnitOfWork:
         self.offerings = OfferingRepository(conn)
         self.workloads = WorkloadRepository(conn)
         self.allocations = AllocationRepository(conn)
+        self.claims = ClaimRepository(conn)
         self.credentials = CredentialRepository(conn)
         self.groups = PlacementGroupRepository(conn)
         return self

@@ -1,5 +1,6 @@
 """Repositories: read and write domain objects through the unit of work's connection."""
 
+from civicloud.store.repositories.claims import Claim, ClaimRepository
 from civicloud.store.repositories.catalogue import OfferingRepository, PlacementGroupRepository
 from civicloud.store.repositories.credentials import CredentialRepository
 from civicloud.store.repositories.hosts import HostRepository
@@ -8,6 +9,6 @@ from civicloud.store.repositories.sites import OfferRepository, SiteRepository
 from civicloud.store.repositories.workloads import AllocationRepository, WorkloadRepository
 
 __all__ = [
-    "AgreementRepository", "AllocationRepository", "CredentialRepository", "HostRepository", "MemberRepository",
+    "AgreementRepository", "AllocationRepository", "Claim", "ClaimRepository", "CredentialRepository", "HostRepository", "MemberRepository",
     "OfferRepository", "OfferingRepository", "PlacementGroupRepository", "SiteRepository", "WorkloadRepository",
 ]

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, select, update
 
 from civicloud.domain import (
     Allocation,
@@ -24,6 +24,10 @@ from civicloud.store.repositories._base import Repo
 W = t.workloads.c
 A = t.allocations.c
 LIVE = W.state != WorkloadState.DELETED.value
+_EXPLAIN = (update(t.workloads).where(and_(W.id == bindparam("w_id"), W.state == WorkloadState.PENDING.value))
+            .values(placement_summary=bindparam("w_summary"), message=bindparam("w_message"),
+                    placement_reasons=bindparam("w_reasons", type_=t.workloads.c.placement_reasons.type),
+                    placement_decided_at=bindparam("w_at", type_=t.workloads.c.placement_decided_at.type)))
 
 
 class WorkloadRepository(Repo):
@@ -77,11 +81,13 @@ class WorkloadRepository(Repo):
 
     def explain(self, workload_id: str, explanation: PlacementExplanation, message: str) -> None:
         """Record the last placement decision of a pending workload."""
-        self._conn.execute(update(t.workloads).where(and_(W.id == workload_id,
-                                                          W.state == WorkloadState.PENDING.value))
-                           .values(placement_summary=explanation.summary, message=message,
-                                   placement_reasons=[list(r) for r in explanation.reasons],
-                                   placement_decided_at=explanation.decided_at))
+        self.explain_many([(workload_id, explanation, message)])
+
+    def explain_many(self, items: list[tuple[str, PlacementExplanation, str]]) -> None:
+        if items:
+            self._conn.execute(_EXPLAIN, [{"w_id": wid, "w_summary": e.summary, "w_message": message,
+                                           "w_reasons": [list(r) for r in e.reasons], "w_at": e.decided_at}
+                                          for wid, e, message in items])
 
     def usage_by_member(self) -> dict[tuple[str, str], tuple[Resources, int]]:
         """(member, class) -> (resources held by open allocations, placed live workloads): what quotas count.
