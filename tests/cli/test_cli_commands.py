@@ -72,3 +72,47 @@ def test_unreachable_server_says_what_to_do() -> None:
     result = cli("http://127.0.0.1:9", "member", "list")
     assert result.exit_code == 1
     assert "civicloud.client.unreachable" in result.output and "civicloud server" in result.output
+
+
+def test_site_offer_set_and_show_as_a_timeline(live_server, live_region) -> None:
+    url = live_server.url
+    result = cli(url, "site", "offer", "set", "drancy", "--committed", "10", "--default", "80",
+                 "--window", "mon-fri 08:00-19:00 20", "--borrowers", "commune,hospital", "--notice", "60")
+    assert result.exit_code == 0, result.output
+    offer = live_region.api.get_offer("drancy")
+    assert (offer.committed_percent, offer.default_percent, offer.reclaim_notice_s) == (10, 80, 60)
+    assert [(w.days, w.start, w.end, w.share_percent) for w in offer.windows] == \
+        [(["mon", "tue", "wed", "thu", "fri"], "08:00", "19:00", 20)]
+    assert offer.timeline[0][9] == 20 and offer.timeline[0][20] == 80 and offer.timeline[6][9] == 80
+
+    shown = cli(url, "site", "offer", "show", "drancy")
+    assert shown.exit_code == 0
+    assert "mon" in shown.output and "08:00" in shown.output and "commune, hospital" in shown.output
+
+
+def test_site_offer_refuses_overlapping_windows_with_a_code(live_server) -> None:
+    result = cli(live_server.url, "site", "offer", "set", "drancy", "--window", "mon 08:00-12:00 20",
+                 "--window", "mon 11:00-13:00 30")
+    assert result.exit_code == 1
+    assert "civicloud.offer.overlapping_windows" in result.output
+    bad = cli(live_server.url, "site", "offer", "set", "drancy", "--window", "someday 08:00-12:00 20")
+    assert bad.exit_code == 1 and "civicloud.offer.invalid_window" in bad.output
+
+
+def test_workload_explain_names_the_filter(live_server, live_region, running_agent) -> None:
+    from civicloud.wire import OfferSet, WorkloadCreate
+
+    import time
+
+    live_region.api.set_offer("drancy", OfferSet(default_percent=0))  # Drancy lends nothing now
+    deadline = time.monotonic() + 10
+    while not live_region.api.list_hosts() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the agent's first heartbeat
+    w = live_region.api.create_workload(WorkloadCreate(member_id="Bobigny", offering_id="vm.small", name="web"))
+    while "offer closed" not in ((p := live_region.api.get_workload(w.id).placement) and p.summary or "") \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    result = cli(live_server.url, "workload", "explain", w.id)
+    assert result.exit_code == 0, result.output
+    assert "Why web is not placed" in result.output
+    assert "offer_open" in result.output and "offer_closed_now" in result.output
