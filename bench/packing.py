@@ -14,7 +14,6 @@ Prints a table and writes bench/results/packing.json.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from dataclasses import replace
@@ -24,14 +23,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import publish  # noqa: E402
 from region import NOW, requests  # noqa: E402
 
 from civicloud.domain import ServiceClass  # noqa: E402
 from civicloud.domain.offers import Offer  # noqa: E402
 from civicloud.scheduler import HARVEST, HostRow, SiteFacts, build_snapshot, schedule  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
 
 def stream(n: int) -> list:  # type: ignore[type-arg]
     out = []
@@ -92,12 +89,7 @@ def main() -> None:
     result = {"requests": len(reqs), "host_vcpus": args.cores, "host_memory_gib": args.memory_gib,
               "lower_bound_hosts": bound, "civicloud_harvest_hosts": ours, "ffd_hosts": ffd,
               "civicloud_over_bound": round(ours / bound, 4), "ffd_over_bound": round(ffd / bound, 4)}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "packing.json").write_text(json.dumps(result, indent=2) + "\n")
-    width = max(len(k) for k in result)
-    print(f"{'metric':<{width}}  value")
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    publish("packing", result)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ Prints a table and writes bench/results/placement.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -17,14 +16,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import publish  # noqa: E402
 from region import NOW, build_region, requests, stale_after  # noqa: E402
 
 from civicloud.scheduler.framework import schedule  # noqa: E402
 from civicloud.scheduler.profiles import profile_for  # noqa: E402
 from civicloud.scheduler.snapshot import build_snapshot  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
@@ -69,12 +66,7 @@ def main() -> None:
         from claim_path import claim_path  # noqa: PLC0415
 
         result.update(claim_path(args.hosts, args.claim_requests))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "placement.json").write_text(json.dumps(result, indent=2) + "\n")
-    width = max(len(k) for k in result)
-    print(f"{'metric':<{width}}  value")
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    publish("placement", result)
 
 
 if __name__ == "__main__":
