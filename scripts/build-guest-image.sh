@@ -3,11 +3,13 @@
 # initramfs of busybox-static whose init loads the virtio modules, prints a marker line with the
 # workload id (from the kernel command line, civicloud.workload=<id>) on the serial console, and
 # stays up. Output, cached: <dest>/vmlinuz, <dest>/initrd.img, <dest>/base.qcow2, <dest>/VERSION.
-#   usage: scripts/build-guest-image.sh [DEST]   (default: ${CIVICLOUD_DATA_DIR:-.}/guest)
+#   usage: scripts/build-guest-image.sh [DEST]   (default: $CIVICLOUD_GUEST_DIR, else /var/cache/civicloud/guest)
+# QEMU runs as libvirt's own user: DEST and its parents must be traversable by it (mode 0755 here).
 set -euo pipefail
 
-dest=${1:-${CIVICLOUD_DATA_DIR:-.}/guest}
-mkdir -p "$dest"
+dest=${1:-${CIVICLOUD_GUEST_DIR:-/var/cache/civicloud/guest}}
+mkdir -p -m 0755 "$dest"
+chmod 0755 "$dest"
 dest=$(cd "$dest" && pwd)
 if [ -s "$dest/vmlinuz" ] && [ -s "$dest/initrd.img" ] && [ -s "$dest/base.qcow2" ]; then
   echo "guest image ready in $dest ($(cat "$dest/VERSION" 2>/dev/null))"

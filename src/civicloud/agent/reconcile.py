@@ -25,6 +25,7 @@ class Desired:
     vcpus: int = 1
     memory_mib: int = 512
     disk_gib: int = 0
+    offering: str = ""  # picks the guest image on a real host
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ class Agent:
         """One pass. Raises Unavailable when the control plane is out of reach: nothing is changed then."""
         self.heartbeat()
         desired = [Desired(w.workload_id, w.name, w.host_name, w.desired.value, w.vcpus, w.memory_mib,
-                           w.disk_gib) for w in self.client.desired().workloads]
+                           w.disk_gib, w.offering) for w in self.client.desired().workloads]
         actions = reconcile(desired, self.actual(), list(self.drivers))
         failures = self.apply(actions)
         observed = observe(desired, self.actual(), failures)

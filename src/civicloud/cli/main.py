@@ -69,14 +69,21 @@ def agent(
     host: Annotated[list[str] | None, typer.Option("--host", help="a named host, NAME=URI (repeatable)")] = None,
     state_dir: Annotated[Path, typer.Option(help="where the site credential is kept")] = Path("./agent-state"),
     interval: Annotated[float, typer.Option(min=0.1, max=3600, help="seconds between passes")] = 5.0,
+    guest_dir: Annotated[Path | None, typer.Option(
+        help="the test guest (scripts/build-guest-image.sh) for offerings without an image of their own")] = None,
+    image: Annotated[list[str] | None, typer.Option(help="OFFERING=PATH of a base qcow2 (repeatable)")] = None,
+    domain_type: Annotated[str, typer.Option(help="kvm, qemu (software emulation) or auto (detect)")] = "auto",
+    shutdown_timeout: Annotated[float, typer.Option(min=0, max=3600,
+                                                    help="seconds a guest gets to shut down before power-off")] = 30.0,
     once: Annotated[bool, typer.Option("--once", help="one pass, then exit")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run a site's agent: report hosts, pull desired state, reconcile libvirt to it."""
-    from civicloud.cli.serve import run_agent
+    from civicloud.cli.serve import AgentOptions, run_agent
 
     setup_logging(verbose)
-    run_agent(server, join_token, libvirt_uri or [], host or [], state_dir, interval, once)
+    run_agent(server, join_token, libvirt_uri or [], host or [], state_dir, interval, once,
+              AgentOptions(guest_dir, image or [], domain_type, shutdown_timeout))
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from civicloud.errors import Conflict, InvalidInput, Unavailable
@@ -42,12 +43,40 @@ def parse_hosts(uris: list[str], named: list[str]) -> list[tuple[str | None, str
     return hosts
 
 
+@dataclass(frozen=True)
+class AgentOptions:
+    guest_dir: Path | None = None
+    images: list[str] = field(default_factory=list)  # OFFERING=PATH
+    domain_type: str = "auto"
+    shutdown_timeout_s: float = 30.0
+
+
+def guest_images(state_dir: Path, options: AgentOptions):  # type: ignore[no-untyped-def]
+    from civicloud.agent.drivers.images import BootImage, GuestImages
+
+    if options.domain_type not in ("auto", "kvm", "qemu"):
+        raise InvalidInput(f"--domain-type is kvm, qemu or auto, not {options.domain_type!r}",
+                           code="civicloud.agent.invalid_domain_type", field="domain_type")
+    per_offering = {}
+    for item in options.images:
+        offering, sep, path = item.partition("=")
+        if not sep or not offering or not path:
+            raise InvalidInput(f"--image takes OFFERING=PATH, e.g. vm.small=/var/lib/images/debian.qcow2, not {item!r}",
+                               code="civicloud.agent.invalid_image", field="image")
+        per_offering[offering] = BootImage(Path(path))
+    default = BootImage.test_guest(options.guest_dir) if options.guest_dir else None
+    return GuestImages(state_dir, default, per_offering)
+
+
 def run_agent(server: str, join_token: str | None, uris: list[str], named: list[str], state_dir: Path,
-              interval: float, once: bool) -> None:
+              interval: float, once: bool, options: AgentOptions | None = None) -> None:
     from civicloud.agent.drivers import open_driver
     from civicloud.agent.runner import Agent
 
-    drivers = [open_driver(uri, name) for name, uri in parse_hosts(uris, named)]
+    options = options or AgentOptions()
+    images = guest_images(state_dir, options)
+    drivers = [open_driver(uri, name, images=images, domain_type=options.domain_type,
+                           shutdown_timeout_s=options.shutdown_timeout_s) for name, uri in parse_hosts(uris, named)]
     agent = Agent(server, state_dir, drivers, join_token=join_token)
     try:
         if once:

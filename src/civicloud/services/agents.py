@@ -60,9 +60,11 @@ def desired_state(uow: UnitOfWork, site_id: str) -> list[DesiredWorkload]:
         offerings = {o.id: o for o in uow.offerings.list()}
         out = []
         for w, host_name in uow.workloads.on_site(site_id):
-            res = offerings[w.offering_id].resources
-            out.append(DesiredWorkload(workload_id=w.id, name=w.name, host_name=host_name, desired=w.desired,
-                                       vcpus=res.vcpus, memory_mib=res.memory_mib, disk_gib=res.disk_gib))
+            offering = offerings[w.offering_id]
+            res = offering.resources
+            out.append(DesiredWorkload(workload_id=w.id, name=w.name, offering=offering.name, host_name=host_name,
+                                       desired=w.desired, vcpus=res.vcpus, memory_mib=res.memory_mib,
+                                       disk_gib=res.disk_gib))
         return out
 
 

@@ -50,6 +50,7 @@ class HeartbeatResponse(Out):
 class DesiredWorkload(Out):
     workload_id: str
     name: str
+    offering: str = Field(default="", description="the catalogue offering: picks the guest image on the host")
     host_name: str
     desired: DesiredPower
     vcpus: int

@@ -5,7 +5,8 @@ from civicloud.agent.drivers.base import Driver, DriverError, HostInventory
 __all__ = ["Driver", "DriverError", "HostInventory", "open_driver"]
 
 
-def open_driver(uri: str, name: str | None = None) -> Driver:
+def open_driver(uri: str, name: str | None = None, **options: object) -> Driver:
+    """A libvirt driver; ``options`` go to LibvirtDriver (images, domain_type, shutdown_timeout_s)."""
     from civicloud.agent.drivers.libvirt import LibvirtDriver
 
-    return LibvirtDriver(uri, name)
+    return LibvirtDriver(uri, name, **options)  # type: ignore[arg-type]

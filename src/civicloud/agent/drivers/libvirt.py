@@ -7,8 +7,11 @@ metadata is how the agent tells its own domains from the owner's.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
@@ -16,6 +19,8 @@ from xml.sax.saxutils import escape
 import libvirt
 
 from civicloud.agent.drivers.base import DriverError, HostInventory
+from civicloud.agent.drivers.images import BootImage, GuestImages
+from civicloud.agent.drivers.images import domain_type as detect_domain_type
 from civicloud.agent.reconcile import Actual, Desired
 
 METADATA_NS = "urn:civicloud:libvirt:workload:1"
@@ -48,11 +53,14 @@ def _silence_libvirt_stderr() -> None:
 
 
 class LibvirtDriver:
-    features = frozenset({"define", "start", "stop", "undefine", "inventory"})
+    features = frozenset({"define", "start", "stop", "undefine", "inventory", "owner_load"})
 
-    def __init__(self, uri: str, name: str | None = None) -> None:
+    def __init__(self, uri: str, name: str | None = None, *, images: GuestImages | None = None,
+                 domain_type: str = "auto", shutdown_timeout_s: float = 10.0) -> None:
         _silence_libvirt_stderr()
         self.uri = uri
+        self.images = images
+        self.shutdown_timeout_s = shutdown_timeout_s
         try:
             self._conn = libvirt.open(uri)
         except libvirt.libvirtError as exc:
@@ -60,6 +68,9 @@ class LibvirtDriver:
                               "that libvirtd runs", code="civicloud.driver.unreachable") from exc
         self.name = name or self._conn.getHostname()
         self._type = self._conn.getType()  # "TEST", "QEMU", …
+        self.domain_type = "test" if self._type == "TEST" else detect_domain_type(domain_type)
+        if self._type != "TEST":
+            self.features = self.features | {"disk_overlay", "serial_console", "graceful_stop"}
 
     def close(self) -> None:
         try:
@@ -71,6 +82,10 @@ class LibvirtDriver:
         with self._errors("read the host's inventory"):
             _model, memory_mib, cpus, *_rest = self._conn.getInfo()
             disk_bytes = max((p.info()[1] for p in self._conn.listAllStoragePools() if p.isActive()), default=0)
+            if not disk_bytes and self.images is not None:  # no storage pool: the file system of the overlays
+                self.images.disks.mkdir(parents=True, exist_ok=True)
+                st = os.statvfs(self.images.disks)
+                disk_bytes = st.f_blocks * st.f_frsize
             owner_vcpus = owner_kib = 0
             for dom in self._conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
                 if self._workload_id(dom) is None:
@@ -92,8 +107,17 @@ class LibvirtDriver:
         return out
 
     def define(self, spec: Desired) -> None:
+        if self.domain_type == "test":
+            xml = self.domain_xml(spec)
+        else:
+            if self.images is None:
+                raise DriverError(f"host {self.name} has no guest images configured; give the agent --guest-dir "
+                                  "or --image OFFERING=PATH", code="civicloud.driver.no_image")
+            image = self.images.for_offering(spec.offering)
+            disk = self.images.create_overlay(spec.workload_id, image, spec.disk_gib)
+            xml = qemu_domain_xml(spec, self.domain_type, image, disk, self.images.console_log(spec.workload_id))
         with self._errors(f"define the domain of workload {spec.workload_id}"):
-            self._conn.defineXML(self.domain_xml(spec))
+            self._conn.defineXML(xml)
 
     def start(self, workload_id: str) -> None:
         with self._errors(f"start workload {workload_id}"):
@@ -102,9 +126,16 @@ class LibvirtDriver:
                 dom.create()
 
     def stop(self, workload_id: str) -> None:
-        # The graceful shutdown with a timeout belongs with real guests; here we power off.
+        """Ask the guest to shut down (ACPI); power it off if it is still up after the timeout."""
         with self._errors(f"stop workload {workload_id}"):
             dom = self._lookup(workload_id)
+            if not dom.isActive():
+                return
+            if self.domain_type != "test" and self.shutdown_timeout_s > 0:
+                dom.shutdown()
+                deadline = time.monotonic() + self.shutdown_timeout_s
+                while dom.isActive() and time.monotonic() < deadline:
+                    time.sleep(0.2)
             if dom.isActive():
                 dom.destroy()
 
@@ -119,19 +150,16 @@ class LibvirtDriver:
             if dom.isActive():
                 dom.destroy()
             dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM if self._type == "QEMU" else 0)
+        if self.images is not None:
+            self.images.remove(workload_id)  # the overlay and the console log go with the domain
 
     def domain_xml(self, spec: Desired) -> str:
-        dom_type = "test" if self._type == "TEST" else "qemu"
-        return f"""<domain type='{dom_type}'>
+        """The minimal domain of libvirt's test driver (no disk, no devices)."""
+        return f"""<domain type='test'>
   <name>{DOMAIN_PREFIX}{escape(spec.workload_id)}</name>
   <uuid>{_as_uuid(spec.workload_id)}</uuid>
   <title>{escape(spec.name)}</title>
-  <metadata>
-    <{METADATA_PREFIX}:workload xmlns:{METADATA_PREFIX}='{METADATA_NS}'>
-      <{METADATA_PREFIX}:id>{escape(spec.workload_id)}</{METADATA_PREFIX}:id>
-      <{METADATA_PREFIX}:name>{escape(spec.name)}</{METADATA_PREFIX}:name>
-    </{METADATA_PREFIX}:workload>
-  </metadata>
+  <metadata>{metadata_xml(spec)}</metadata>
   <memory unit='MiB'>{int(spec.memory_mib)}</memory>
   <vcpu>{int(spec.vcpus)}</vcpu>
   <os><type arch='x86_64'>hvm</type></os>
@@ -181,3 +209,46 @@ def _as_uuid(workload_id: str) -> str:
     except ValueError:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"civicloud:{workload_id}"))
 
+
+
+def metadata_xml(spec: Desired) -> str:
+    return (f"<{METADATA_PREFIX}:workload xmlns:{METADATA_PREFIX}='{METADATA_NS}'>"
+            f"<{METADATA_PREFIX}:id>{escape(spec.workload_id)}</{METADATA_PREFIX}:id>"
+            f"<{METADATA_PREFIX}:name>{escape(spec.name)}</{METADATA_PREFIX}:name>"
+            f"<{METADATA_PREFIX}:offering>{escape(spec.offering)}</{METADATA_PREFIX}:offering>"
+            f"</{METADATA_PREFIX}:workload>")
+
+
+def qemu_domain_xml(spec: Desired, dom_type: str, image: BootImage, disk: Path, console_log: Path) -> str:
+    """A real guest: VirtIO disk on its overlay, serial console to a file, VNC on loopback, balloon stats."""
+    boot = ""
+    if image.kernel is not None:
+        cmdline = f"{image.cmdline} civicloud.workload={spec.workload_id}"
+        boot = (f"<kernel>{escape(str(image.kernel.resolve()))}</kernel>"
+                f"<initrd>{escape(str(image.initrd.resolve() if image.initrd else ''))}</initrd>"
+                f"<cmdline>{escape(cmdline)}</cmdline>")
+    cpu = "<cpu mode='host-passthrough'/>" if dom_type == "kvm" else ""
+    return f"""<domain type='{dom_type}'>
+  <name>{DOMAIN_PREFIX}{escape(spec.workload_id)}</name>
+  <uuid>{_as_uuid(spec.workload_id)}</uuid>
+  <title>{escape(spec.name)}</title>
+  <metadata>{metadata_xml(spec)}</metadata>
+  <memory unit='MiB'>{int(spec.memory_mib)}</memory>
+  <vcpu>{int(spec.vcpus)}</vcpu>
+  {cpu}
+  <os><type arch='x86_64' machine='pc'>hvm</type>{boot}<boot dev='hd'/></os>
+  <features><acpi/></features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' discard='unmap'/>
+      <source file='{escape(str(disk.resolve()))}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <serial type='file'><source path='{escape(str(console_log.resolve()))}' append='on'/><target port='0'/></serial>
+    <graphics type='vnc' listen='127.0.0.1' autoport='yes'><listen type='address' address='127.0.0.1'/></graphics>
+    <memballoon model='virtio'><stats period='5'/></memballoon>
+  </devices>
+</domain>"""
