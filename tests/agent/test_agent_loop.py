@@ -116,3 +116,24 @@ def test_agent_survives_an_unreachable_control_plane(node_file, tmp_path: Path) 
     with pytest.raises(Unavailable):
         agent.tick()
     assert [d.name() for d in driver._conn.listAllDomains()] == ["hv1-owner-erp"]
+
+
+def test_one_broken_host_does_not_silence_the_others(live_region, node_file, tmp_path: Path) -> None:
+    """A host whose libvirt fails is skipped this pass; the other host is still reported and reconciled."""
+    from civicloud.agent.drivers import DriverError
+
+    good = LibvirtDriver(node_file("hv1"), "hv1")
+    bad = LibvirtDriver(node_file("hv2"), "hv2")
+
+    def broken(*_a: object) -> None:
+        raise DriverError("libvirtd went away")
+
+    agent = Agent(live_region.api.base_url, tmp_path / "agent", [good, bad], join_token=live_region.join_token())
+    agent.tick()
+    bad.inventory = broken  # type: ignore[method-assign]
+    bad.domains = broken  # type: ignore[method-assign]
+    before = {h.name: h.last_seen_at for h in live_region.api.list_hosts()}
+    time.sleep(0.01)
+    agent.tick()
+    after = {h.name: h.last_seen_at for h in live_region.api.list_hosts()}
+    assert after["hv1"] != before["hv1"] and after["hv2"] == before["hv2"]

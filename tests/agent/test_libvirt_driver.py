@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import libvirt
@@ -59,6 +60,21 @@ def test_owner_domains_and_lookalikes_are_never_listed(node_file) -> None:
     names = {d.name() for d in driver._conn.listAllDomains()}
     assert {"hv1-owner-erp", "civicloud-not-ours"} <= names
     assert driver.domains() == []
+
+
+def test_a_clone_of_one_of_ours_is_not_ours(node_file) -> None:
+    """An owner's virt-clone keeps our metadata; only the domain named after the workload counts."""
+    driver = LibvirtDriver(node_file(), "hv1")
+    s = spec()
+    driver.define(s)
+    clone = driver._conn.lookupByName(DOMAIN_PREFIX + s.workload_id).XMLDesc()
+    clone = clone.replace(f"<name>{DOMAIN_PREFIX}{s.workload_id}</name>", f"<name>{DOMAIN_PREFIX}{s.workload_id}-clone</name>")
+    clone = re.sub(r"<uuid>[^<]+</uuid>", f"<uuid>{uuid.uuid4()}</uuid>", clone)
+    driver._conn.defineXML(clone)
+    assert [a.workload_id for a in driver.domains()] == [s.workload_id]
+    driver.undefine(s.workload_id)
+    assert driver.domains() == []
+    assert DOMAIN_PREFIX + s.workload_id + "-clone" in [d.name() for d in driver._conn.listAllDomains()]
 
 
 def test_redefining_the_same_workload_does_not_duplicate(node_file) -> None:

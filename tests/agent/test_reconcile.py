@@ -11,7 +11,6 @@ from civicloud.agent.reconcile import (
     Start,
     Stop,
     Undefine,
-    Unplaceable,
     observe,
     reconcile,
 )
@@ -39,7 +38,10 @@ CASES = [
      [Stop("w1", "hv2"), Undefine("w1", "hv2"), Define(RUN), Start("w1", "hv1")]),
     ("duplicate on another host: the extra goes, the right one stays",
      [RUN], [Actual("w1", "hv1", "running"), Actual("w1", "hv2", "stopped")], [Undefine("w1", "hv2")]),
-    ("host this agent does not drive", [Desired("w1", "web", "hv9", "running")], [], [Unplaceable("w1", "hv9")]),
+    ("host this agent does not drive: left alone", [Desired("w1", "web", "hv9", "running")], [], []),
+    # The host was renamed on the agent's command line: its running guest must survive.
+    ("renamed host keeps its guests", [Desired("w1", "web", "drancy-hv1", "running")],
+     [Actual("w1", "hv1", "running")], []),
     ("nothing anywhere", [], [], []),
 ]
 
@@ -76,6 +78,7 @@ def test_reconcile_is_idempotent_once_applied() -> None:
 
 @pytest.mark.parametrize(("desired", "actual", "failures", "expected"), [
     ([RUN], [Actual("w1", "hv1", "running")], {}, [("w1", "running")]),
+    ([Desired("w1", "web", "hv9", "absent")], [], {}, []),  # another agent's host: not ours to confirm
     ([RUN], [Actual("w1", "hv2", "running")], {}, [("w1", "absent")]),  # not on its own host
     ([OFF], [Actual("w1", "hv1", "stopped")], {}, [("w1", "stopped")]),
     ([GONE], [], {}, [("w1", "absent")]),
@@ -83,4 +86,4 @@ def test_reconcile_is_idempotent_once_applied() -> None:
 ])
 def test_observe(desired: list[Desired], actual: list[Actual], failures: dict[str, str],
                  expected: list[tuple[str, str]]) -> None:
-    assert [(w, o) for w, o, _ in observe(desired, actual, failures)] == expected
+    assert [(w, o) for w, o, _ in observe(desired, actual, failures, HOSTS)] == expected

@@ -14,6 +14,7 @@ from civicloud.domain import (
     MemberCategory,
     Offer,
     Offering,
+    Residency,
     Resources,
     ServiceClass,
     Site,
@@ -80,11 +81,12 @@ class Scene:
         return o
 
     def workload(self, member: str, offering: str, name: str | None = None, at: datetime | None = None,
-                 group_id: str | None = None) -> str:
+                 group_id: str | None = None, residency: Residency = Residency()) -> str:
         o = self.offerings[offering]
         when = at or datetime.now(UTC)
         w = Workload(new_id(), self.members[member].id, o.id, name or new_id()[:8], WorkloadState.PENDING,
-                     DesiredPower.RUNNING, None, "waiting for placement", when, when, o.service_class, group_id)
+                     DesiredPower.RUNNING, None, "waiting for placement", when, when, o.service_class, group_id,
+                     residency)
         with self.uow_factory() as uow:
             uow.workloads.add(w)
             uow.commit()

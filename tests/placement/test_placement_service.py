@@ -149,3 +149,24 @@ def test_a_burst_above_the_workload_quota_places_up_to_the_limit(scene: Scene) -
     ids = [scene.workload("Bobigny", "vm.small", at=TUESDAY_10H + timedelta(seconds=i)) for i in range(3)]
     assert place(scene, TUESDAY_22H) == ids[:2]
     assert scene.get(ids[2]).placement.reasons[0][1] == "quota_exceeded"  # type: ignore[union-attr]
+
+
+def test_requests_nothing_can_take_never_hold_back_newer_ones(scene: Scene) -> None:
+    """A pass walks the whole queue: three requests for a region without a site, then one that fits."""
+    from dataclasses import replace
+
+    from civicloud.domain import Residency
+
+    scene.member("Drancy")
+    scene.member("Bobigny")
+    scene.site("drancy", "Drancy", Offer(default_percent=100))
+    scene.host("hv1", "drancy")
+    scene.offering("vm.small")
+    # Pinned to Auvergne-Rhône-Alpes (region 84), where nobody lends.
+    stuck = [scene.workload("Bobigny", "vm.small", at=TUESDAY_10H + timedelta(seconds=i),
+                            residency=Residency(regions=("84",))) for i in range(3)]
+    fits = scene.workload("Bobigny", "vm.small", at=TUESDAY_10H + timedelta(seconds=10))
+    placed = [o.workload_id for o in place_pending(scene.uow_factory, replace(SETTINGS, batch=3, claim_batch=2),
+                                                   lambda: TUESDAY_22H) if o.placed]
+    assert placed == [fits]
+    assert scene.get(stuck[0]).placement.reasons[0][1] == "outside_residency"  # type: ignore[union-attr]

@@ -111,3 +111,21 @@ def test_borrower_categories() -> None:
     assert only_public.allows(MemberCategory.COMMUNE)
     assert not only_public.allows(MemberCategory.STARTUP)
     assert Offer().allows(MemberCategory.STARTUP)
+
+
+def test_next_change_finds_a_ten_minute_window() -> None:
+    short = Offer(windows=(Window(frozenset({0}), time(8), time(8, 10), 50),))
+    monday_0758_paris = datetime(2026, 11, 30, 6, 58, tzinfo=UTC)
+    assert short.next_change(monday_0758_paris, PARIS, never) == datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+    assert short.next_change(datetime(2026, 11, 30, 7, 5, tzinfo=UTC), PARIS, never) == \
+        datetime(2026, 11, 30, 7, 10, tzinfo=UTC)
+    assert Offer(default_percent=40).next_change(monday_0758_paris, PARIS, never) is None
+
+
+@pytest.mark.parametrize("name", ["localtime", "Factory", "posixrules", "posix/Europe/Paris", "right/UTC", "Mars/Base"])
+def test_time_zones_that_name_no_place_are_refused(name: str) -> None:
+    from civicloud.domain import validate_timezone
+
+    with pytest.raises(InvalidInput) as err:
+        validate_timezone(name)
+    assert err.value.code == "civicloud.site.invalid_timezone"

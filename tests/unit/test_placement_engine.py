@@ -124,3 +124,12 @@ def test_empty_federation() -> None:
     decision = schedule(snap, REQ, HARVEST)
     assert decision.best is None and decision.summary() == "no host has joined the federation yet"
     assert np.asarray(snap.free).shape == (4, 0)
+
+
+def test_a_site_whose_calendar_cannot_be_read_lends_nothing() -> None:
+    """A time zone missing on this machine closes that site's offer; other sites place as usual."""
+    broken = replace(site("broken"), timezone="Nowhere/Atlantis")
+    hosts = [host("b1", "broken", TUESDAY_22H), host("a1", "a", TUESDAY_22H)]
+    snap = build_snapshot(hosts, [broken, site("a")], TUESDAY_22H, timedelta(seconds=60))
+    decision = schedule(snap, REQ, HARVEST)
+    assert decision.ranked == ("a1",) and decision.reason_for("b1") == ("offer_open", "offer_closed_now")

@@ -68,17 +68,9 @@ class Undefine:
     host: str
 
 
-@dataclass(frozen=True)
-class Unplaceable:
-    """The control plane put the workload on a host this agent does not drive."""
-
-    workload_id: str
-    host: str
-
-
-Action = Define | Start | Stop | Undefine | Unplaceable
+Action = Define | Start | Stop | Undefine
 # Removals first: they free capacity the definitions and starts may need.
-_ORDER = {Stop: 0, Undefine: 1, Unplaceable: 2, Define: 3, Start: 4}
+_ORDER = {Stop: 0, Undefine: 1, Define: 2, Start: 3}
 
 
 def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Sequence[str]) -> list[Action]:
@@ -88,6 +80,9 @@ def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Seque
       in that power state;
     - a domain of a workload wanted absent, unknown to the control plane, on
       the wrong host, or a duplicate, is stopped and undefined;
+    - a workload placed on a host this agent does not drive is left alone, its
+      domains included: a host renamed on the command line, or a second agent
+      of the site, must never make this one destroy running guests;
     - domains without civicloud's metadata never reach this function: the
       owner's own virtual machines are not ours to touch.
     """
@@ -100,6 +95,8 @@ def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Seque
 
     for workload_id in sorted(set(wanted) | set(found)):
         d = wanted.get(workload_id)
+        if d is not None and d.host not in known_hosts:
+            continue  # not ours to judge: see the docstring
         domains = sorted(found.get(workload_id, []), key=lambda a: (a.host, a.power))
         keep: Actual | None = None
         if d is not None and d.power != "absent":
@@ -113,9 +110,6 @@ def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Seque
             actions.append(Undefine(a.workload_id, a.host))
         if d is None or d.power == "absent":
             continue
-        if d.host not in known_hosts:
-            actions.append(Unplaceable(d.workload_id, d.host))
-            continue
         if keep is None:
             actions.append(Define(d))
             if d.power == "running":
@@ -127,14 +121,20 @@ def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Seque
     return sorted(actions, key=lambda act: _ORDER[type(act)])
 
 
-def observe(desired: Iterable[Desired], actual: Iterable[Actual],
-            failures: dict[str, str]) -> list[tuple[str, str, str]]:
-    """What to report for each wanted workload: (workload_id, observed, message)."""
+def observe(desired: Iterable[Desired], actual: Iterable[Actual], failures: dict[str, str],
+            hosts: Sequence[str]) -> list[tuple[str, str, str]]:
+    """What to report for each wanted workload on one of ``hosts``: (workload_id, observed, message).
+
+    Workloads placed on hosts this agent does not drive are not reported: "absent" from here would
+    tell the control plane a domain is gone that this agent cannot see."""
+    known = set(hosts)
     by_id: dict[str, list[Actual]] = defaultdict(list)
     for a in actual:
         by_id[a.workload_id].append(a)
     out = []
     for d in desired:
+        if d.host not in known:
+            continue
         if d.workload_id in failures:
             out.append((d.workload_id, "failed", failures[d.workload_id]))
             continue

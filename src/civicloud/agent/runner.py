@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -22,7 +23,6 @@ from civicloud.agent.reconcile import (
     Start,
     Stop,
     Undefine,
-    Unplaceable,
     observe,
     reconcile,
 )
@@ -67,10 +67,15 @@ class Agent:
         """The saved site credential, or a new one traded for the join token (then saved)."""
         path = self.state_dir / CREDENTIAL_FILE
         if path.exists():
-            saved = json.loads(path.read_text())
-            if saved.get("server") == self.server_url:
-                return saved["site_id"], saved["credential"]
-            log.warning("saved credential is for %s, not %s; joining again", saved.get("server"), self.server_url)
+            try:
+                saved = json.loads(path.read_text())
+                server, site_id, credential = saved["server"], saved["site_id"], saved["credential"]
+            except (ValueError, KeyError, TypeError):
+                raise InvalidInput(f"{path} is damaged; remove it and join again with a new join token",
+                                   code="civicloud.agent.bad_credential_file") from None
+            if server == self.server_url:
+                return site_id, credential
+            log.warning("saved credential is for %s, not %s; joining again", server, self.server_url)
         if not self._join_token:
             raise Unauthorized("this agent has not joined yet: pass --join-token (from "
                                "'civicloud site join-token SITE')", code="civicloud.agent.not_joined")
@@ -88,26 +93,45 @@ class Agent:
         return joined.site_id, joined.credential
 
     def heartbeat(self) -> None:
+        """Report every host that answers; one host down must not silence the others."""
         reports = []
         for driver in self.drivers.values():
-            inv = driver.inventory()
+            try:
+                inv = driver.inventory()
+            except DriverError as exc:
+                log.warning("host %s not reported: %s", driver.name, exc.message)
+                continue
             reports.append(HostReport(name=inv.name, libvirt_uri=inv.uri, vcpus=inv.vcpus,
                                       memory_mib=inv.memory_mib, disk_gib=inv.disk_gib,
                                       owner_vcpus_used=inv.owner_vcpus, owner_memory_mib_used=inv.owner_memory_mib))
         self.client.heartbeat(Heartbeat(hosts=reports))
 
-    def actual(self) -> list[Actual]:
-        return [a for d in self.drivers.values() for a in d.domains()]
+    def actual(self) -> tuple[list[Actual], list[str]]:
+        """civicloud's domains on every host that could be listed, and those hosts' names."""
+        found: list[Actual] = []
+        listed: list[str] = []
+        for name, driver in self.drivers.items():
+            try:
+                found += driver.domains()
+            except DriverError as exc:
+                log.warning("host %s not listed, left as it is this pass: %s", name, exc.message)
+                continue
+            listed.append(name)
+        return found, listed
 
     def tick(self) -> TickResult:
         """One pass. Raises Unavailable when the control plane is out of reach: nothing is changed then."""
         self.heartbeat()
         desired = [Desired(w.workload_id, w.name, w.host_name, w.desired.value, w.vcpus, w.memory_mib,
                            w.disk_gib, w.offering) for w in self.client.desired().workloads]
-        actions = reconcile(desired, self.actual(), list(self.drivers))
+        actual, listed = self.actual()
+        # Only hosts whose domains could be listed are reconciled: acting on a partial view would
+        # take "not listed" for "absent" and define duplicates.
+        actions = reconcile(desired, actual, listed)
         failures = self.apply(actions)
-        observed = observe(desired, self.actual(), failures)
-        report = Report(workloads=[ObservedWorkload(workload_id=i, observed=o, message=m[:2000])  # type: ignore[arg-type]
+        actual, listed = self.actual()
+        observed = observe(desired, actual, failures, listed)
+        report = Report(workloads=[ObservedWorkload(workload_id=i, observed=o, message=_printable(m))  # type: ignore[arg-type]
                                    for i, o, m in observed])
         if report.workloads:
             self.client.report(report)
@@ -126,8 +150,6 @@ class Agent:
         return failures
 
     def _apply_one(self, action: Action) -> None:
-        if isinstance(action, Unplaceable):
-            raise DriverError(f"placed on host {action.host}, which this site's agent does not drive")
         driver = self.drivers[action.host]
         log.info("%s %s on %s", type(action).__name__.lower(), action.workload_id, action.host)
         if isinstance(action, Define):
@@ -159,9 +181,19 @@ class Agent:
                 log.warning("%s; retrying in %.0f s", exc.message, backoff)
             except CivicloudError as exc:
                 log.warning("tick failed (%s): %s", exc.code, exc.message)
+            except Exception:  # a bug or an odd answer must not end the agent: the owner's guests need it
+                log.exception("tick crashed; retrying at the next one")
             stop.wait(backoff)
 
     def close(self) -> None:
         self.client.close()
         for driver in self.drivers.values():
             driver.close()
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(message: str) -> str:
+    """Hypervisor messages may carry control characters; the API refuses them in text fields."""
+    return _CONTROL.sub(" ", message)[:2000]

@@ -103,9 +103,11 @@ def get_host_offer(host_id: Ref, uow: Uow) -> OfferOut:
 
 
 @router.delete("/hosts/{host_id}/offer", tags=["offers"])
-def remove_host_offer(host_id: Ref, uow: Uow) -> OfferOut:
+def remove_host_offer(host_id: Ref, uow: Uow, request: Request) -> OfferOut:
     """The host follows its site's offer again; answers that offer."""
-    return views.offer_out(sites.remove_host_offer(uow, host_id))
+    view = sites.remove_host_offer(uow, host_id)
+    request.app.state.placer.wake()
+    return views.offer_out(view)
 
 
 @router.post("/placement-groups", status_code=status.HTTP_201_CREATED, tags=["placement groups"])

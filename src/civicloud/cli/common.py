@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -38,6 +39,12 @@ def friendly_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except CivicloudError as exc:
             err_console.print(f"[bold red]error[/] [dim]\\[{exc.code}][/]: {exc.message}")
+            raise typer.Exit(1) from None
+        except ValidationError as exc:  # a value the API would refuse, caught before sending it
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "input"
+            err_console.print(f"[bold red]error[/] [dim]\\[civicloud.request.invalid][/]: {where}: {first['msg']}",
+                              highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

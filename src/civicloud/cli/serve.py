@@ -18,6 +18,10 @@ def run_server(settings: Settings, *, migrate: bool) -> None:
     from civicloud.api import create_app
     from civicloud.store import is_up_to_date, make_engine, upgrade
 
+    if settings.bind_host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
+        raise InvalidInput(f"refusing to serve on {settings.bind_host} without CIVICLOUD_API_TOKEN: until members "
+                           "have their own logins, anyone who reaches the API could act as the operator",
+                           code="civicloud.server.open_api", field="host")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
     if migrate:

@@ -95,18 +95,22 @@ class Offer:
 
     def next_change(self, when: datetime, tz: str, is_holiday: Callable[[date], bool],
                     horizon: timedelta = timedelta(days=8)) -> datetime | None:
-        """When the lent share next changes (minute resolution), within ``horizon``."""
+        """When the lent share next changes, within ``horizon``; None if it does not.
+
+        The share can only change at a window's start or end or at local midnight (a holiday begins
+        or ends), so those instants are the only ones tested: exact, and a few hundred evaluations.
+        """
+        zone = ZoneInfo(tz)
         now_share = self.share_at(when, tz, is_holiday)
-        t = when.replace(second=0, microsecond=0)
-        step = timedelta(minutes=15)
+        first_day = when.astimezone(zone).date() - timedelta(days=1)
+        edges = {time(0)} | {w.start for w in self.windows} | {w.end for w in self.windows}
+        candidates = sorted(
+            datetime.combine(first_day + timedelta(days=d), edge, tzinfo=zone).astimezone(when.tzinfo)
+            for d in range(horizon.days + 2) for edge in edges)
         end = when + horizon
-        while t < end:
-            t += step
-            if self.share_at(t, tz, is_holiday) != now_share:
-                back = t - step
-                while back < t and self.share_at(back, tz, is_holiday) == now_share:
-                    back += timedelta(minutes=1)
-                return back
+        for t in candidates:
+            if when < t <= end and self.share_at(t, tz, is_holiday) != now_share:
+                return t
         return None
 
 

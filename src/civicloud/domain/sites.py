@@ -38,7 +38,9 @@ def validate_timezone(value: str) -> str:
         raise InvalidInput(
             f"{value!r} is not an IANA time zone; use a name such as Europe/Paris",
             code="civicloud.site.invalid_timezone", field="timezone") from None
-    if value not in available_timezones():
+    # "localtime", "Factory" and the posix/ and right/ copies are in the database but name no place.
+    if value not in available_timezones() or value in ("localtime", "Factory", "posixrules") \
+            or value.startswith(("posix/", "right/")):
         raise InvalidInput(f"{value!r} is not an IANA time zone; use a name such as Europe/Paris",
                            code="civicloud.site.invalid_timezone", field="timezone")
     return value

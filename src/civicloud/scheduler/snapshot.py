@@ -184,7 +184,7 @@ def build_snapshot(hosts: Sequence[HostRow], sites: Sequence[SiteFacts], now: da
     site_of = np.array([site_index[h.site_id] for h in hosts], dtype=np.int64)
 
     today = now.date()
-    share = np.array([s.offer.share_at(now, s.timezone, s.is_holiday) / 100.0 for s in sites] or [0.0])
+    share = np.array([_share(s, now) for s in sites] or [0.0])
     committed = np.array([s.offer.committed_percent / 100.0 for s in sites] or [0.0])
     cats = np.array([sum(CATEGORY_BIT[c] for c in s.offer.borrower_categories) or ALL_CATEGORIES for s in sites]
                     or [0], dtype=np.int64)
@@ -231,3 +231,12 @@ def build_snapshot(hosts: Sequence[HostRow], sites: Sequence[SiteFacts], now: da
         site_country=tuple(s.country for s in sites),
         index_of={h.id: i for i, h in enumerate(hosts)},
     )
+
+
+def _share(site: SiteFacts, now: datetime) -> float:
+    """The fraction a site lends now; a site whose calendar cannot be evaluated (say its time zone is
+    missing from this machine's database) lends nothing rather than stopping placement for everyone."""
+    try:
+        return site.offer.share_at(now, site.timezone, site.is_holiday) / 100.0
+    except (ValueError, KeyError, OSError):
+        return 0.0

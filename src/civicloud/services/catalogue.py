@@ -7,7 +7,7 @@ from dataclasses import replace
 from civicloud.domain import TRAITS, Host, Offering, Resources
 from civicloud.errors import Conflict, InvalidInput, NotFound
 from civicloud.services._common import new_id, utcnow
-from civicloud.services.sites import lent_now, require_site
+from civicloud.services.sites import require_site, share_now
 from civicloud.services.snapshots import effective_offers
 from civicloud.store import UnitOfWork
 from civicloud.wire import OfferingCreate
@@ -54,8 +54,9 @@ def list_hosts(uow: UnitOfWork, site_ref: str | None = None) -> list[Host]:
         sites = {s.id: s for s in uow.sites.list()}
         by_site, by_host = effective_offers(uow, list(sites.values()), hosts)
     now = utcnow()
-    return [replace(h, lend_share_percent=lent_now(sites[h.site_id], by_host.get(h.id, by_site[h.site_id]), now)[0])
-            for h in hosts]
+    site_share = {sid: share_now(sites[sid], offer, now) for sid, offer in by_site.items()}
+    return [replace(h, lend_share_percent=share_now(sites[h.site_id], by_host[h.id], now) if h.id in by_host
+                    else site_share[h.site_id]) for h in hosts]
 
 
 def get_host(uow: UnitOfWork, host_id: str) -> Host:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from civicloud.domain import Allocation, PlacementExplanation, Workload, WorkloadState
 from civicloud.scheduler import Decision, profile_for, schedule
 from civicloud.services._common import UowFactory, new_id, utcnow
-from civicloud.services.snapshots import PlacementContext, load_context, load_snapshot, record_claim, request_for
+from civicloud.services.snapshots import PlacementContext, load_context, record_claim, request_for
 from civicloud.store import UnitOfWork
 from civicloud.store.repositories import Claim
 
@@ -54,24 +54,33 @@ BatchObserver = Callable[[float, int], None]
 
 def place_pending(uow_factory: UowFactory, settings: PlacementSettings, clock: Clock = utcnow,
                   observe: BatchObserver | None = None) -> list[PlacementOutcome]:
-    """Place pending workloads, oldest first, up to ``settings.batch`` of them.
+    """Place every pending workload, oldest first, reading them ``settings.batch`` at a time.
+
+    The whole queue is walked on every pass, so requests nothing can take now (a region without a
+    site, an offer closed for the day) never hold back newer ones that fit.
 
     ``observe(seconds, workloads)`` is called after each batch with its duration, from its first decision
     to its commit: the latency a workload of that batch saw (benchmarks and metrics use it)."""
-    with uow_factory() as uow:
-        pending = uow.workloads.pending(settings.batch)
-        if not pending:
-            return []
-        ctx = load_context(uow, clock(), settings.stale_after, settings.default_carbon_g_per_kwh)
     outcomes: list[PlacementOutcome] = []
-    for start in range(0, len(pending), settings.claim_batch):
-        chunk = pending[start:start + settings.claim_batch]
-        began = time.perf_counter()
-        done, ctx = _place_batch(uow_factory, ctx, chunk, settings, clock)
-        if observe is not None:
-            observe(time.perf_counter() - began, len(chunk))
-        outcomes += done
-    return outcomes
+    ctx: PlacementContext | None = None
+    after: tuple[datetime, str] | None = None
+    while True:
+        with uow_factory() as uow:
+            page = uow.workloads.pending(settings.batch, after=after)
+            if not page:
+                return outcomes
+            if ctx is None:
+                ctx = load_context(uow, clock(), settings.stale_after, settings.default_carbon_g_per_kwh)
+        after = (page[-1].created_at, page[-1].id)
+        for start in range(0, len(page), settings.claim_batch):
+            chunk = page[start:start + settings.claim_batch]
+            began = time.perf_counter()
+            done, ctx = _place_batch(uow_factory, ctx, chunk, settings, clock)
+            if observe is not None:
+                observe(time.perf_counter() - began, len(chunk))
+            outcomes += done
+        if len(page) < settings.batch:
+            return outcomes
 
 
 def _decide(ctx: PlacementContext, workload: Workload) -> Decision:
@@ -110,13 +119,21 @@ def _place_batch(uow_factory: UowFactory, ctx: PlacementContext, chunk: list[Wor
         outcomes.append(PlacementOutcome(workload.id, True, host_id, message))
         ctx = record_claim(ctx, workload, host_id, offering.resources)
     with uow_factory() as uow:
-        if uow.claims.claim_all(claims, now):
-            uow.workloads.explain_many(explained)
+        committed = uow.claims.claim_all(claims, now)
+        if committed:
             uow.commit()
-            return outcomes, ctx
-        uow.rollback()
-        log.debug("a batch of %d claims met a concurrent change; placing them one by one", len(claims))
-        ctx = _fresh_hosts(uow, before, clock, settings)
+        else:
+            uow.rollback()
+            log.debug("a batch of %d claims met a concurrent change; placing them one by one", len(claims))
+            ctx = _fresh(uow, before, clock, settings)
+    if committed:
+        # Apart from the claims: explanations touch other workloads' rows, and taking those locks in the
+        # claims' transaction could deadlock with another replica's batch.
+        if explained:
+            with uow_factory() as uow:
+                uow.workloads.explain_many(explained)
+                uow.commit()
+        return outcomes, ctx
     outcomes = []
     for workload in chunk:
         outcome, ctx = _place_one(uow_factory, ctx, workload, settings, clock)
@@ -124,9 +141,9 @@ def _place_batch(uow_factory: UowFactory, ctx: PlacementContext, chunk: list[Wor
     return outcomes, ctx
 
 
-def _fresh_hosts(uow: UnitOfWork, ctx: PlacementContext, clock: Clock, settings: PlacementSettings) -> PlacementContext:
-    # Only the hosts changed under us: re-read them, not the members, quotas and groups.
-    return replace(ctx, snapshot=load_snapshot(uow, clock(), settings.stale_after, settings.default_carbon_g_per_kwh))
+def _fresh(uow: UnitOfWork, ctx: PlacementContext, clock: Clock, settings: PlacementSettings) -> PlacementContext:
+    """After a lost claim: the hosts, and what other schedulers placed (quotas, groups), read again."""
+    return load_context(uow, clock(), settings.stale_after, settings.default_carbon_g_per_kwh)
 
 
 def _place_one(uow_factory: UowFactory, ctx: PlacementContext, workload: Workload, settings: PlacementSettings,
@@ -154,7 +171,7 @@ def _place_one(uow_factory: UowFactory, ctx: PlacementContext, workload: Workloa
                                    workload.service_class):
                 log.debug("claim on %s lost (attempt %d); re-reading the hosts", host_id, attempt)
                 uow.rollback()
-                ctx = _fresh_hosts(uow, ctx, clock, settings)
+                ctx = _fresh(uow, ctx, clock, settings)
                 continue
             uow.allocations.add(Allocation(new_id(), workload.id, host_id, offering.resources, now, None,
                                            workload.service_class))

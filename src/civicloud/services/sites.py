@@ -92,14 +92,20 @@ def list_sites(uow: UnitOfWork, member_id: str | None = None) -> list[Site]:
         return uow.sites.list(member_id)
 
 
-def lent_now(site: Site, offer: Offer, now: datetime) -> tuple[float, datetime | None]:
-    """The share the offer lends at ``now`` in the site's time zone, and when that next changes."""
+def _holidays(site: Site):  # type: ignore[no-untyped-def]
     department = department_of(site.insee_code)
+    return lambda day: is_public_holiday(day, department)
 
-    def holiday(day):  # type: ignore[no-untyped-def]
-        return is_public_holiday(day, department)
 
-    return offer.share_at(now, site.timezone, holiday), offer.next_change(now, site.timezone, holiday)
+def share_now(site: Site, offer: Offer, now: datetime) -> float:
+    """The share the offer lends at ``now`` in the site's time zone."""
+    return offer.share_at(now, site.timezone, _holidays(site))
+
+
+def lent_now(site: Site, offer: Offer, now: datetime) -> tuple[float, datetime | None]:
+    """The share the offer lends at ``now``, and when that next changes."""
+    holidays = _holidays(site)
+    return offer.share_at(now, site.timezone, holidays), offer.next_change(now, site.timezone, holidays)
 
 
 def _view(site: Site, host_id: str | None, found: tuple[Offer, datetime] | None, now: datetime) -> OfferView:

@@ -92,10 +92,11 @@ def load_snapshot(uow: UnitOfWork, now: datetime, stale_after: timedelta, defaul
 def load_context(uow: UnitOfWork, now: datetime, stale_after: timedelta, default_carbon: float) -> PlacementContext:
     snapshot = load_snapshot(uow, now, stale_after, default_carbon)
     members = {m.id: m for m in uow.members.list()}
+    # The agreement in force that started last governs; one without quotas means no limit.
     quotas: dict[str, Mapping[str, Quota]] = {}
-    for agreement in uow.agreements.all():
-        if agreement.in_force(now.date()) and agreement.quotas:
-            quotas[agreement.member_id] = agreement.quotas
+    in_force = sorted((a for a in uow.agreements.all() if a.in_force(now.date())), key=lambda a: (a.valid_from, a.id))
+    for agreement in in_force:
+        quotas[agreement.member_id] = agreement.quotas
     # A borrower's location: the first of its sites that has coordinates.
     location: dict[str, tuple[float, float]] = {}
     for site in uow.sites.list():

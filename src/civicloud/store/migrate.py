@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from civicloud.errors import Unavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,16 +26,33 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+# Any constant will do; it only has to be the same for every replica of the control plane.
+_MIGRATION_LOCK = 7_302_912_026
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate to ``revision``. On PostgreSQL an advisory lock makes replicas started together take turns."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
+    with _reachable(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with _reachable(engine), engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextmanager
+def _reachable(engine: Engine) -> Iterator[None]:
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise Unavailable(f"cannot reach the database at {engine.url.render_as_string(hide_password=True)} "
+                          f"({type(exc.orig).__name__}); check CIVICLOUD_DATABASE_URL and that the server is up",
+                          code="civicloud.store.unavailable") from None
 
 
 def head_revision() -> str | None:

@@ -78,16 +78,30 @@ class LibvirtDriver:
         except libvirt.libvirtError:
             pass
 
+    def _connection(self) -> Any:
+        """The libvirt connection, opened again if libvirtd restarted under us."""
+        try:
+            if self._conn.isAlive():
+                return self._conn
+        except libvirt.libvirtError:
+            pass
+        try:
+            self._conn = libvirt.open(self.uri)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"lost libvirt at {self.uri} and cannot reconnect: {exc.get_error_message()}",
+                              code="civicloud.driver.unreachable") from exc
+        return self._conn
+
     def inventory(self) -> HostInventory:
         with self._errors("read the host's inventory"):
-            _model, memory_mib, cpus, *_rest = self._conn.getInfo()
-            disk_bytes = max((p.info()[1] for p in self._conn.listAllStoragePools() if p.isActive()), default=0)
+            _model, memory_mib, cpus, *_rest = self._connection().getInfo()
+            disk_bytes = max((p.info()[1] for p in self._connection().listAllStoragePools() if p.isActive()), default=0)
             if not disk_bytes and self.images is not None:  # no storage pool: the file system of the overlays
                 self.images.disks.mkdir(parents=True, exist_ok=True)
                 st = os.statvfs(self.images.disks)
                 disk_bytes = st.f_blocks * st.f_frsize
             owner_vcpus = owner_kib = 0
-            for dom in self._conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+            for dom in self._connection().listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
                 if self._workload_id(dom) is None:
                     _state, _max_kib, mem_kib, vcpus, _cpu_time = dom.info()
                     owner_vcpus += vcpus
@@ -98,7 +112,7 @@ class LibvirtDriver:
     def domains(self) -> list[Actual]:
         out = []
         with self._errors("list domains"):
-            for dom in self._conn.listAllDomains():
+            for dom in self._connection().listAllDomains():
                 workload_id = self._workload_id(dom)
                 if workload_id is None:
                     continue  # the owner's own VM, or another tool's: never ours
@@ -117,7 +131,7 @@ class LibvirtDriver:
             disk = self.images.create_overlay(spec.workload_id, image, spec.disk_gib)
             xml = qemu_domain_xml(spec, self.domain_type, image, disk, self.images.console_log(spec.workload_id))
         with self._errors(f"define the domain of workload {spec.workload_id}"):
-            self._conn.defineXML(xml)
+            self._connection().defineXML(xml)
 
     def start(self, workload_id: str) -> None:
         with self._errors(f"start workload {workload_id}"):
@@ -168,7 +182,7 @@ class LibvirtDriver:
 </domain>"""
 
     def _lookup(self, workload_id: str) -> Any:
-        return self._conn.lookupByName(DOMAIN_PREFIX + workload_id)
+        return self._connection().lookupByName(DOMAIN_PREFIX + workload_id)
 
     @staticmethod
     def _workload_id(dom: Any) -> str | None:
@@ -179,10 +193,12 @@ class LibvirtDriver:
         except libvirt.libvirtError:
             return None  # a look-alike name without our metadata is not ours
         try:
-            found = ElementTree.fromstring(xml).findtext("id")
+            found = (ElementTree.fromstring(xml).findtext("id") or "").strip()
         except ElementTree.ParseError:
             return None
-        return found.strip() if found else None
+        # A copy of one of ours (an owner's virt-clone keeps the metadata) is not ours: only the domain
+        # named after the workload is, so actions by name always reach the domain that was listed.
+        return found if found and dom.name() == DOMAIN_PREFIX + found else None
 
     def _errors(self, doing: str) -> _Translate:
         return _Translate(doing, self.name)

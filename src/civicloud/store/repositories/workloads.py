@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, select, tuple_, update
 
 from civicloud.domain import (
     Allocation,
@@ -58,9 +58,14 @@ class WorkloadRepository(Repo):
             stmt = stmt.where(LIVE)
         return [_workload(r) for r in self._conn.execute(stmt)]
 
-    def pending(self, limit: int) -> list[Workload]:
-        """Pending workloads in arrival order."""
-        return self.list(state=WorkloadState.PENDING, limit=limit)
+    def pending(self, limit: int, after: tuple[datetime, str] | None = None) -> list[Workload]:
+        """Pending workloads in arrival order, from just after ``after`` (created_at, id): keyset paging."""
+        stmt = (select(t.workloads).where(W.state == WorkloadState.PENDING.value)
+                .order_by(W.created_at, W.id).limit(limit))
+        if after is not None:
+            stmt = stmt.where(tuple_(W.created_at, W.id) > tuple_(bindparam("a_at", after[0], type_=W.created_at.type),
+                                                                  bindparam("a_id", after[1])))
+        return [_workload(r) for r in self._conn.execute(stmt)]
 
     def on_site(self, site_id: str) -> list[tuple[Workload, str]]:
         """Live workloads placed on the site's hosts, with the host's name."""
