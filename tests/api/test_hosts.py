@@ -101,3 +101,20 @@ def test_gpus_and_the_owners_load_are_reported(client: TestClient, region: Regio
     host = ok(client.get(f"{API}/hosts/{agent.hosts['drancy-h1']}"), 200)
     assert host["total"]["gpus"] == 2 and host["free"]["gpus"] == 1  # 50 % of 2 GPUs, no overcommit
     assert host["owner_used"] == {"vcpus": 6, "memory_mib": 16384, "disk_gib": 0, "gpus": 0}
+
+
+def test_owner_sets_reserve_and_ratios(client, region) -> None:  # type: ignore[no-untyped-def]
+    """The reserve is never lent: it leaves the host's capacity, and a reserve above the host is refused."""
+    host = client.get("/api/v1/hosts").json()[0]
+    before = host["generation"]
+    body = {"reserved_vcpus": 4, "reserved_memory_mib": 8192, "cpu_ratio": 2.0, "ram_ratio": 1.0}
+    resp = client.put(f"/api/v1/hosts/{host['id']}/reserve", json=body)
+    assert resp.status_code == 200, resp.text
+    after = resp.json()
+    assert (after["reserved"]["vcpus"], after["reserved"]["memory_mib"], after["ratios"]["cpu"]) == (4, 8192, 2.0)
+    assert after["generation"] > before
+    share = after["lend_share_percent"] / 100
+    assert after["free"]["vcpus"] == int((after["total"]["vcpus"] - 4) * 2.0 * share) - after["allocated"]["vcpus"]
+    too_big = client.put(f"/api/v1/hosts/{host['id']}/reserve", json={"reserved_vcpus": 10_000})
+    assert too_big.status_code == 422 and too_big.json()["error"]["code"] == "civicloud.host.reserve_too_large"
+    assert client.put("/api/v1/hosts/nope/reserve", json={}).json()["error"]["code"] == "civicloud.host.not_found"

@@ -343,6 +343,7 @@ def scene(client: TestClient, region: Region, guarded_app: FastAPI) -> Scene:
         "group_id": group["id"],
         "group": group["id"],
         "join_token": token["token"],
+        "reserved_gpus": 0,  # the scene's hosts have no GPU: a reserve of one would rightly be refused
     })
     return Scene(known, region.agents["drancy-mairie"].headers)
 

@@ -16,6 +16,7 @@ from civicloud.wire import (
     AgreementCreate,
     AgreementOut,
     HostOut,
+    HostReserveSet,
     JoinTokenOut,
     MemberCreate,
     MemberOut,
@@ -86,6 +87,14 @@ def set_site_offer(site_id: Ref, body: OfferSet, uow: Uow, request: Request) -> 
 @router.get("/sites/{site_id}/offer", tags=["offers"])
 def get_site_offer(site_id: Ref, uow: Uow) -> OfferOut:
     return views.offer_out(sites.get_offer(uow, site_ref=site_id))
+
+
+@router.put("/hosts/{host_id}/reserve", tags=["hosts"])
+def set_host_reserve(host_id: Ref, body: HostReserveSet, uow: Uow, request: Request) -> HostOut:
+    """The owner's reserve on this host (never lent) and the allocation ratios of the rest."""
+    host = catalogue.set_host_reserve(uow, host_id, body)
+    request.app.state.placer.wake()
+    return views.host_out(host)
 
 
 @router.put("/hosts/{host_id}/offer", tags=["offers"])

@@ -21,7 +21,7 @@ from civicloud.cli.common import (
 from civicloud.cli.offers import offer_app
 from civicloud.client import ApiClient
 from civicloud.errors import Unavailable
-from civicloud.wire import ResidencyIn, WorkloadCreate, WorkloadOut
+from civicloud.wire import HostReserveSet, ResidencyIn, WorkloadCreate, WorkloadOut
 
 member_app = typer.Typer(no_args_is_help=True, help="Members of the federation.")
 site_app = typer.Typer(no_args_is_help=True, help="Sites (server rooms) and their agents.")
@@ -84,6 +84,24 @@ def host_list(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> Non
                  f"{h.lend_share_percent:g} %", f"{h.allocated.vcpus} / {h.allocated.memory_mib} MiB",
                  f"{h.free.vcpus} / {h.free.memory_mib} MiB", h.id) for h in api.list_hosts()]
     console.print(table("Hosts (vCPU / memory)", ["name", "site", "total", "lends", "allocated", "free", "id"], rows))
+
+
+@host_app.command("reserve")
+@friendly_errors
+def host_reserve(host_id: Annotated[str, typer.Argument(help="host id")],
+                 vcpus: Annotated[int, typer.Option(help="vCPUs the owner keeps")] = 0,
+                 memory_mib: Annotated[int, typer.Option(help="MiB the owner keeps")] = 0,
+                 disk_gib: Annotated[int, typer.Option(help="GiB the owner keeps")] = 0,
+                 cpu_ratio: Annotated[float, typer.Option(help="vCPU overcommit of the rest")] = 4.0,
+                 ram_ratio: Annotated[float, typer.Option(help="memory overcommit of the rest")] = 1.0,
+                 server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """Set what the owner keeps on a host (never lent) and the allocation ratios."""
+    with client(server, token) as api:
+        h = api.set_host_reserve(host_id, HostReserveSet(reserved_vcpus=vcpus, reserved_memory_mib=memory_mib,
+                                                         reserved_disk_gib=disk_gib, cpu_ratio=cpu_ratio,
+                                                         ram_ratio=ram_ratio))
+    console.print(f"{h.name}: reserves {h.reserved.vcpus} vCPU / {h.reserved.memory_mib} MiB, ratios "
+                  f"{h.ratios.cpu:g}/{h.ratios.ram:g}; free now {h.free.vcpus} vCPU / {h.free.memory_mib} MiB")
 
 
 @offering_app.command("list")

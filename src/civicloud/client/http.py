@@ -21,6 +21,7 @@ from civicloud.wire import (
     Heartbeat,
     HeartbeatResponse,
     HostOut,
+    HostReserveSet,
     JoinRequest,
     JoinResponse,
     JoinTokenOut,
@@ -148,6 +149,9 @@ class ApiClient(_Base):
 
     def get_host(self, host_id: str) -> HostOut:
         return self._call("GET", f"/hosts/{_seg(host_id)}", HostOut)
+
+    def set_host_reserve(self, host_id: str, body: HostReserveSet) -> HostOut:
+        return self._call("PUT", f"/hosts/{_seg(host_id)}/reserve", HostOut, body)
 
     def create_offering(self, body: OfferingCreate) -> OfferingOut:
         return self._call("POST", "/offerings", OfferingOut, body)

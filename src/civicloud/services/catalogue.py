@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from civicloud.domain import TRAITS, Host, Offering, Resources
+from civicloud.domain import TRAITS, Host, Offering, Ratios, Resources
 from civicloud.errors import Conflict, InvalidInput, NotFound
 from civicloud.services._common import new_id, utcnow
 from civicloud.services.sites import require_site, share_now
 from civicloud.services.snapshots import effective_offers
 from civicloud.store import UnitOfWork
-from civicloud.wire import OfferingCreate
+from civicloud.wire import HostReserveSet, OfferingCreate
 
 
 def create_offering(uow: UnitOfWork, cmd: OfferingCreate) -> Offering:
@@ -57,6 +57,26 @@ def list_hosts(uow: UnitOfWork, site_ref: str | None = None) -> list[Host]:
     site_share = {sid: share_now(sites[sid], offer, now) for sid, offer in by_site.items()}
     return [replace(h, lend_share_percent=share_now(sites[h.site_id], by_host[h.id], now) if h.id in by_host
                     else site_share[h.site_id]) for h in hosts]
+
+
+def set_host_reserve(uow: UnitOfWork, host_id: str, cmd: HostReserveSet) -> Host:
+    """What the owner keeps for itself on a host, and how far civicloud may overcommit the rest."""
+    ratios = Ratios(cmd.cpu_ratio, cmd.ram_ratio, cmd.disk_ratio)
+    reserved = Resources(cmd.reserved_vcpus, cmd.reserved_memory_mib, cmd.reserved_disk_gib, cmd.reserved_gpus)
+    with uow:
+        host = uow.hosts.get(host_id)
+        if host is None:
+            raise NotFound.of("host", host_id)
+        too_much = [name for name in ("vcpus", "memory_mib", "disk_gib", "gpus")
+                    if getattr(reserved, name) > getattr(host.total, name)]
+        if too_much:
+            raise InvalidInput(f"the reserve exceeds what the host has ({', '.join(too_much)}); "
+                               f"it has {host.total.vcpus} vCPU, {host.total.memory_mib} MiB, "
+                               f"{host.total.disk_gib} GiB, {host.total.gpus} GPU",
+                               code="civicloud.host.reserve_too_large", field=f"reserved_{too_much[0]}")
+        uow.hosts.set_reserve(host.id, reserved, ratios)
+        uow.commit()
+    return get_host(uow, host_id)
 
 
 def get_host(uow: UnitOfWork, host_id: str) -> Host:

@@ -19,6 +19,7 @@ from civicloud.wire.resources import (
     AgreementOut,
     CertificationIn,
     HostOut,
+    HostReserveSet,
     JoinTokenOut,
     MemberCreate,
     MemberOut,
@@ -40,7 +41,7 @@ from civicloud.wire.resources import (
 
 __all__ = [
     "AgreementCreate", "AgreementOut", "CertificationIn", "DesiredState", "DesiredWorkload", "ErrorBody",
-    "ErrorDetail", "Heartbeat", "HeartbeatResponse", "HostOut", "HostReport", "JoinRequest", "JoinResponse",
+    "ErrorDetail", "Heartbeat", "HeartbeatResponse", "HostOut", "HostReport", "HostReserveSet", "JoinRequest", "JoinResponse",
     "JoinTokenOut", "MemberCreate", "MemberOut", "ObservedWorkload", "OfferOut", "OfferSet", "OfferingCreate",
     "OfferingOut", "PlacementGroupCreate", "PlacementGroupOut", "PlacementOut", "QuotaIn", "RegisteredHost",
     "ResidencyIn", "Report", "ReportResponse", "ResourcesOut", "SiteCreate", "SiteOut",

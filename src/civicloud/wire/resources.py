@@ -154,6 +154,18 @@ class RatiosOut(Out):
     disk: float
 
 
+class HostReserveSet(In):
+    """Set by the host's owner: what civicloud never lends, and the allocation ratios of the rest."""
+
+    reserved_vcpus: int = Field(default=0, ge=0, le=100_000)
+    reserved_memory_mib: int = Field(default=0, ge=0, le=(1 << 31) - 1)
+    reserved_disk_gib: int = Field(default=0, ge=0, le=1 << 30)
+    reserved_gpus: int = Field(default=0, ge=0, le=1024)
+    cpu_ratio: float = Field(default=4.0, gt=0, le=64)
+    ram_ratio: float = Field(default=1.0, gt=0, le=64)
+    disk_ratio: float = Field(default=1.0, gt=0, le=64)
+
+
 class HostOut(Out):
     id: str
     site_id: str

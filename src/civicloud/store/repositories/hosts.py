@@ -60,6 +60,14 @@ class HostRepository(Repo):
         self._conn.execute(update(t.hosts).where(H.id == host_id)
                            .values(generation=H.generation + 1, **_deltas(delta, service_class, -1)))
 
+    def set_reserve(self, host_id: str, reserved: Resources, ratios: Ratios) -> bool:
+        """The owner's reserve and the allocation ratios; bumps the generation (capacity changed)."""
+        result = self._conn.execute(update(t.hosts).where(H.id == host_id).values(
+            generation=H.generation + 1, reserved_vcpus=reserved.vcpus, reserved_memory_mib=reserved.memory_mib,
+            reserved_disk_gib=reserved.disk_gib, reserved_gpus=reserved.gpus, cpu_ratio=ratios.cpu,
+            ram_ratio=ratios.ram, disk_ratio=ratios.disk))
+        return result.rowcount == 1
+
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(t.hosts)).scalar_one())
 
