@@ -16,7 +16,7 @@ from pathlib import Path
 from region import NOW, build_region, requests
 from sqlalchemy import create_engine, text
 
-from civicloud.domain import Member, MemberCategory, Offering, Resources, Site
+from civicloud.domain import Member, MemberCategory, Offering, Ratios, Resources, Site
 from civicloud.services._common import new_id
 from civicloud.services.placement import PlacementSettings, place_pending
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade
@@ -42,6 +42,7 @@ def _load_region(engine, n_hosts: int, n_requests: int) -> None:  # type: ignore
         for h in region.hosts:
             uow.hosts.report(h.site_id, h.name, "test:///default", Resources(*h.total), Resources(*h.owner_used),
                              NOW, h.id)
+            uow.hosts.set_reserve(h.id, Resources(*h.reserved), Ratios(*h.ratios[:3]))
         borrowers = {}
         offerings: dict[tuple, Offering] = {}
         i = 0
