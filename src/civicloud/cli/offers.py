@@ -6,6 +6,7 @@ import re
 from typing import Annotated
 
 import typer
+from rich.table import Table
 from rich.text import Text
 
 from civicloud.cli.common import DEFAULT_SERVER, ServerOpt, TokenOpt, client, console, friendly_errors, table
@@ -75,9 +76,9 @@ def offer_show(site: Annotated[str, typer.Argument(help="site id or name")],
 
 def _cell(share: float) -> Text:
     if share <= 0:
-        return Text("·", style="dim")
+        return Text("· ", style="dim")
     style = "bold green" if share >= 60 else "yellow" if share >= 20 else "red"
-    return Text("█" if share >= 60 else "▆" if share >= 20 else "▂", style=style)
+    return Text(("█" if share >= 60 else "▆" if share >= 20 else "▂") * 2, style=style)
 
 
 def show_offer(offer: OfferOut) -> None:
@@ -90,8 +91,12 @@ def show_offer(offer: OfferOut) -> None:
     if offer.windows:
         console.print(table("Windows (site's local time)", ["days", "from", "to", "lends"],
                             [(",".join(w.days), w.start, w.end, f"{w.share_percent:g} %") for w in offer.windows]))
-    grid = table("Week (local time; █ ≥ 60 %, ▆ ≥ 20 %, ▂ < 20 %, · nothing)", ["", *[f"{h:02d}" for h in range(24)]],
-                 [])
+    # Two characters per hour, no padding: a week fits an 80-column terminal.
+    grid = Table(title="Week, hour by hour (local time): █ ≥ 60 %  ▆ ≥ 20 %  ▂ < 20 %  · nothing",
+                 title_justify="left", box=None, padding=(0, 0), show_header=True, header_style="dim")
+    grid.add_column("", width=4, no_wrap=True)
+    for h in range(24):
+        grid.add_column(f"{h:02d}", width=2, no_wrap=True)
     for day, hours in zip(DAY_NAMES, offer.timeline, strict=True):
         grid.add_row(day, *[_cell(s) for s in hours])
     console.print(grid)
