@@ -35,6 +35,7 @@ bench: $(STAMP)
 	bash scripts/postgres.sh
 	$(BIN)/python bench/placement.py --hosts 5000 --requests 20000 --claim-requests 2000
 	$(BIN)/python bench/packing.py
+	$(BIN)/python bench/provisioning.py --workloads 200
 	$(BIN)/python bench/peer_placement.py --hosts 5000 --requests 2000 --peer-requests 200
 
 clean:
