@@ -170,12 +170,7 @@ class LibvirtDriver:
     def domain_xml(self, spec: Desired) -> str:
         """The minimal domain of libvirt's test driver (no disk, no devices)."""
         return f"""<domain type='test'>
-  <name>{DOMAIN_PREFIX}{escape(spec.workload_id)}</name>
-  <uuid>{_as_uuid(spec.workload_id)}</uuid>
-  <title>{escape(spec.name)}</title>
-  <metadata>{metadata_xml(spec)}</metadata>
-  <memory unit='MiB'>{int(spec.memory_mib)}</memory>
-  <vcpu>{int(spec.vcpus)}</vcpu>
+{identity_xml(spec)}
   <os><type arch='x86_64'>hvm</type></os>
   <on_poweroff>destroy</on_poweroff>
   <on_crash>destroy</on_crash>
@@ -235,6 +230,16 @@ def metadata_xml(spec: Desired) -> str:
             f"</{METADATA_PREFIX}:workload>")
 
 
+def identity_xml(spec: Desired) -> str:
+    """What every domain of ours starts with: its name, UUID, metadata and size."""
+    return f"""  <name>{DOMAIN_PREFIX}{escape(spec.workload_id)}</name>
+  <uuid>{_as_uuid(spec.workload_id)}</uuid>
+  <title>{escape(spec.name)}</title>
+  <metadata>{metadata_xml(spec)}</metadata>
+  <memory unit='MiB'>{int(spec.memory_mib)}</memory>
+  <vcpu>{int(spec.vcpus)}</vcpu>"""
+
+
 def qemu_domain_xml(spec: Desired, dom_type: str, image: BootImage, disk: Path, console_log: Path) -> str:
     """A real guest: VirtIO disk on its overlay, serial console to a file, VNC on loopback, balloon stats."""
     boot = ""
@@ -245,12 +250,7 @@ def qemu_domain_xml(spec: Desired, dom_type: str, image: BootImage, disk: Path, 
                 f"<cmdline>{escape(cmdline)}</cmdline>")
     cpu = "<cpu mode='host-passthrough'/>" if dom_type == "kvm" else ""
     return f"""<domain type='{dom_type}'>
-  <name>{DOMAIN_PREFIX}{escape(spec.workload_id)}</name>
-  <uuid>{_as_uuid(spec.workload_id)}</uuid>
-  <title>{escape(spec.name)}</title>
-  <metadata>{metadata_xml(spec)}</metadata>
-  <memory unit='MiB'>{int(spec.memory_mib)}</memory>
-  <vcpu>{int(spec.vcpus)}</vcpu>
+{identity_xml(spec)}
   {cpu}
   <os><type arch='x86_64' machine='pc'>hvm</type>{boot}<boot dev='hd'/></os>
   <features><acpi/></features>
