@@ -247,3 +247,15 @@ def test_heartbeat_body_is_checked(client: TestClient, site_id: str, case: str, 
     assert error_code(r, 422) == "civicloud.request.invalid"
     assert r.json()["error"]["field"] == field
     assert ok(client.get(f"{API}/hosts"), 200) == []
+
+
+def test_revoked_agents_must_join_again(client, region) -> None:  # type: ignore[no-untyped-def]
+    site = region.sites["drancy-mairie"]
+    agent = region.agents["drancy-mairie"]
+    assert client.get(f"{API}/agent/desired", headers=agent.headers).status_code == 200
+    revoked = client.delete(f"{API}/sites/{site}/credentials")
+    assert revoked.status_code == 200 and revoked.json()["revoked"] >= 1
+    refused = client.get(f"{API}/agent/desired", headers=agent.headers)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "civicloud.agent.invalid_credential"
+    assert client.delete(f"{API}/sites/{site}/credentials").json() == {"revoked": 0}
+    assert client.delete(f"{API}/sites/nope/credentials").json()["error"]["code"] == "civicloud.site.not_found"

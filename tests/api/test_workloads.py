@@ -435,3 +435,15 @@ def test_a_workload_carries_its_service_class(app: FastAPI, client: TestClient, 
     assert [o.placed for o in app.state.placer.run_once()] == [True]
     host = ok(client.get(f"{API}/hosts/{get(client, guaranteed['id'])['host_id']}"), 200)
     assert host["allocated_guaranteed"] == SMALL
+
+
+def test_workloads_list_in_pages(client, region) -> None:  # type: ignore[no-untyped-def]
+    """Oldest first, ``limit`` at a time from ``offset``: nothing missed, nothing twice."""
+    member = region.members["Bobigny"]
+    ids = [client.post(f"{API}/workloads", json={"member_id": member, "offering_id": "vm-small",
+                                                 "name": f"p{i}"}).json()["id"] for i in range(5)]
+    pages = [client.get(f"{API}/workloads", params={"limit": 2, "offset": o}).json() for o in (0, 2, 4)]
+    assert [w["id"] for page in pages for w in page] == ids
+    assert [len(p) for p in pages] == [2, 2, 1]
+    bad = client.get(f"{API}/workloads", params={"limit": 0})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "query.limit"

@@ -153,6 +153,12 @@ def issue_join_token(site_id: Ref, uow: Uow, request: Request) -> JoinTokenOut:
     return JoinTokenOut(site_id=issued.site_id, token=issued.token, expires_at=issued.expires_at)
 
 
+@router.delete("/sites/{site_id}/credentials", tags=["sites"])
+def revoke_site_agents(site_id: Ref, uow: Uow) -> dict[str, int]:
+    """Revoke every credential of the site's agents; they need a new join token to come back."""
+    return {"revoked": sites.revoke_agents(uow, site_id)}
+
+
 @router.get("/hosts", tags=["hosts"])
 def list_hosts(uow: Uow, site_id: Ref | None = None) -> list[HostOut]:
     return [views.host_out(h) for h in catalogue.list_hosts(uow, site_id)]
@@ -187,9 +193,13 @@ def create_workload(body: WorkloadCreate, uow: Uow, request: Request) -> Workloa
 
 @router.get("/workloads", tags=["workloads"])
 def list_workloads(uow: Uow, member_id: Ref | None = None, state: WorkloadState | None = None,
-                   include_deleted: bool = Query(default=False)) -> list[WorkloadOut]:
+                   include_deleted: bool = Query(default=False),
+                   limit: int = Query(default=1000, ge=1, le=1000, description="at most this many, oldest first"),
+                   offset: int = Query(default=0, ge=0, le=10_000_000, description="skip this many first")
+                   ) -> list[WorkloadOut]:
     return [views.workload_out(w) for w in workloads.list_workloads(uow, member=member_id, state=state,
-                                                                      include_deleted=include_deleted)]
+                                                                      include_deleted=include_deleted,
+                                                                      limit=limit, offset=offset)]
 
 
 @router.get("/workloads/{workload_id}", tags=["workloads"])

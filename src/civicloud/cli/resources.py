@@ -61,6 +61,16 @@ def site_list(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> Non
     console.print(table("Sites", ["name", "member", "INSEE", "lends now", "certifications", "id"], rows))
 
 
+@site_app.command("revoke-agents")
+@friendly_errors
+def site_revoke_agents(site: Annotated[str, typer.Argument(help="site id or name")],
+                       server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """Revoke the credentials of every agent of a site; they must join again with a new token."""
+    with client(server, token) as api:
+        revoked = api.revoke_site_agents(site)
+    console.print(f"revoked {revoked} agent credential(s); issue a new join token for the site's agent")
+
+
 @site_app.command("join-token")
 @friendly_errors
 def site_join_token(site: Annotated[str, typer.Argument(help="site id or name")],

@@ -141,6 +141,9 @@ class ApiClient(_Base):
     def list_groups(self, member_id: str | None = None) -> list[PlacementGroupOut]:
         return self._call("GET", "/placement-groups", list[PlacementGroupOut], params={"member_id": member_id})
 
+    def revoke_site_agents(self, site: str) -> int:
+        return self._call("DELETE", f"/sites/{_seg(site)}/credentials", dict[str, int])["revoked"]
+
     def issue_join_token(self, site: str) -> JoinTokenOut:
         return self._call("POST", f"/sites/{_seg(site)}/join-tokens", JoinTokenOut)
 
@@ -164,9 +167,15 @@ class ApiClient(_Base):
 
     def list_workloads(self, member_id: str | None = None, state: str | None = None,
                        include_deleted: bool = False) -> list[WorkloadOut]:
-        return self._call("GET", "/workloads", list[WorkloadOut],
-                          params={"member_id": member_id, "state": state,
-                                  "include_deleted": "true" if include_deleted else None})
+        """Every matching workload, page after page."""
+        out: list[WorkloadOut] = []
+        while True:
+            page = self._call("GET", "/workloads", list[WorkloadOut],
+                              params={"member_id": member_id, "state": state, "offset": len(out),
+                                      "include_deleted": "true" if include_deleted else None})
+            out += page
+            if len(page) < 1000:
+                return out
 
     def get_workload(self, workload_id: str) -> WorkloadOut:
         return self._call("GET", f"/workloads/{_seg(workload_id)}", WorkloadOut)

@@ -157,6 +157,15 @@ def _require_site_of(uow: UnitOfWork, site_ref: str | None, host_id: str | None)
     return site
 
 
+def revoke_agents(uow: UnitOfWork, site_ref: str) -> int:
+    """Revoke the credentials of every agent of a site (a stolen or retired machine): they must join again."""
+    with uow:
+        site = require_site(uow, site_ref)
+        revoked = uow.credentials.revoke_site_credentials(site.id, utcnow())
+        uow.commit()
+    return revoked
+
+
 def issue_join_token(uow: UnitOfWork, site_ref: str, ttl: timedelta) -> IssuedToken:
     token = JOIN_TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()

@@ -51,10 +51,11 @@ def get_workload(uow: UnitOfWork, workload_id: str) -> Workload:
 
 
 def list_workloads(uow: UnitOfWork, *, member: str | None = None, state: WorkloadState | None = None,
-                   include_deleted: bool = False) -> list[Workload]:
+                   include_deleted: bool = False, limit: int = 1000, offset: int = 0) -> list[Workload]:
     with uow:
         member_id = require_member(uow, member).id if member is not None else None
-        return uow.workloads.list(member_id=member_id, state=state, include_deleted=include_deleted)
+        return uow.workloads.list(member_id=member_id, state=state, include_deleted=include_deleted, limit=limit,
+                                  offset=offset)
 
 
 def stop_workload(uow: UnitOfWork, workload_id: str) -> Workload:

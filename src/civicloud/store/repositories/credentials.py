@@ -35,3 +35,9 @@ class CredentialRepository(Repo):
         row = self._one(select(t.site_credentials.c.site_id).where(and_(
             t.site_credentials.c.secret_hash == secret_hash, t.site_credentials.c.revoked_at.is_(None))))
         return str(row.site_id) if row else None
+
+    def revoke_site_credentials(self, site_id: str, now: datetime) -> int:
+        """Revoke every live credential of a site's agents; the number revoked."""
+        result = self._conn.execute(update(t.site_credentials).where(and_(
+            t.site_credentials.c.site_id == site_id, t.site_credentials.c.revoked_at.is_(None))).values(revoked_at=now))
+        return int(result.rowcount)

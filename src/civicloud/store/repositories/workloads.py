@@ -48,8 +48,8 @@ class WorkloadRepository(Repo):
         return self._one(select(W.id).where(and_(W.member_id == member_id, W.name == name, LIVE))) is not None
 
     def list(self, *, member_id: str | None = None, state: WorkloadState | None = None,
-             include_deleted: bool = False, limit: int = 1000) -> list[Workload]:
-        stmt = select(t.workloads).order_by(W.created_at, W.id).limit(limit)
+             include_deleted: bool = False, limit: int = 1000, offset: int = 0) -> list[Workload]:
+        stmt = select(t.workloads).order_by(W.created_at, W.id).limit(limit).offset(offset)
         if member_id is not None:
             stmt = stmt.where(W.member_id == member_id)
         if state is not None:
