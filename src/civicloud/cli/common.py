@@ -53,7 +53,8 @@ def friendly_errors(fn: F) -> F:
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
     t = Table(title=title, title_justify="left", header_style="bold")
     for col in columns:
-        t.add_column(col)
+        # Ids are for copying: never cut or wrapped, whatever the terminal's width.
+        t.add_column(col, no_wrap=True, min_width=36) if col == "id" else t.add_column(col)
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     return t
