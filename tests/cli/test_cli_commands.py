@@ -116,3 +116,11 @@ def test_workload_explain_names_the_filter(live_server, live_region, running_age
     assert result.exit_code == 0, result.output
     assert "Why web is not placed" in result.output
     assert "offer_open" in result.output and "offer_closed_now" in result.output
+
+
+def test_ids_are_never_cut_on_a_narrow_terminal(live_server, live_region) -> None:
+    from civicloud.wire import WorkloadCreate
+
+    w = live_region.api.create_workload(WorkloadCreate(member_id="Bobigny", offering_id="vm.small", name="narrow"))
+    result = runner.invoke(app, ["workload", "list", "--server", live_server.url], env={"COLUMNS": "70"})
+    assert result.exit_code == 0 and w.id in result.output
