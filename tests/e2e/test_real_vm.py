@@ -116,3 +116,18 @@ def test_boot_a_real_guest_then_leave_nothing(live_region, qemu_uri: str, guest:
         assert api.get_host(host.id).allocated.vcpus == 0
     finally:
         agent.close()
+
+
+def test_inventory_counts_what_is_not_ours_as_the_owners(qemu_uri: str, guest: BootImage, agent_dir: Path) -> None:
+    """On a real host the owner's load comes from libvirt's host memory statistics."""
+    conn = libvirt.open(qemu_uri)
+    try:
+        stats = conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
+    finally:
+        conn.close()
+    inv = LibvirtDriver(qemu_uri, "hv-real", images=GuestImages(agent_dir, guest)).inventory()
+    assert inv.memory_mib == stats["total"] // 1024
+    used_mib = (stats["total"] - stats["free"] - stats.get("buffers", 0) - stats.get("cached", 0)) // 1024
+    # The host's own processes are the owner's too: the report is the host's use, give or take what moved.
+    assert 0 < inv.owner_memory_mib <= stats["total"] // 1024
+    assert abs(inv.owner_memory_mib - used_mib) < max(256, used_mib // 4)

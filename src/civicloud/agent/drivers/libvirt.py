@@ -100,14 +100,31 @@ class LibvirtDriver:
                 self.images.disks.mkdir(parents=True, exist_ok=True)
                 st = os.statvfs(self.images.disks)
                 disk_bytes = st.f_blocks * st.f_frsize
-            owner_vcpus = owner_kib = 0
+            owner_vcpus = owner_kib = ours_kib = 0
             for dom in self._connection().listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+                _state, _max_kib, mem_kib, vcpus, _cpu_time = dom.info()
                 if self._workload_id(dom) is None:
-                    _state, _max_kib, mem_kib, vcpus, _cpu_time = dom.info()
                     owner_vcpus += vcpus
                     owner_kib += mem_kib
+                else:
+                    ours_kib += mem_kib
+            stats = self._memory_stats()
+        if stats is not None:
+            # The host's own figures, where the driver has them: everything in use that is not one of our
+            # guests is the owner's (its VMs, and the host's own system).
+            memory_mib = stats["total"] // 1024
+            used_kib = stats["total"] - stats["free"] - stats.get("buffers", 0) - stats.get("cached", 0)
+            owner_kib = max(owner_kib, used_kib - ours_kib)
         return HostInventory(self.name, self.uri, int(cpus), int(memory_mib), int(disk_bytes // (1 << 30)),
-                             owner_vcpus, owner_kib // 1024)
+                             owner_vcpus, max(0, owner_kib) // 1024)
+
+    def _memory_stats(self) -> dict[str, int] | None:
+        """libvirt's host memory statistics (KiB), or None where the driver has none (the test driver)."""
+        try:
+            stats = self._connection().getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
+        except libvirt.libvirtError:
+            return None
+        return stats if "total" in stats and "free" in stats else None
 
     def domains(self) -> list[Actual]:
         out = []
