@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import libvirt
 import pytest
 
 from civicloud.agent.drivers.libvirt import LibvirtDriver

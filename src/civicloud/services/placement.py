@@ -95,6 +95,10 @@ def _explanation(ctx: PlacementContext, workload: Workload, decision: Decision,
     return PlacementExplanation(summary, decision.reason_counts, now), message
 
 
+def _placed(ctx: PlacementContext, index: int, decision: Decision) -> str:
+    return f"placed on {ctx.snapshot.host_names[index]} ({decision.summary()})"
+
+
 def _place_batch(uow_factory: UowFactory, ctx: PlacementContext, chunk: list[Workload], settings: PlacementSettings,
                  clock: Clock) -> tuple[list[PlacementOutcome], PlacementContext]:
     before = ctx
@@ -113,7 +117,7 @@ def _place_batch(uow_factory: UowFactory, ctx: PlacementContext, chunk: list[Wor
             continue
         index = ctx.snapshot.index_of[host_id]
         offering = ctx.offerings[workload.offering_id]
-        message = f"placed on {ctx.snapshot.host_names[index]} ({decision.summary()})"
+        message = _placed(ctx, index, decision)
         claims.append(Claim(new_id(), workload.id, host_id, int(ctx.snapshot.generations[index]),
                             offering.resources, workload.service_class, message))
         outcomes.append(PlacementOutcome(workload.id, True, host_id, message))
@@ -160,7 +164,7 @@ def _place_one(uow_factory: UowFactory, ctx: PlacementContext, workload: Workloa
             return PlacementOutcome(workload.id, False, None, message), ctx
         index = ctx.snapshot.index_of[host_id]
         offering = ctx.offerings[workload.offering_id]
-        message = f"placed on {ctx.snapshot.host_names[index]} ({decision.summary()})"
+        message = _placed(ctx, index, decision)
         with uow_factory() as uow:
             # The workload's compare-and-swap goes first: a rival scheduler that placed it elsewhere has
             # either lost here already, or won and makes this update miss.

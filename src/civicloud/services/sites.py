@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from civicloud.domain import (
     Certification,
@@ -25,7 +26,7 @@ from civicloud.store import UnitOfWork
 from civicloud.wire import SiteCreate
 
 JOIN_TOKEN_PREFIX = "cvj_"
-NO_OFFER = Offer()
+NO_OFFER = Offer()  # a site that has not said what it lends lends nothing
 
 
 @dataclass(frozen=True)
@@ -92,19 +93,20 @@ def list_sites(uow: UnitOfWork, member_id: str | None = None) -> list[Site]:
         return uow.sites.list(member_id)
 
 
-def _holidays(site: Site):  # type: ignore[no-untyped-def]
+def holidays_of(site: Site) -> Callable[[date], bool]:
+    """The site's public holidays (its département's: Alsace-Moselle and overseas ones differ)."""
     department = department_of(site.insee_code)
     return lambda day: is_public_holiday(day, department)
 
 
 def share_now(site: Site, offer: Offer, now: datetime) -> float:
     """The share the offer lends at ``now`` in the site's time zone."""
-    return offer.share_at(now, site.timezone, _holidays(site))
+    return offer.share_at(now, site.timezone, holidays_of(site))
 
 
 def lent_now(site: Site, offer: Offer, now: datetime) -> tuple[float, datetime | None]:
     """The share the offer lends at ``now``, and when that next changes."""
-    holidays = _holidays(site)
+    holidays = holidays_of(site)
     return offer.share_at(now, site.timezone, holidays), offer.next_change(now, site.timezone, holidays)
 
 

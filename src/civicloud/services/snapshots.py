@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
-from functools import partial
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -20,13 +19,12 @@ from civicloud.domain import (
     Site,
     Workload,
     department_of,
-    is_public_holiday,
     region_of,
 )
 from civicloud.scheduler import GroupConstraint, HostRow, QuotaExceeded, Request, SiteFacts, Snapshot, build_snapshot
+from civicloud.services.sites import NO_OFFER, holidays_of
 from civicloud.store import UnitOfWork
 
-NO_OFFER = Offer()  # a site that has not said what it lends lends nothing
 
 
 @dataclass(frozen=True)
@@ -48,11 +46,7 @@ def site_facts(site: Site, offer: Offer, default_carbon: float) -> SiteFacts:
     return SiteFacts(site.id, site.name, site.member_id, site.timezone, department, region_of(site.insee_code), offer,
                      site.certifications, site.country,
                      default_carbon if site.carbon_g_per_kwh is None else site.carbon_g_per_kwh,
-                     site.latitude, site.longitude, partial(_holiday, department=department))
-
-
-def _holiday(day: date, department: str) -> bool:
-    return is_public_holiday(day, department)
+                     site.latitude, site.longitude, holidays_of(site))
 
 
 def host_row(host: Host) -> HostRow:
