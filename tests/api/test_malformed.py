@@ -118,6 +118,8 @@ def example(schema: dict[str, Any], name: str, known: Known) -> Any:
         return True
     if schema.get("format") == "date":
         return "2030-01-01"
+    if schema.get("format") == "date-time":
+        return "2030-01-01T00:00:00Z"
     candidates = ([NAME_HINTS[name]] if name in NAME_HINTS else []) + STRING_CANDIDATES
     for candidate in candidates:
         if (schema.get("minLength", 0) <= len(candidate) <= schema.get("maxLength", 10**9)
@@ -154,6 +156,10 @@ def wrong_values(schema: dict[str, Any]) -> list[tuple[str, Any]]:
         values.append(("null", None))
     if base.get("format") == "date":
         values += [("impossible date", "2030-02-30"), ("year 0", "0000-01-01"), ("far future", "99999-01-01")]
+    if base.get("format") == "date-time":
+        values += [("no offset", "2030-01-01T00:00:00"), ("impossible instant", "2030-02-30T00:00:00Z"),
+                   ("overflows in UTC", "9999-12-31T23:59:59-14:00"), ("underflows in UTC", "0001-01-01T00:00:00+14:00"),
+                   ("year 1", "0001-01-01T00:00:00Z")]
     return values
 
 

@@ -33,6 +33,12 @@ ALLOWED = [
     (S.STOPPED, S.PROVISIONING), (S.STOPPED, S.RUNNING), (S.STOPPED, S.FAILED), (S.STOPPED, S.DELETED),
     (S.FAILED, S.DELETED), (S.FAILED, S.PROVISIONING), (S.FAILED, S.RUNNING), (S.FAILED, S.STOPPING),
     (S.FAILED, S.STOPPED),
+    # Any placed state may be evicted when its lender takes the host back…
+    (S.SCHEDULED, S.EVICTING), (S.PROVISIONING, S.EVICTING), (S.RUNNING, S.EVICTING), (S.STOPPING, S.EVICTING),
+    (S.STOPPED, S.EVICTING), (S.FAILED, S.EVICTING),
+    # …then it is re-placed, stopped at its deadline and queued, called off, or deleted by its member.
+    (S.EVICTING, S.SCHEDULED), (S.EVICTING, S.PENDING), (S.EVICTING, S.RUNNING), (S.EVICTING, S.STOPPING),
+    (S.EVICTING, S.DELETED),
 ]
 
 
@@ -89,6 +95,11 @@ def test_placed_states() -> None:
     ("a late report about a deleted workload", S.DELETED, D.ABSENT, "running", None),
     ("a late absent about a deleted workload", S.DELETED, D.ABSENT, "absent", None),
     ("an observation the agent should not send", S.RUNNING, D.RUNNING, "paused", None),
+    ("evicted, its deadline not come yet", S.EVICTING, D.RUNNING, "running", None),
+    ("evicted and stopped at its deadline: queued again", S.EVICTING, D.RUNNING, "stopped", S.PENDING),
+    ("evicted and not defined any more: queued again", S.EVICTING, D.RUNNING, "absent", S.PENDING),
+    ("evicted and failed: queued again", S.EVICTING, D.RUNNING, "failed", S.PENDING),
+    ("evicted, then deleted by its member", S.EVICTING, D.ABSENT, "absent", S.DELETED),
 ])
 def test_state_after_report(case: str, current: WorkloadState, desired: DesiredPower, observed: str,
                             expected: WorkloadState | None) -> None:
@@ -99,7 +110,7 @@ def test_state_after_report(case: str, current: WorkloadState, desired: DesiredP
 # scheduled/running, stop moves the live states to stopping, start moves stopped ones to provisioning,
 # delete keeps the state and asks for absent. Reports must keep workloads inside this set.
 REACHABLE = {
-    D.RUNNING: {S.PENDING, S.SCHEDULED, S.PROVISIONING, S.RUNNING, S.FAILED},
+    D.RUNNING: {S.PENDING, S.SCHEDULED, S.PROVISIONING, S.RUNNING, S.FAILED, S.EVICTING},
     D.STOPPED: {S.STOPPING, S.STOPPED, S.FAILED},
     D.ABSENT: {S.STOPPING, S.STOPPED, S.FAILED, S.DELETED},
 }

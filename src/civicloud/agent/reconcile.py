@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 Power = Literal["running", "stopped"]
@@ -26,6 +27,13 @@ class Desired:
     memory_mib: int = 512
     disk_gib: int = 0
     offering: str = ""  # picks the guest image on a real host
+    stop_at: datetime | None = None  # evicted: stop it from this instant on, whatever else is wanted
+
+    def power_at(self, now: datetime | None) -> DesiredPower:
+        """What is wanted at ``now``: past an eviction deadline, a running workload is wanted stopped."""
+        if self.power == "running" and self.stop_at is not None and now is not None and now >= self.stop_at:
+            return "stopped"
+        return self.power
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,9 @@ Action = Define | Start | Stop | Undefine
 _ORDER = {Stop: 0, Undefine: 1, Define: 2, Start: 3}
 
 
-def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Sequence[str]) -> list[Action]:
-    """The actions that bring ``actual`` to ``desired`` on the agent's ``hosts``.
+def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Sequence[str],
+              now: datetime | None = None) -> list[Action]:
+    """The actions that bring ``actual`` to ``desired`` on the agent's ``hosts`` at ``now``.
 
     - a workload wanted running or stopped has exactly one domain, on its host,
       in that power state;
@@ -84,7 +93,8 @@ def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Seque
       domains included: a host renamed on the command line, or a second agent
       of the site, must never make this one destroy running guests;
     - domains without civicloud's metadata never reach this function: the
-      owner's own virtual machines are not ours to touch.
+      owner's own virtual machines are not ours to touch;
+    - an evicted workload whose deadline has come is stopped, never started.
     """
     wanted = {d.workload_id: d for d in desired}
     found: dict[str, list[Actual]] = defaultdict(list)
@@ -97,9 +107,10 @@ def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Seque
         d = wanted.get(workload_id)
         if d is not None and d.host not in known_hosts:
             continue  # not ours to judge: see the docstring
+        power = d.power_at(now) if d is not None else "absent"
         domains = sorted(found.get(workload_id, []), key=lambda a: (a.host, a.power))
         keep: Actual | None = None
-        if d is not None and d.power != "absent":
+        if d is not None and power != "absent":
             on_host = [a for a in domains if a.host == d.host]
             keep = on_host[0] if on_host else None
         for a in domains:
@@ -108,15 +119,16 @@ def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Seque
             if a.power == "running":
                 actions.append(Stop(a.workload_id, a.host))
             actions.append(Undefine(a.workload_id, a.host))
-        if d is None or d.power == "absent":
+        if d is None or power == "absent":
             continue
         if keep is None:
-            actions.append(Define(d))
-            if d.power == "running":
+            if d.stop_at is None or power == "running":  # past its deadline, an evicted one is not re-created
+                actions.append(Define(d))
+            if power == "running":
                 actions.append(Start(d.workload_id, d.host))
-        elif d.power == "running" and keep.power == "stopped":
+        elif power == "running" and keep.power == "stopped":
             actions.append(Start(d.workload_id, d.host))
-        elif d.power == "stopped" and keep.power == "running":
+        elif power == "stopped" and keep.power == "running":
             actions.append(Stop(d.workload_id, d.host))
     return sorted(actions, key=lambda act: _ORDER[type(act)])
 

@@ -1,4 +1,11 @@
-"""The agent: join once, then loop — heartbeat, pull desired state, reconcile, report."""
+"""The agent: join once, then loop — sample, heartbeat, pull desired state, reconcile, report.
+
+Reports and usage samples go through the spool (``agent/spool.py``): written
+locally first, sent, forgotten once acknowledged. With the control plane out of
+reach the agent keeps sampling into the spool and keeps its promises to the
+owner: eviction deadlines it already knows are enforced from the last desired
+state it received.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,11 @@ import os
 import re
 import socket
 import threading
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -26,12 +36,27 @@ from civicloud.agent.reconcile import (
     observe,
     reconcile,
 )
+from civicloud.agent.spool import Spool
 from civicloud.client import AgentClient, ApiError
 from civicloud.errors import CivicloudError, InvalidInput, Unauthorized, Unavailable
-from civicloud.wire import Heartbeat, HostReport, ObservedWorkload, Report
+from civicloud.wire import (
+    DesiredWorkload,
+    Heartbeat,
+    HostReport,
+    ObservedWorkload,
+    Report,
+    UsageBatch,
+    UsageSampleIn,
+)
 
 log = logging.getLogger(__name__)
 CREDENTIAL_FILE = "credential.json"
+SAMPLE_BATCH = 500  # samples per POST /agent/usage when the spool drains
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -39,14 +64,19 @@ class TickResult:
     actions: list[Action] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
     reported: int = 0
+    sampled: int = 0
 
 
 class Agent:
-    """One site's agent. ``drivers`` are its hosts; ``state_dir`` keeps the site credential."""
+    """One site's agent. ``drivers`` are its hosts; ``state_dir`` keeps the site credential and the spool.
+
+    ``sample_interval_s`` is how often each guest's usage is sampled; ``clock`` is the agent's notion of
+    now (eviction deadlines are compared with it)."""
 
     def __init__(self, server_url: str, state_dir: Path, drivers: Sequence[Driver], *,
                  join_token: str | None = None, agent_name: str | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, sample_interval_s: float = 60.0,
+                 clock: Clock = _utcnow) -> None:
         if not drivers:
             raise InvalidInput("an agent drives at least one host; pass --libvirt-uri",
                                code="civicloud.agent.no_host")
@@ -62,6 +92,10 @@ class Agent:
         self._transport = transport
         self.site_id, credential = self._credential()
         self.client = AgentClient(server_url, token=credential, transport=transport)
+        self.spool = Spool(state_dir)
+        self.sample_interval_s = sample_interval_s
+        self._clock = clock
+        self._next_sample = 0.0  # monotonic instant of the next sampling
 
     def _credential(self) -> tuple[str, str]:
         """The saved site credential, or a new one traded for the join token (then saved)."""
@@ -103,7 +137,8 @@ class Agent:
                 continue
             reports.append(HostReport(name=inv.name, libvirt_uri=inv.uri, vcpus=inv.vcpus,
                                       memory_mib=inv.memory_mib, disk_gib=inv.disk_gib,
-                                      owner_vcpus_used=inv.owner_vcpus, owner_memory_mib_used=inv.owner_memory_mib))
+                                      owner_vcpus_used=inv.owner_vcpus, owner_memory_mib_used=inv.owner_memory_mib,
+                                      cpu_busy_percent=inv.cpu_busy_percent))
         self.client.heartbeat(Heartbeat(hosts=reports))
 
     def actual(self) -> tuple[list[Actual], list[str]]:
@@ -120,22 +155,118 @@ class Agent:
         return found, listed
 
     def tick(self) -> TickResult:
-        """One pass. Raises Unavailable when the control plane is out of reach: nothing is changed then."""
-        self.heartbeat()
-        desired = [Desired(w.workload_id, w.name, w.host_name, w.desired.value, w.vcpus, w.memory_mib,
-                           w.disk_gib, w.offering) for w in self.client.desired().workloads]
+        """One pass. Raises Unavailable when the control plane is out of reach: then only what the agent
+        promised on its own is done (sampling into the spool, stopping evicted guests at their deadline)."""
+        now = self._clock()
+        sampled = self.sample_if_due()
+        try:
+            self.heartbeat()
+            wanted = self.client.desired().workloads
+        except (Unavailable, ApiError) as exc:
+            if isinstance(exc, ApiError) and exc.status < 500:
+                raise
+            self.enforce_deadlines(now)
+            raise
+        self.spool.save_desired([w.model_dump(mode="json") for w in wanted], now.isoformat())
+        desired = [_desired(w) for w in wanted]
         actual, listed = self.actual()
         # Only hosts whose domains could be listed are reconciled: acting on a partial view would
         # take "not listed" for "absent" and define duplicates.
-        actions = reconcile(desired, actual, listed)
+        actions = reconcile(desired, actual, listed, now)
         failures = self.apply(actions)
+        reported = self._spool_report(desired, failures)
+        self.flush()
+        return TickResult(actions, failures, reported, sampled)
+
+    def enforce_deadlines(self, now: datetime) -> list[Action]:
+        """Stop the guests whose eviction deadline has come, from the last desired state received; the
+        report of it waits in the spool for the control plane to come back."""
+        due = [d for d in (_desired(DesiredWorkload.model_validate(x)) for x in self.spool.desired())
+               if d.stop_at is not None and d.power_at(now) == "stopped" and d.power == "running"]
+        if not due:
+            return []
+        ids = {d.workload_id for d in due}
         actual, listed = self.actual()
-        observed = observe(desired, actual, failures, listed)
-        report = Report(workloads=[ObservedWorkload(workload_id=i, observed=o, message=_printable(m))  # type: ignore[arg-type]
-                                   for i, o, m in observed])
+        actions = [a for a in reconcile(due, [a for a in actual if a.workload_id in ids], listed, now)
+                   if isinstance(a, Stop)]
+        if actions:
+            log.warning("control plane out of reach: stopping %d evicted guest(s) at their deadline", len(actions))
+            failures = self.apply(actions)
+            self._spool_report(due, failures)
+        return actions
+
+    def _spool_report(self, desired: list[Desired], failures: dict[str, str]) -> int:
+        actual, listed = self.actual()
+        hosts = {d.workload_id: d.host for d in desired}
+        report = Report(workloads=[ObservedWorkload(workload_id=i, observed=o, message=_printable(m),  # type: ignore[arg-type]
+                                                    host_name=hosts[i])
+                                   for i, o, m in observe(desired, actual, failures, listed)])
         if report.workloads:
-            self.client.report(report)
-        return TickResult(actions, failures, len(report.workloads))
+            self.spool.put("report", [(str(uuid.uuid4()), report.model_dump(mode="json"))])
+        return len(report.workloads)
+
+    def sample_if_due(self) -> int:
+        """Sample every running guest when the interval has passed; the samples go to the spool."""
+        if time.monotonic() < self._next_sample:
+            return 0
+        self._next_sample = time.monotonic() + self.sample_interval_s
+        return self.sample()
+
+    def sample(self) -> int:
+        now = self._clock()
+        items = []
+        for name, driver in self.drivers.items():
+            try:
+                measured = driver.samples()
+            except DriverError as exc:
+                log.warning("host %s not sampled: %s", name, exc.message)
+                continue
+            for m in measured:
+                sample = UsageSampleIn(id=str(uuid.uuid4()), workload_id=m.workload_id, host_name=m.host,
+                                       sampled_at=now, vcpus=m.vcpus, cpu_time_ns=m.cpu_time_ns,
+                                       memory_mib=m.memory_mib, memory_used_mib=m.memory_used_mib,
+                                       disk_read_bytes=m.disk_read_bytes, disk_write_bytes=m.disk_write_bytes,
+                                       net_rx_bytes=m.net_rx_bytes, net_tx_bytes=m.net_tx_bytes)
+                items.append((sample.id, sample.model_dump(mode="json")))
+        self.spool.put("sample", items)
+        return len(items)
+
+    def flush(self) -> int:
+        """Send what the spool holds, oldest first: reports one by one, samples in batches. Stops at the
+        first failure to reach the control plane (the rest waits for the next pass); returns items sent."""
+        sent = 0
+        while batch := self.spool.peek("report", 1):
+            item = batch[0]
+            try:
+                self.client.report(Report.model_validate(item.body))
+            except ApiError as exc:
+                if exc.status == 401 or exc.status >= 500:
+                    raise
+                log.error("control plane refused a spooled report for good (%s): %s; dropping it", exc.code,
+                          exc.message)
+            self.spool.ack([item.item_id])
+            sent += 1
+        while batch := self.spool.peek("sample", SAMPLE_BATCH):
+            try:
+                ack = self.client.usage(UsageBatch(samples=[UsageSampleIn.model_validate(i.body) for i in batch]))
+            except ApiError as exc:
+                if exc.status == 401 or exc.status >= 500 or exc.status == 409:
+                    raise  # 409: a concurrent delivery of the same samples; the next pass sends them again
+                log.error("control plane refused %d spooled samples for good (%s): %s; dropping them",
+                          len(batch), exc.code, exc.message)
+            else:
+                for r in ack.rejected:
+                    log.warning("sample %s refused: %s", r.id, r.reason)
+            self.spool.ack([i.item_id for i in batch])
+            sent += len(batch)
+        return sent
+
+    def next_deadline(self) -> datetime | None:
+        """The nearest eviction deadline still ahead, from the last desired state received."""
+        now = self._clock()
+        ahead = [d for d in (DesiredWorkload.model_validate(x).stop_at for x in self.spool.desired())
+                 if d is not None and d > now]
+        return min(ahead, default=None)
 
     def apply(self, actions: Sequence[Action]) -> dict[str, str]:
         failures: dict[str, str] = {}
@@ -163,7 +294,8 @@ class Agent:
 
     def run(self, interval_s: float, stop: threading.Event | None = None,
             on_tick: Callable[[TickResult], None] | None = None) -> None:
-        """Loop until ``stop`` is set. The control plane being away is waited out, not fatal."""
+        """Loop until ``stop`` is set. The control plane being away is waited out, not fatal; an eviction
+        deadline or a sampling instant coming before the next pass wakes the loop on time."""
         stop = stop or threading.Event()
         backoff = interval_s
         while not stop.is_set():
@@ -183,12 +315,25 @@ class Agent:
                 log.warning("tick failed (%s): %s", exc.code, exc.message)
             except Exception:  # a bug or an odd answer must not end the agent: the owner's guests need it
                 log.exception("tick crashed; retrying at the next one")
-            stop.wait(backoff)
+            stop.wait(self._wait(backoff))
+
+    def _wait(self, backoff: float) -> float:
+        wait = min(backoff, max(0.0, self._next_sample - time.monotonic()))
+        deadline = self.next_deadline()
+        if deadline is not None:
+            wait = min(wait, max(0.0, (deadline - self._clock()).total_seconds()) + 0.01)
+        return wait
 
     def close(self) -> None:
         self.client.close()
+        self.spool.close()
         for driver in self.drivers.values():
             driver.close()
+
+
+def _desired(w: DesiredWorkload) -> Desired:
+    return Desired(w.workload_id, w.name, w.host_name, w.desired.value, w.vcpus, w.memory_mib, w.disk_gib,
+                   w.offering, w.stop_at)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -15,6 +15,8 @@ from civicloud.wire import (
     RegisteredHost,
     Report,
     ReportResponse,
+    UsageAck,
+    UsageBatch,
 )
 
 router = APIRouter(prefix="/agent", tags=["agent"])
@@ -43,3 +45,9 @@ def report(body: Report, uow: Uow, site_id: SiteId, request: Request) -> ReportR
     accepted, ignored = agents.report(uow, site_id, body)
     request.app.state.placer.wake()  # a deleted workload frees room
     return ReportResponse(accepted=accepted, ignored=ignored)
+
+
+@router.post("/usage")
+def usage(body: UsageBatch, uow: Uow, site_id: SiteId) -> UsageAck:
+    """Usage samples, batched. Idempotent: a sample id already stored is acknowledged, not stored again."""
+    return agents.ingest_usage(uow, site_id, body)

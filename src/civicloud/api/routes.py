@@ -28,6 +28,7 @@ from civicloud.wire import (
     PlacementGroupOut,
     SiteCreate,
     SiteOut,
+    UsageSampleOut,
     WorkloadCreate,
     WorkloadOut,
 )
@@ -220,3 +221,11 @@ def start_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
 @router.post("/workloads/{workload_id}/stop", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
 def stop_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
     return views.workload_out(workloads.stop_workload(uow, workload_id))
+
+
+@router.get("/workloads/{workload_id}/samples", tags=["workloads"])
+def workload_samples(workload_id: Ref, uow: Uow,
+                     limit: int = Query(default=100, ge=1, le=1000, description="at most this many, newest first")
+                     ) -> list[UsageSampleOut]:
+    """What the workload's host measured of it (CPU time, memory, disk and network counters)."""
+    return [views.sample_out(s) for s in workloads.usage_samples(uow, workload_id, limit)]

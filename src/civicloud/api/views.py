@@ -10,6 +10,7 @@ from civicloud.domain import (
     PlacementGroup,
     Resources,
     Site,
+    UsageSample,
     Workload,
     department_of,
     region_of,
@@ -29,6 +30,7 @@ from civicloud.wire import (
     ResourcesOut,
     SiteOut,
     WindowIn,
+    UsageSampleOut,
     WorkloadOut,
 )
 from civicloud.wire.resources import CertificationOut, PlacementReason, RatiosOut
@@ -77,7 +79,7 @@ def host_out(h: Host) -> HostOut:
                    lend_share_percent=h.lend_share_percent, allocated=resources_out(h.allocated),
                    allocated_guaranteed=resources_out(h.allocated_guaranteed),
                    owner_used=resources_out(h.owner_used), free=resources_out(h.free()),
-                   generation=h.generation, last_seen_at=h.last_seen_at)
+                   cpu_busy_percent=h.cpu_busy_percent, generation=h.generation, last_seen_at=h.last_seen_at)
 
 
 def offering_out(o: Offering) -> OfferingOut:
@@ -103,4 +105,13 @@ def workload_out(w: Workload) -> WorkloadOut:
                        group_id=w.group_id, residency=ResidencyIn(countries=list(res.countries),
                                                                   regions=list(res.regions),
                                                                   departments=list(res.departments)),
-                       placement=placement, created_at=w.created_at, updated_at=w.updated_at)
+                       placement=placement, evict_deadline=w.evict_deadline, created_at=w.created_at,
+                       updated_at=w.updated_at)
+
+
+def sample_out(s: UsageSample) -> UsageSampleOut:
+    return UsageSampleOut(id=s.id, workload_id=s.workload_id, host_id=s.host_id, site_id=s.site_id,
+                          sampled_at=s.sampled_at, received_at=s.received_at, vcpus=s.vcpus,
+                          cpu_time_ns=s.cpu_time_ns, memory_mib=s.memory_mib, memory_used_mib=s.memory_used_mib,
+                          disk_read_bytes=s.disk_read_bytes, disk_write_bytes=s.disk_write_bytes,
+                          net_rx_bytes=s.net_rx_bytes, net_tx_bytes=s.net_tx_bytes)

@@ -67,7 +67,8 @@ def agent(
                                                    help="one-time token from 'civicloud site join-token'")] = None,
     libvirt_uri: Annotated[list[str] | None, typer.Option("--libvirt-uri", help="a host to drive (repeatable)")] = None,
     host: Annotated[list[str] | None, typer.Option("--host", help="a named host, NAME=URI (repeatable)")] = None,
-    state_dir: Annotated[Path, typer.Option(help="where the site credential is kept")] = Path("./agent-state"),
+    state_dir: Annotated[Path, typer.Option(help="where the site credential and the spool are kept")] = Path(
+        "./agent-state"),
     interval: Annotated[float, typer.Option(min=0.1, max=3600, help="seconds between passes")] = 5.0,
     guest_dir: Annotated[Path | None, typer.Option(
         help="the test guest (scripts/build-guest-image.sh) for offerings without an image of their own")] = None,
@@ -75,15 +76,17 @@ def agent(
     domain_type: Annotated[str, typer.Option(help="kvm, qemu (software emulation) or auto (detect)")] = "auto",
     shutdown_timeout: Annotated[float, typer.Option(min=0, max=3600,
                                                     help="seconds a guest gets to shut down before power-off")] = 30.0,
+    sample_interval: Annotated[float, typer.Option(min=1, max=3600,
+                                                   help="seconds between usage samples of each guest")] = 60.0,
     once: Annotated[bool, typer.Option("--once", help="one pass, then exit")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run a site's agent: report hosts, pull desired state, reconcile libvirt to it."""
+    """Run a site's agent: report hosts, pull desired state, reconcile libvirt to it, sample usage."""
     from civicloud.cli.serve import AgentOptions, run_agent
 
     setup_logging(verbose)
     run_agent(server, join_token, libvirt_uri or [], host or [], state_dir, interval, once,
-              AgentOptions(guest_dir, image or [], domain_type, shutdown_timeout))
+              AgentOptions(guest_dir, image or [], domain_type, shutdown_timeout, sample_interval))
 
 
 @app.command()

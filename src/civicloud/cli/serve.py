@@ -53,6 +53,7 @@ class AgentOptions:
     images: list[str] = field(default_factory=list)  # OFFERING=PATH
     domain_type: str = "auto"
     shutdown_timeout_s: float = 30.0
+    sample_interval_s: float = 60.0
 
 
 def guest_images(state_dir: Path, options: AgentOptions):  # type: ignore[no-untyped-def]
@@ -81,10 +82,11 @@ def run_agent(server: str, join_token: str | None, uris: list[str], named: list[
     images = guest_images(state_dir, options)
     drivers = [open_driver(uri, name, images=images, domain_type=options.domain_type,
                            shutdown_timeout_s=options.shutdown_timeout_s) for name, uri in parse_hosts(uris, named)]
-    agent = Agent(server, state_dir, drivers, join_token=join_token)
+    agent = Agent(server, state_dir, drivers, join_token=join_token, sample_interval_s=options.sample_interval_s)
     try:
         if once:
             agent.tick()
+            agent.flush()
             return
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -35,6 +35,9 @@ from civicloud.wire import (
     PlacementGroupOut,
     Report,
     ReportResponse,
+    UsageAck,
+    UsageBatch,
+    UsageSampleOut,
     SiteCreate,
     SiteOut,
     WorkloadCreate,
@@ -180,6 +183,10 @@ class ApiClient(_Base):
     def get_workload(self, workload_id: str) -> WorkloadOut:
         return self._call("GET", f"/workloads/{_seg(workload_id)}", WorkloadOut)
 
+    def workload_samples(self, workload_id: str, limit: int = 1000) -> list[UsageSampleOut]:
+        return self._call("GET", f"/workloads/{_seg(workload_id)}/samples", list[UsageSampleOut],
+                          params={"limit": limit})
+
     def delete_workload(self, workload_id: str) -> WorkloadOut:
         return self._call("DELETE", f"/workloads/{_seg(workload_id)}", WorkloadOut)
 
@@ -204,6 +211,9 @@ class AgentClient(_Base):
 
     def report(self, body: Report) -> ReportResponse:
         return self._call("POST", "/agent/report", ReportResponse, body)
+
+    def usage(self, body: UsageBatch) -> UsageAck:
+        return self._call("POST", "/agent/usage", UsageAck, body)
 
 
 def _seg(value: str) -> str:

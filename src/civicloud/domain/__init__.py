@@ -26,6 +26,7 @@ from civicloud.domain.sites import (
     validate_insee_code,
     validate_timezone,
 )
+from civicloud.domain.usage import UsageSample
 from civicloud.domain.workloads import (
     PLACED_STATES,
     Allocation,
@@ -41,7 +42,7 @@ from civicloud.domain.workloads import (
 __all__ = [
     "PLACED_STATES", "TRAITS", "Agreement", "AgreementKind", "Allocation", "Certification", "CertificationKind",
     "DesiredPower", "GroupPolicy", "Host", "Member", "MemberCategory", "Offer", "Offering", "PlacementExplanation",
-    "PlacementGroup", "Quota", "Ratios", "Residency", "Resources", "ServiceClass", "Site", "Window", "Workload",
+    "PlacementGroup", "Quota", "Ratios", "Residency", "Resources", "ServiceClass", "Site", "UsageSample", "Window", "Workload",
     "WorkloadState", "can_transition", "check_agreement_dates", "check_certification", "check_offer",
     "check_transition", "department_of", "is_public_holiday", "region_of", "state_after_report",
     "validate_insee_code", "validate_siren", "validate_siret", "validate_timezone",

@@ -74,6 +74,7 @@ class Host:
     lend_share_percent: float = 100.0
     allocated_guaranteed: Resources = Resources()
     owner_used: Resources = Resources()  # the owner's own VMs, as the agent last reported
+    cpu_busy_percent: float | None = None  # the whole host's CPU load over the agent's last interval
 
     def lendable(self) -> Resources:
         share = self.lend_share_percent / 100.0

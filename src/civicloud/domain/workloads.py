@@ -8,6 +8,13 @@ A workload has an observed ``state`` (what the platform knows happened) and a
        │            │               │             │                      │  ▲
        │            └───────────────┴─────────────┴──► failed            │  │ start
        └──► deleted ◄─────────────── (agent confirms the domain is gone) ◄┘──┘
+
+A harvest workload whose lender takes its host back goes ``evicting`` with a
+deadline (now + the offer's notice). From there it is re-placed elsewhere
+(``scheduled`` on another host: a fresh start), or stopped by its agent at the
+deadline and queued again (``pending``), or — if the owner's need went away
+before the deadline — left running (``running``). Guaranteed workloads are
+never evicted.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class WorkloadState(str, Enum):
     STOPPED = "stopped"
     DELETED = "deleted"
     FAILED = "failed"
+    EVICTING = "evicting"  # its lender reclaims the host: stops at the deadline unless re-placed first
 
 
 class DesiredPower(str, Enum):
@@ -41,17 +49,20 @@ class DesiredPower(str, Enum):
 S = WorkloadState
 TRANSITIONS: dict[WorkloadState, frozenset[WorkloadState]] = {
     S.PENDING: frozenset({S.SCHEDULED, S.FAILED, S.DELETED}),
-    S.SCHEDULED: frozenset({S.PROVISIONING, S.RUNNING, S.STOPPING, S.STOPPED, S.FAILED, S.DELETED}),
-    S.PROVISIONING: frozenset({S.RUNNING, S.STOPPING, S.STOPPED, S.FAILED, S.DELETED}),
-    S.RUNNING: frozenset({S.STOPPING, S.STOPPED, S.FAILED, S.DELETED}),
+    S.SCHEDULED: frozenset({S.PROVISIONING, S.RUNNING, S.STOPPING, S.STOPPED, S.FAILED, S.DELETED, S.EVICTING}),
+    S.PROVISIONING: frozenset({S.RUNNING, S.STOPPING, S.STOPPED, S.FAILED, S.DELETED, S.EVICTING}),
+    S.RUNNING: frozenset({S.STOPPING, S.STOPPED, S.FAILED, S.DELETED, S.EVICTING}),
     # → provisioning: its member started it again before the agent confirmed the stop.
-    S.STOPPING: frozenset({S.STOPPED, S.PROVISIONING, S.FAILED, S.DELETED}),
-    S.STOPPED: frozenset({S.PROVISIONING, S.RUNNING, S.FAILED, S.DELETED}),
-    S.FAILED: frozenset({S.DELETED, S.PROVISIONING, S.RUNNING, S.STOPPING, S.STOPPED}),
+    S.STOPPING: frozenset({S.STOPPED, S.PROVISIONING, S.FAILED, S.DELETED, S.EVICTING}),
+    S.STOPPED: frozenset({S.PROVISIONING, S.RUNNING, S.FAILED, S.DELETED, S.EVICTING}),
+    S.FAILED: frozenset({S.DELETED, S.PROVISIONING, S.RUNNING, S.STOPPING, S.STOPPED, S.EVICTING}),
+    # → scheduled: re-placed on another host; → pending: stopped at the deadline, queued again;
+    # → running: the owner no longer needs the room; → stopping: its member deleted it meanwhile.
+    S.EVICTING: frozenset({S.SCHEDULED, S.PENDING, S.RUNNING, S.STOPPING, S.DELETED}),
     S.DELETED: frozenset(),
 }
 # States in which a workload holds (or is about to hold) an allocation on a host.
-PLACED_STATES = frozenset({S.SCHEDULED, S.PROVISIONING, S.RUNNING, S.STOPPING, S.STOPPED, S.FAILED})
+PLACED_STATES = frozenset({S.SCHEDULED, S.PROVISIONING, S.RUNNING, S.STOPPING, S.STOPPED, S.FAILED, S.EVICTING})
 
 
 def can_transition(current: WorkloadState, target: WorkloadState) -> bool:
@@ -100,6 +111,7 @@ class Workload:
     group_id: str | None = None
     residency: Residency = field(default_factory=Residency)
     placement: PlacementExplanation | None = None
+    evict_deadline: datetime | None = None  # set while evicting: when its agent stops it
 
     @property
     def is_deleted(self) -> bool:
@@ -115,6 +127,14 @@ def state_after_report(current: WorkloadState, desired: DesiredPower, observed: 
     """
     if current is S.DELETED:
         return None
+    if current is S.EVICTING:
+        # Still up: the deadline has not come. Down or gone: the eviction is over, the workload waits for
+        # room elsewhere (the service releases its allocation) — unless its member deleted it meanwhile.
+        if observed == "running":
+            return None
+        if observed == "absent" and desired is DesiredPower.ABSENT:
+            return S.DELETED
+        return S.PENDING
     if observed == "absent":
         if desired is DesiredPower.ABSENT:
             return S.DELETED

@@ -53,6 +53,7 @@ class Request:
     group: GroupConstraint | None = None
     quota_exceeded: QuotaExceeded | None = None
     borrower_location: tuple[float, float] | None = None
+    avoid_hosts: frozenset[str] = frozenset()  # hosts being reclaimed from this workload
 
     @property
     def vector(self) -> np.ndarray:

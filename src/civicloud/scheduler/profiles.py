@@ -8,13 +8,14 @@ from civicloud.scheduler.framework import Profile
 
 # Filter order: cheapest and most often decisive first, so later ones see fewer hosts.
 # - quota is one check per request: when it fails, no host is even looked at;
+# - reclaim is nothing unless the workload is being evicted, then one compare per host;
 # - host_reporting is one boolean per host;
 # - resources_fit, offer_open and service_class are a few array compares, and in a
 #   busy region they reject most hosts (full, or their calendar closed);
 # - owner_reserve is as cheap but rarely decisive once the lent share is respected;
 # - certification, residency and affinity cost nothing when the request asks for
 #   nothing, and look up per-site data when it does: last.
-FILTER_ORDER = ("quota", "host_reporting", "resources_fit", "offer_open", "service_class", "owner_reserve",
+FILTER_ORDER = ("quota", "reclaim", "host_reporting", "resources_fit", "offer_open", "service_class", "owner_reserve",
                 "certification", "residency", "affinity")
 
 HARVEST = Profile.build("harvest", FILTER_ORDER, [("pack", 3.0), ("low_carbon", 1.0), ("proximity", 1.0)])

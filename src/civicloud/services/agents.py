@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import secrets
 
-from civicloud.domain import Resources, can_transition, state_after_report
+from datetime import timedelta
+
+from civicloud.domain import Resources, UsageSample, WorkloadState, can_transition, state_after_report
 from civicloud.errors import Unauthorized
 from civicloud.services._common import new_id, utcnow
 from civicloud.services.allocations import release_allocation
 from civicloud.services.sites import hash_secret
 from civicloud.store import UnitOfWork
-from civicloud.wire import DesiredWorkload, Heartbeat, JoinRequest, Report
+from civicloud.wire import DesiredWorkload, Heartbeat, JoinRequest, RejectedSample, Report, UsageAck, UsageBatch
 
 log = logging.getLogger(__name__)
 CREDENTIAL_PREFIX = "cvs_"
@@ -49,7 +51,8 @@ def heartbeat(uow: UnitOfWork, site_id: str, hb: Heartbeat) -> list[tuple[str, s
         for report in hb.hosts:
             total = Resources(report.vcpus, report.memory_mib, report.disk_gib, report.gpus)
             owner = Resources(report.owner_vcpus_used, report.owner_memory_mib_used)
-            host_id = uow.hosts.report(site_id, report.name, report.libvirt_uri, total, owner, now, new_id())
+            host_id = uow.hosts.report(site_id, report.name, report.libvirt_uri, total, owner, now, new_id(),
+                                       report.cpu_busy_percent)
             out.append((host_id, report.name))
         uow.commit()
     return out
@@ -64,7 +67,7 @@ def desired_state(uow: UnitOfWork, site_id: str) -> list[DesiredWorkload]:
             res = offering.resources
             out.append(DesiredWorkload(workload_id=w.id, name=w.name, offering=offering.name, host_name=host_name,
                                        desired=w.desired, vcpus=res.vcpus, memory_mib=res.memory_mib,
-                                       disk_gib=res.disk_gib))
+                                       disk_gib=res.disk_gib, stop_at=w.evict_deadline))
         return out
 
 
@@ -72,11 +75,14 @@ def report(uow: UnitOfWork, site_id: str, rep: Report) -> tuple[int, int]:
     """Apply what an agent saw on its hypervisors: (accepted, ignored)."""
     accepted = ignored = 0
     with uow:
-        site_hosts = {h.id for h in uow.hosts.list(site_id)}
+        site_hosts = {h.id: h.name for h in uow.hosts.list(site_id)}
         for obs in rep.workloads:
             w = uow.workloads.get(obs.workload_id)
             if w is None or w.host_id not in site_hosts:
                 ignored += 1  # not this site's: never let one site touch another's workloads
+                continue
+            if obs.host_name is not None and obs.host_name != site_hosts[w.host_id]:
+                ignored += 1  # seen on a host it has left since (a re-placement): old news
                 continue
             target = state_after_report(w.state, w.desired, obs.observed)
             if target is None or target is w.state or not can_transition(w.state, target):
@@ -84,11 +90,59 @@ def report(uow: UnitOfWork, site_id: str, rep: Report) -> tuple[int, int]:
                 continue
             now = utcnow()
             message = obs.message or f"{obs.observed} on its host"
-            if uow.workloads.update(w.id, w.state, now=now, state=target, message=message):
-                if target.value == "deleted":
+            values: dict[str, object] = {"state": target, "message": message}
+            if w.state is WorkloadState.EVICTING and target is WorkloadState.PENDING:
+                # Stopped at the end of its notice: it gives the host back and queues for room elsewhere.
+                values.update(host_id=None, evict_deadline=None,
+                              message=f"stopped on {site_hosts[w.host_id]} when its owner took the host back; "
+                                      "waiting for room on another host")
+            if uow.workloads.update(w.id, w.state, now=now, **values):
+                if target in (WorkloadState.DELETED, WorkloadState.PENDING):
                     release_allocation(uow, w.id, now)
                 accepted += 1
             else:
                 ignored += 1
         uow.commit()
     return accepted, ignored
+
+
+# How far ahead of the control plane's clock a sample may be dated: agents' clocks drift a little.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+def ingest_usage(uow: UnitOfWork, site_id: str, batch: UsageBatch) -> UsageAck:
+    """Store an agent's samples, each once. Every sample is acknowledged, so the agent can forget it: stored
+    now, already stored (a retry), or refused for good with the reason (not one of this site's guests)."""
+    now = utcnow()
+    rejected: list[RejectedSample] = []
+    with uow:
+        hosts = {h.name: h.id for h in uow.hosts.list(site_id)}
+        seen: set[str] = set()
+        fresh = []
+        known = uow.usage.known([s.id for s in batch.samples])
+        for s in batch.samples:
+            if s.id in known or s.id in seen:
+                continue
+            seen.add(s.id)
+            fresh.append(s)
+        pairs = {(s.workload_id, hosts[s.host_name]) for s in fresh if s.host_name in hosts}
+        held = uow.allocations.held(pairs)
+        members = uow.workloads.members_of({w for w, _h in held})
+        rows = []
+        for s in fresh:
+            host_id = hosts.get(s.host_name)
+            if host_id is None:
+                rejected.append(RejectedSample(id=s.id, reason=f"no host named {s.host_name!r} on this site"))
+            elif (s.workload_id, host_id) not in held:
+                rejected.append(RejectedSample(id=s.id, reason=f"workload {s.workload_id} never ran on "
+                                                              f"{s.host_name}"))
+            elif s.sampled_at > now + CLOCK_SKEW:
+                rejected.append(RejectedSample(id=s.id, reason="dated in the future: check the host's clock"))
+            else:
+                rows.append(UsageSample(s.id, s.workload_id, members[s.workload_id], site_id, host_id, s.sampled_at,
+                                        now, s.vcpus, s.cpu_time_ns, s.memory_mib, s.memory_used_mib,
+                                        s.disk_read_bytes, s.disk_write_bytes, s.net_rx_bytes, s.net_tx_bytes))
+        uow.usage.add_many(rows)
+        uow.commit()
+    return UsageAck(accepted=len(rows), duplicates=len(batch.samples) - len(rows) - len(rejected),
+                    rejected=rejected)

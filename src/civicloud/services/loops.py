@@ -1,4 +1,4 @@
-"""Background loops of the control plane: today, placement of pending workloads."""
+"""Background loops of the control plane: reclaim, then placement of pending workloads."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import threading
 from civicloud.errors import CivicloudError
 from civicloud.services._common import UowFactory, utcnow
 from civicloud.services.placement import Clock, PlacementOutcome, PlacementSettings, place_pending
+from civicloud.services.reclaim import ReclaimOutcome, reclaim_pass
 
 log = logging.getLogger(__name__)
 
 
 class PlacementLoop:
-    """Places pending workloads in arrival order, off the request path.
+    """Reclaims what lenders take back, then places pending workloads in arrival order, off the request path.
 
     Runs every ``interval_s`` seconds, and at once when woken (a new workload,
     a heartbeat, a freed allocation, an offer change), so a burst of requests
@@ -31,12 +32,14 @@ class PlacementLoop:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # run_once from a test and the thread never overlap
+        self.last_reclaim = ReclaimOutcome()
 
     def wake(self) -> None:
         self._wake.set()
 
     def run_once(self) -> list[PlacementOutcome]:
         with self._lock:
+            self.last_reclaim = reclaim_pass(self._uow_factory, self._settings, self._clock)
             return place_pending(self._uow_factory, self._settings, self._clock)
 
     def start(self) -> None:

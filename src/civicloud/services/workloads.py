@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from civicloud.domain import DesiredPower, Residency, Workload, WorkloadState
+from civicloud.domain import DesiredPower, Residency, UsageSample, Workload, WorkloadState
 from civicloud.errors import Conflict, ConcurrentUpdate, NotFound
 from civicloud.services._common import new_id, utcnow
 from civicloud.services.allocations import release_allocation
@@ -58,12 +58,18 @@ def list_workloads(uow: UnitOfWork, *, member: str | None = None, state: Workloa
                                   offset=offset)
 
 
+def usage_samples(uow: UnitOfWork, workload_id: str, limit: int = 100) -> list[UsageSample]:
+    with uow:
+        return uow.usage.for_workload(require_workload(uow, workload_id).id, limit)
+
+
 def stop_workload(uow: UnitOfWork, workload_id: str) -> Workload:
     with uow:
         w = require_workload(uow, workload_id)
         _refuse_if_deleted(w, "stop")
         if w.desired is DesiredPower.STOPPED:
             return w
+        _refuse_if_evicting(w, "stop")
         if w.state is S.PENDING:
             raise Conflict("this workload is not placed yet, so there is nothing to stop; delete it to cancel "
                            "the request", code="civicloud.workload.not_placed")
@@ -79,6 +85,7 @@ def start_workload(uow: UnitOfWork, workload_id: str) -> Workload:
         _refuse_if_deleted(w, "start")
         if w.desired is DesiredPower.RUNNING and w.state is not S.FAILED:
             return w
+        _refuse_if_evicting(w, "start")
         state = S.PROVISIONING if w.state in (S.STOPPED, S.STOPPING, S.FAILED) and w.host_id else w.state
         _update(uow, w, state=state, desired=DesiredPower.RUNNING, message="start requested")
         uow.commit()
@@ -96,8 +103,8 @@ def delete_workload(uow: UnitOfWork, workload_id: str) -> Workload:
             _update(uow, w, state=S.DELETED, desired=DesiredPower.ABSENT, message="deleted before placement")
             release_allocation(uow, w.id, now)
         else:
-            state = S.STOPPING if w.state in (S.RUNNING, S.PROVISIONING, S.SCHEDULED) else w.state
-            _update(uow, w, state=state, desired=DesiredPower.ABSENT,
+            state = S.STOPPING if w.state in (S.RUNNING, S.PROVISIONING, S.SCHEDULED, S.EVICTING) else w.state
+            _update(uow, w, state=state, desired=DesiredPower.ABSENT, evict_deadline=None,
                     message="deletion requested; waiting for the site's agent to remove it")
         uow.commit()
         return require_workload(uow, w.id)
@@ -111,3 +118,9 @@ def _update(uow: UnitOfWork, w: Workload, **values: object) -> None:
 def _refuse_if_deleted(w: Workload, verb: str) -> None:
     if w.state is S.DELETED or w.desired is DesiredPower.ABSENT:
         raise Conflict(f"cannot {verb} a deleted workload; create a new one", code="civicloud.workload.deleted")
+
+
+def _refuse_if_evicting(w: Workload, verb: str) -> None:
+    if w.state is S.EVICTING:
+        raise Conflict(f"cannot {verb} a workload while its host's owner takes the host back; it is re-placed "
+                       "or stopped by its deadline, then it can be started again", code="civicloud.workload.evicting")

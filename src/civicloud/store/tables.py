@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Date,
     DateTime,
@@ -147,6 +148,8 @@ hosts = Table(
     # The owner's own VMs (not civicloud's), as the agent last reported them.
     Column("owner_vcpus_used", Integer(), nullable=False, server_default=text("0")),
     Column("owner_memory_mib_used", Integer(), nullable=False, server_default=text("0")),
+    # The host's CPU busy time over the agent's last heartbeat interval (getCPUStats), all guests included.
+    Column("cpu_busy_percent", Float(), nullable=True),
     UniqueConstraint("site_id", "name", name="uq_hosts_site_id_name"),
 )
 
@@ -193,6 +196,8 @@ workloads = Table(
     Column("placement_summary", Text(), nullable=True),
     Column("placement_reasons", JSON(), nullable=True),  # [[filter, code, text, hosts], …]
     Column("placement_decided_at", UtcDateTime(), nullable=True),
+    # While evicting: when the agent stops it (now + the offer's reclaim notice, at the decision).
+    Column("evict_deadline", UtcDateTime(), nullable=True),
     Index("ix_workloads_state_created_at", "state", "created_at"),
     # A member's live workloads have distinct names; deleted ones free their name.
     Index("uq_workloads_member_id_name_live", "member_id", "name", unique=True,
@@ -214,6 +219,28 @@ allocations = Table(
     # At most one open allocation per workload, enforced by the database.
     Index("uq_allocations_workload_id_open", "workload_id", unique=True,
           sqlite_where=text("released_at IS NULL"), postgresql_where=text("released_at IS NULL")),
+)
+
+# What agents measured of each guest, append-only. The id is the agent's: a sample sent twice (an agent
+# that did not see the acknowledgement) is stored once. Counters are cumulative since the domain started.
+usage_samples = Table(
+    "usage_samples", metadata,
+    _id(),
+    Column("workload_id", String(36), ForeignKey("workloads.id"), nullable=False),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=False, index=True),  # the borrower
+    Column("site_id", String(36), ForeignKey("sites.id"), nullable=False, index=True),  # the lender's site
+    Column("host_id", String(36), ForeignKey("hosts.id"), nullable=False),
+    Column("sampled_at", UtcDateTime(), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("vcpus", Integer(), nullable=False),
+    Column("cpu_time_ns", BigInteger(), nullable=False),
+    Column("memory_mib", Integer(), nullable=False),  # what the guest has (its balloon's current size)
+    Column("memory_used_mib", Integer(), nullable=True),  # what it uses, where the balloon reports it
+    Column("disk_read_bytes", BigInteger(), nullable=False),
+    Column("disk_write_bytes", BigInteger(), nullable=False),
+    Column("net_rx_bytes", BigInteger(), nullable=False),
+    Column("net_tx_bytes", BigInteger(), nullable=False),
+    Index("ix_usage_samples_workload_id_sampled_at", "workload_id", "sampled_at"),
 )
 
 join_tokens = Table(

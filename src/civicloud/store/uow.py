@@ -21,6 +21,7 @@ from civicloud.store.repositories import (
     OfferRepository,
     PlacementGroupRepository,
     SiteRepository,
+    UsageSampleRepository,
     WorkloadRepository,
 )
 
@@ -37,6 +38,7 @@ class UnitOfWork(Protocol):
     claims: ClaimRepository
     credentials: CredentialRepository
     groups: PlacementGroupRepository
+    usage: UsageSampleRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -76,6 +78,7 @@ class SqlUnitOfWork:
         self.claims = ClaimRepository(conn)
         self.credentials = CredentialRepository(conn)
         self.groups = PlacementGroupRepository(conn)
+        self.usage = UsageSampleRepository(conn)
         return self
 
     def commit(self) -> None:

@@ -10,8 +10,12 @@ from civicloud.wire.agent import (
     JoinResponse,
     ObservedWorkload,
     RegisteredHost,
+    RejectedSample,
     Report,
     ReportResponse,
+    UsageAck,
+    UsageBatch,
+    UsageSampleIn,
 )
 from civicloud.wire.common import ErrorBody, ErrorDetail, ResourcesOut
 from civicloud.wire.resources import (
@@ -35,6 +39,7 @@ from civicloud.wire.resources import (
     ResidencyIn,
     SiteCreate,
     SiteOut,
+    UsageSampleOut,
     WorkloadCreate,
     WorkloadOut,
 )
@@ -45,5 +50,6 @@ __all__ = [
     "JoinTokenOut", "MemberCreate", "MemberOut", "ObservedWorkload", "OfferOut", "OfferSet", "OfferingCreate",
     "OfferingOut", "PlacementGroupCreate", "PlacementGroupOut", "PlacementOut", "QuotaIn", "RegisteredHost",
     "ResidencyIn", "Report", "ReportResponse", "ResourcesOut", "SiteCreate", "SiteOut",
-    "WindowIn", "WorkloadCreate", "WorkloadOut",
+    "WindowIn", "WorkloadCreate", "WorkloadOut", "RejectedSample", "UsageAck", "UsageBatch", "UsageSampleIn",
+    "UsageSampleOut",
 ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
 
 from civicloud.domain import DesiredPower
-from civicloud.wire.common import Id, In, Name, Out, Secret, Text, Uri
+from civicloud.wire.common import Id, In, Instant, Name, Out, Secret, Text, Uri
 
 
 class JoinRequest(In):
@@ -31,6 +32,8 @@ class HostReport(In):
     # What the owner's own VMs (those without civicloud's metadata) hold now.
     owner_vcpus_used: int = Field(default=0, ge=0, le=100_000)
     owner_memory_mib_used: int = Field(default=0, ge=0, le=(1 << 31) - 1)
+    # The whole host's CPU load since the previous heartbeat, from libvirt's getCPUStats (None: unknown).
+    cpu_busy_percent: float | None = Field(default=None, ge=0, le=100)
 
 
 class Heartbeat(In):
@@ -56,6 +59,8 @@ class DesiredWorkload(Out):
     vcpus: int
     memory_mib: int
     disk_gib: int
+    stop_at: datetime | None = Field(default=None, description="set while the workload is evicted: the agent "
+                                     "stops it at this instant, even if the control plane is out of reach then")
 
 
 class DesiredState(Out):
@@ -66,6 +71,8 @@ class ObservedWorkload(In):
     workload_id: Id
     observed: Literal["running", "stopped", "absent", "failed"]
     message: Text = ""
+    host_name: Name | None = Field(default=None, description="the host the observation was made on; an "
+                                   "observation from a host the workload has left since is ignored")
 
 
 class Report(In):
@@ -75,3 +82,40 @@ class Report(In):
 class ReportResponse(Out):
     accepted: int
     ignored: int
+
+
+_COUNTER = Field(ge=0, le=(1 << 63) - 1)
+
+
+class UsageSampleIn(In):
+    """What an agent measured of one guest at one instant. Counters are cumulative since the domain started."""
+
+    id: Id = Field(description="chosen by the agent, unique: a sample sent twice is stored once")
+    workload_id: Id
+    host_name: Name
+    sampled_at: Instant
+    vcpus: int = Field(ge=0, le=100_000)
+    cpu_time_ns: int = _COUNTER
+    memory_mib: int = Field(ge=0, le=(1 << 31) - 1)
+    memory_used_mib: int | None = Field(default=None, ge=0, le=(1 << 31) - 1)
+    disk_read_bytes: int = _COUNTER
+    disk_write_bytes: int = _COUNTER
+    net_rx_bytes: int = _COUNTER
+    net_tx_bytes: int = _COUNTER
+
+
+class UsageBatch(In):
+    samples: list[UsageSampleIn] = Field(max_length=1000)
+
+
+class RejectedSample(Out):
+    id: str
+    reason: str
+
+
+class UsageAck(Out):
+    """Every sample of the batch is acknowledged: stored now, stored before, or refused for good."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedSample]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 # Names people type: no control characters (PostgreSQL refuses NUL in text), bounded length.
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120,
@@ -18,6 +19,21 @@ Ref = Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=r"^
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 Uri = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f\s]+$")]
 Secret = Annotated[str, StringConstraints(min_length=16, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+
+def _utc_instant(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("this instant is out of range") from None
+    if not 2000 <= utc.year <= 2200:
+        raise ValueError("give an instant between the years 2000 and 2200")
+    return utc
+
+
+# An instant an agent measured something at: with its offset, turned into UTC, within sane years.
+Instant = Annotated[AwareDatetime, AfterValidator(_utc_instant)]
 
 
 class In(BaseModel):

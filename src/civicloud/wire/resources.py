@@ -179,6 +179,8 @@ class HostOut(Out):
     allocated_guaranteed: ResourcesOut
     owner_used: ResourcesOut = Field(description="what the owner's own VMs hold, as last reported")
     free: ResourcesOut = Field(description="lent now, minus what is allocated")
+    cpu_busy_percent: float | None = Field(default=None, description="the whole host's CPU load over its "
+                                           "agent's last heartbeat interval, guests included")
     generation: int
     last_seen_at: datetime | None
 
@@ -267,5 +269,26 @@ class WorkloadOut(Out):
     group_id: str | None
     residency: ResidencyIn
     placement: PlacementOut | None = Field(description="the last placement decision while it was pending")
+    evict_deadline: datetime | None = Field(default=None, description="while evicting: when its host's agent "
+                                            "stops it, unless it is re-placed elsewhere first")
     created_at: datetime
     updated_at: datetime
+
+
+class UsageSampleOut(Out):
+    """One measurement of a guest by its host's agent; counters are cumulative since the domain started."""
+
+    id: str
+    workload_id: str
+    host_id: str
+    site_id: str
+    sampled_at: datetime
+    received_at: datetime
+    vcpus: int
+    cpu_time_ns: int
+    memory_mib: int
+    memory_used_mib: int | None
+    disk_read_bytes: int
+    disk_write_bytes: int
+    net_rx_bytes: int
+    net_tx_bytes: int

@@ -1,8 +1,8 @@
 """Hypervisor drivers. ``libvirt`` is the real one; the pure-Python ``simulated`` one comes with the simulator."""
 
-from civicloud.agent.drivers.base import Driver, DriverError, HostInventory
+from civicloud.agent.drivers.base import DomainSample, Driver, DriverError, HostInventory
 
-__all__ = ["Driver", "DriverError", "HostInventory", "open_driver"]
+__all__ = ["DomainSample", "Driver", "DriverError", "HostInventory", "open_driver"]
 
 
 def open_driver(uri: str, name: str | None = None, **options: object) -> Driver:

@@ -26,6 +26,23 @@ class HostInventory:
     # What the owner's own running VMs (those without civicloud's metadata) hold.
     owner_vcpus: int = 0
     owner_memory_mib: int = 0
+    cpu_busy_percent: float | None = None  # since the previous inventory; None the first time or unknown
+
+
+@dataclass(frozen=True)
+class DomainSample:
+    """One of civicloud's running guests as measured now. Counters are cumulative since it started."""
+
+    workload_id: str
+    host: str
+    vcpus: int
+    cpu_time_ns: int
+    memory_mib: int
+    memory_used_mib: int | None
+    disk_read_bytes: int = 0
+    disk_write_bytes: int = 0
+    net_rx_bytes: int = 0
+    net_tx_bytes: int = 0
 
 
 class Driver(Protocol):
@@ -36,6 +53,7 @@ class Driver(Protocol):
 
     def inventory(self) -> HostInventory: ...
     def domains(self) -> list[Actual]: ...
+    def samples(self) -> list[DomainSample]: ...
     def define(self, spec: Desired) -> None: ...
     def start(self, workload_id: str) -> None: ...
     def stop(self, workload_id: str) -> None: ...

@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 
 import libvirt
 
-from civicloud.agent.drivers.base import DriverError, HostInventory
+from civicloud.agent.drivers.base import DomainSample, DriverError, HostInventory
 from civicloud.agent.drivers.images import BootImage, GuestImages
 from civicloud.agent.drivers.images import domain_type as detect_domain_type
 from civicloud.agent.reconcile import Actual, Desired
@@ -53,7 +53,7 @@ def _silence_libvirt_stderr() -> None:
 
 
 class LibvirtDriver:
-    features = frozenset({"define", "start", "stop", "undefine", "inventory", "owner_load"})
+    features = frozenset({"define", "start", "stop", "undefine", "inventory", "owner_load", "samples"})
 
     def __init__(self, uri: str, name: str | None = None, *, images: GuestImages | None = None,
                  domain_type: str = "auto", shutdown_timeout_s: float = 10.0) -> None:
@@ -67,6 +67,7 @@ class LibvirtDriver:
             raise DriverError(f"cannot open libvirt at {uri}: {exc.get_error_message()}; check the URI and "
                               "that libvirtd runs", code="civicloud.driver.unreachable") from exc
         self.name = name or self._conn.getHostname()
+        self._cpu_before: tuple[int, int] | None = None  # (busy ns, total ns) at the previous inventory
         self._type = self._conn.getType()  # "TEST", "QEMU", …
         self.domain_type = "test" if self._type == "TEST" else detect_domain_type(domain_type)
         if self._type != "TEST":
@@ -116,7 +117,45 @@ class LibvirtDriver:
             used_kib = stats["total"] - stats["free"] - stats.get("buffers", 0) - stats.get("cached", 0)
             owner_kib = max(owner_kib, used_kib - ours_kib)
         return HostInventory(self.name, self.uri, int(cpus), int(memory_mib), int(disk_bytes // (1 << 30)),
-                             owner_vcpus, max(0, owner_kib) // 1024)
+                             owner_vcpus, max(0, owner_kib) // 1024, self._cpu_busy_percent())
+
+    def _cpu_busy_percent(self) -> float | None:
+        """The host's CPU load since the previous call, from libvirt's cumulative node CPU times."""
+        try:
+            stats = self._connection().getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)
+        except libvirt.libvirtError:
+            return None
+        if "idle" not in stats:
+            return None
+        total = sum(int(v) for v in stats.values())
+        busy = total - int(stats["idle"]) - int(stats.get("iowait", 0))
+        before, self._cpu_before = self._cpu_before, (busy, total)
+        if before is None or total <= before[1]:
+            return None
+        return round(min(100.0, max(0.0, 100.0 * (busy - before[0]) / (total - before[1]))), 1)
+
+    def samples(self) -> list[DomainSample]:
+        """CPU time, memory, disk and network counters of civicloud's running guests, in one libvirt call
+        (``getAllDomainStats``); what a driver does not report there (the test driver) comes from info()."""
+        wanted = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL | libvirt.VIR_DOMAIN_STATS_BALLOON
+                  | libvirt.VIR_DOMAIN_STATS_BLOCK | libvirt.VIR_DOMAIN_STATS_INTERFACE | libvirt.VIR_DOMAIN_STATS_VCPU)
+        out = []
+        with self._errors("sample its guests"):
+            for dom, stats in self._connection().getAllDomainStats(wanted, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE):
+                workload_id = self._workload_id(dom)
+                if workload_id is None:
+                    continue
+                try:
+                    _state, _max_kib, mem_kib, vcpus, cpu_ns = dom.info()
+                except libvirt.libvirtError:
+                    continue  # gone between the two calls: nothing to measure
+                used = stats.get("balloon.rss")
+                out.append(DomainSample(
+                    workload_id, self.name, int(stats.get("vcpu.current", vcpus)), int(stats.get("cpu.time", cpu_ns)),
+                    int(stats.get("balloon.current", mem_kib)) // 1024, None if used is None else int(used) // 1024,
+                    _summed(stats, "block", "rd.bytes"), _summed(stats, "block", "wr.bytes"),
+                    _summed(stats, "net", "rx.bytes"), _summed(stats, "net", "tx.bytes")))
+        return out
 
     def _memory_stats(self) -> dict[str, int] | None:
         """libvirt's host memory statistics (KiB), or None where the driver has none (the test driver)."""
@@ -214,6 +253,11 @@ class LibvirtDriver:
 
     def _errors(self, doing: str) -> _Translate:
         return _Translate(doing, self.name)
+
+
+def _summed(stats: dict[str, Any], group: str, counter: str) -> int:
+    """Σ over a domain's disks (``block.0.rd.bytes``…) or interfaces (``net.0.rx.bytes``…) of one counter."""
+    return sum(int(stats.get(f"{group}.{i}.{counter}", 0)) for i in range(int(stats.get(f"{group}.count", 0))))
 
 
 class _Translate:

@@ -10,6 +10,7 @@ from civicloud.scheduler.plugins import (  # noqa: F401
     pack,
     proximity,
     quota,
+    reclaim,
     residency,
     resources_fit,
     service_class,

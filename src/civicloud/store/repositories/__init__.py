@@ -6,9 +6,11 @@ from civicloud.store.repositories.credentials import CredentialRepository
 from civicloud.store.repositories.hosts import HostRepository
 from civicloud.store.repositories.members import AgreementRepository, MemberRepository
 from civicloud.store.repositories.sites import OfferRepository, SiteRepository
+from civicloud.store.repositories.usage import UsageSampleRepository
 from civicloud.store.repositories.workloads import AllocationRepository, WorkloadRepository
 
 __all__ = [
     "AgreementRepository", "AllocationRepository", "Claim", "ClaimRepository", "CredentialRepository", "HostRepository", "MemberRepository",
-    "OfferRepository", "OfferingRepository", "PlacementGroupRepository", "SiteRepository", "WorkloadRepository",
+    "OfferRepository", "OfferingRepository", "PlacementGroupRepository", "SiteRepository",
+    "UsageSampleRepository", "WorkloadRepository",
 ]

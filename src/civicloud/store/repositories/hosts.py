@@ -30,13 +30,14 @@ class HostRepository(Repo):
         return [_host(r) for r in self._conn.execute(stmt)]
 
     def report(self, site_id: str, name: str, uri: str, total: Resources, owner_used: Resources,
-               now: datetime, new_id: str) -> str:
+               now: datetime, new_id: str, cpu_busy_percent: float | None = None) -> str:
         """Record an agent's report of a host: create it the first time, refresh it after."""
         existing = self._one(select(H.id, H.vcpus, H.memory_mib, H.disk_gib, H.gpus)
                              .where(and_(H.site_id == site_id, H.name == name)))
         values = dict(libvirt_uri=uri, vcpus=total.vcpus, memory_mib=total.memory_mib, disk_gib=total.disk_gib,
                       gpus=total.gpus, owner_vcpus_used=owner_used.vcpus,
-                      owner_memory_mib_used=owner_used.memory_mib, last_seen_at=now)
+                      owner_memory_mib_used=owner_used.memory_mib, last_seen_at=now,
+                      cpu_busy_percent=cpu_busy_percent)
         if existing is None:
             self._conn.execute(insert(t.hosts).values(id=new_id, site_id=site_id, name=name, created_at=now,
                                                       **values))
@@ -92,4 +93,4 @@ def _host(r: Row[Any]) -> Host:
         generation=r.generation, last_seen_at=r.last_seen_at, lend_share_percent=0.0,
         allocated_guaranteed=Resources(r.guaranteed_vcpus, r.guaranteed_memory_mib, r.guaranteed_disk_gib,
                                        r.guaranteed_gpus),
-        owner_used=Resources(r.owner_vcpus_used, r.owner_memory_mib_used))
+        owner_used=Resources(r.owner_vcpus_used, r.owner_memory_mib_used), cpu_busy_percent=r.cpu_busy_percent)

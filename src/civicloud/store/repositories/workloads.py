@@ -111,6 +111,31 @@ class WorkloadRepository(Repo):
             .group_by(W.member_id, W.service_class))}
         return {key: (held.get(key, Resources()), counts.get(key, 0)) for key in set(held) | set(counts)}
 
+    def harvest_on_hosts(self, host_ids: list[str]) -> list[tuple[Workload, Resources]]:
+        """Live harvest workloads holding an allocation on one of ``host_ids``, with what they hold: what a
+        reclaim may evict."""
+        if not host_ids:
+            return []
+        stmt = (select(t.workloads, A.vcpus.label("a_vcpus"), A.memory_mib.label("a_memory_mib"),
+                       A.disk_gib.label("a_disk_gib"), A.gpus.label("a_gpus"))
+                .select_from(t.workloads.join(t.allocations, and_(A.workload_id == W.id, A.released_at.is_(None))))
+                .where(and_(A.host_id.in_(host_ids), A.service_class == "harvest", LIVE))
+                .order_by(W.created_at, W.id))
+        return [(_workload(r), Resources(r.a_vcpus, r.a_memory_mib, r.a_disk_gib, r.a_gpus))
+                for r in self._conn.execute(stmt)]
+
+    def members_of(self, workload_ids: set[str]) -> dict[str, str]:
+        """workload id -> its member, for ``workload_ids`` (deleted ones included)."""
+        if not workload_ids:
+            return {}
+        return {w: m for w, m in self._conn.execute(select(W.id, W.member_id).where(W.id.in_(list(workload_ids))))}
+
+    def evicting(self) -> list[Workload]:
+        """Workloads being evicted, oldest deadline first: the order re-placement tries them in."""
+        stmt = (select(t.workloads).where(W.state == WorkloadState.EVICTING.value)
+                .order_by(W.evict_deadline, W.id))
+        return [_workload(r) for r in self._conn.execute(stmt)]
+
     def group_hosts(self) -> dict[str, set[str]]:
         """Placement group -> hosts where its live, placed workloads are."""
         out: dict[str, set[str]] = defaultdict(set)
@@ -129,7 +154,7 @@ def _workload(r: Row[Any]) -> Workload:
     return Workload(r.id, r.member_id, r.offering_id, r.name, WorkloadState(r.state), DesiredPower(r.desired),
                     r.host_id, r.message, r.created_at, r.updated_at, ServiceClass(r.service_class), r.group_id,
                     Residency(tuple(res.get("countries", ())), tuple(res.get("regions", ())),
-                              tuple(res.get("departments", ()))), placement)
+                              tuple(res.get("departments", ()))), placement, r.evict_deadline)
 
 
 class AllocationRepository(Repo):
@@ -147,6 +172,14 @@ class AllocationRepository(Repo):
         result = self._conn.execute(update(t.allocations).where(and_(A.id == allocation_id, A.released_at.is_(None)))
                                     .values(released_at=now))
         return result.rowcount == 1
+
+    def held(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The (workload, host) pairs among ``pairs`` for which the workload ever held an allocation on the
+        host: the hosts an agent may send samples of that workload from."""
+        if not pairs:
+            return set()
+        stmt = select(A.workload_id, A.host_id).where(tuple_(A.workload_id, A.host_id).in_(list(pairs))).distinct()
+        return {(w, h) for w, h in self._conn.execute(stmt)}
 
     def open_totals_by_host(self) -> dict[str, Resources]:
         """Sum of open allocations per host, to check the hosts' counters against."""
