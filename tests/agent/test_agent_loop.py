@@ -137,3 +137,33 @@ def test_one_broken_host_does_not_silence_the_others(live_region, node_file, tmp
     agent.tick()
     after = {h.name: h.last_seen_at for h in live_region.api.list_hosts()}
     assert after["hv1"] != before["hv1"] and after["hv2"] == before["hv2"]
+
+
+def test_resize_reaches_the_domain_before_it_starts_again(live_region, node_file, tmp_path: Path) -> None:
+    from civicloud.wire import OfferingCreate
+
+    live_region.api.create_offering(OfferingCreate(name="vm.large", vcpus=2, memory_mib=1024, disk_gib=0))
+    driver = LibvirtDriver(node_file("hv1"), "hv1")
+    agent = Agent(live_region.api.base_url, tmp_path / "agent", [driver], join_token=live_region.join_token())
+    agent.tick()
+    w = live_region.api.create_workload(WorkloadCreate(member_id=live_region.bobigny_id, offering_id="vm.small",
+                                                       name="web"))
+    wait_state(live_region, w.id, "running", agent)
+    live_region.api.stop_workload(w.id)
+    wait_state(live_region, w.id, "stopped", agent)
+
+    resized = live_region.api.resize_workload(w.id, "vm.large")
+    assert resized.state.value == "stopped"
+    agent.tick()  # the agent resizes the stopped domain at once
+    dom = driver._conn.lookupByName(f"civicloud-{w.id}")
+    _state, max_kib, _mem, vcpus, _cpu = dom.info()
+    assert (vcpus, max_kib // 1024) == (2, 1024)
+    assert [a.size for a in driver.domains()] == [(2, 1024, 0)]
+
+    live_region.api.start_workload(w.id)
+    wait_state(live_region, w.id, "running", agent)
+    assert dom.info()[3] == 2 and dom.isActive()
+    # Its samples carry the new size.
+    assert agent.sample() == 1
+    agent.flush()
+    assert [(s.vcpus, s.memory_mib) for s in live_region.api.workload_samples(w.id)] == [(2, 1024)]

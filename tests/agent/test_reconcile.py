@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from civicloud.agent.reconcile import (
     Actual,
     Define,
     Desired,
+    Resize,
     Start,
     Stop,
     Undefine,
@@ -43,6 +46,14 @@ CASES = [
     ("renamed host keeps its guests", [Desired("w1", "web", "drancy-hv1", "running")],
      [Actual("w1", "hv1", "running")], []),
     ("nothing anywhere", [], [], []),
+    # Resized by its member while stopped: the domain gets its new size before it starts again.
+    ("resized, wanted running: resize then start", [RUN], [Actual("w1", "hv1", "stopped", (2, 1024, 0))],
+     [Resize(RUN), Start("w1", "hv1")]),
+    ("resized, wanted stopped: resize only", [OFF], [Actual("w1", "hv1", "stopped", (2, 1024, 0))], [Resize(OFF)]),
+    ("resized while running: keeps its size until stopped", [RUN], [Actual("w1", "hv1", "running", (2, 1024, 0))],
+     []),
+    ("same size: nothing", [OFF], [Actual("w1", "hv1", "stopped", (1, 512, 0))], []),
+    ("size unknown (defined by an older agent): nothing", [OFF], [Actual("w1", "hv1", "stopped", None)], []),
 ]
 
 
@@ -87,3 +98,19 @@ def test_reconcile_is_idempotent_once_applied() -> None:
 def test_observe(desired: list[Desired], actual: list[Actual], failures: dict[str, str],
                  expected: list[tuple[str, str]]) -> None:
     assert [(w, o) for w, o, _ in observe(desired, actual, failures, HOSTS)] == expected
+
+
+EVICTED = Desired("w1", "web", "hv1", "running", stop_at=datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+BEFORE, AFTER = datetime(2026, 12, 1, 9, 59, 59, tzinfo=UTC), datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("case", "actual", "now", "expected"), [
+    ("evicted, before its deadline: keeps running", [Actual("w1", "hv1", "running")], BEFORE, []),
+    ("evicted, at its deadline: stopped", [Actual("w1", "hv1", "running")], AFTER, [Stop("w1", "hv1")]),
+    ("evicted, stopped after its deadline: not started again", [Actual("w1", "hv1", "stopped")], AFTER, []),
+    ("evicted, gone after its deadline: not re-created", [], AFTER, []),
+    ("evicted, missing before its deadline: created (it may still be needed)", [], BEFORE,
+     [Define(EVICTED), Start("w1", "hv1")]),
+])
+def test_eviction_deadline(case: str, actual: list[Actual], now: datetime, expected: list[object]) -> None:
+    assert reconcile([EVICTED], actual, HOSTS, now) == expected

@@ -102,6 +102,13 @@ def test_boot_a_real_guest_then_leave_nothing(live_region, qemu_uri: str, guest:
                               check=True).stdout
         assert str(guest.base.resolve()) in info  # a copy-on-write overlay on the base image
 
+        # The agent samples the real guest: QEMU's CPU time, the balloon's memory, the VirtIO disk's bytes.
+        assert agent.sample() == 1
+        agent.flush()
+        (sample,) = api.workload_samples(w.id)
+        assert sample.vcpus == 1 and sample.memory_mib == 512
+        assert sample.cpu_time_ns > 0 and sample.disk_read_bytes > 0  # it booted: it ran and read its disk
+
         api.stop_workload(w.id)
         wait(lambda: api.get_workload(w.id).state.value == "stopped", 60, "stopped", agent.tick)
         api.delete_workload(w.id)
@@ -131,3 +138,13 @@ def test_inventory_counts_what_is_not_ours_as_the_owners(qemu_uri: str, guest: B
     # The host's own processes are the owner's too: the report is the host's use, give or take what moved.
     assert 0 < inv.owner_memory_mib <= stats["total"] // 1024
     assert abs(inv.owner_memory_mib - used_mib) < max(256, used_mib // 4)
+
+
+def test_host_cpu_load_comes_from_libvirt_cpu_statistics(qemu_uri: str, guest: BootImage, agent_dir: Path) -> None:
+    driver = LibvirtDriver(qemu_uri, "hv-real", images=GuestImages(agent_dir, guest))
+    assert driver.inventory().cpu_busy_percent is None  # one reading is no interval
+    busy_until = time.monotonic() + 0.5
+    while time.monotonic() < busy_until:  # load one core for half a second
+        pass
+    load = driver.inventory().cpu_busy_percent
+    assert load is not None and 0 < load <= 100

@@ -43,10 +43,26 @@ class Actual:
     workload_id: str
     host: str
     power: Power
+    size: tuple[int, int, int] | None = None  # (vcpus, memory_mib, disk_gib) it was defined with, when known
 
 
 @dataclass(frozen=True)
 class Define:
+    desired: Desired
+
+    @property
+    def workload_id(self) -> str:
+        return self.desired.workload_id
+
+    @property
+    def host(self) -> str:
+        return self.desired.host
+
+
+@dataclass(frozen=True)
+class Resize:
+    """Give a stopped domain the size its (new) offering says: vCPUs, memory, and a larger disk."""
+
     desired: Desired
 
     @property
@@ -76,9 +92,9 @@ class Undefine:
     host: str
 
 
-Action = Define | Start | Stop | Undefine
-# Removals first: they free capacity the definitions and starts may need.
-_ORDER = {Stop: 0, Undefine: 1, Define: 2, Start: 3}
+Action = Define | Resize | Start | Stop | Undefine
+# Removals first: they free capacity the definitions and starts may need; a resize before the start.
+_ORDER = {Stop: 0, Undefine: 1, Define: 2, Resize: 3, Start: 4}
 
 
 def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Sequence[str],
@@ -94,7 +110,9 @@ def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Seque
       of the site, must never make this one destroy running guests;
     - domains without civicloud's metadata never reach this function: the
       owner's own virtual machines are not ours to touch;
-    - an evicted workload whose deadline has come is stopped, never started.
+    - an evicted workload whose deadline has come is stopped, never started;
+    - a stopped domain whose size differs from its offering's (its member resized it) is resized
+      before it starts again; a running one keeps its size until it is stopped.
     """
     wanted = {d.workload_id: d for d in desired}
     found: dict[str, list[Actual]] = defaultdict(list)
@@ -127,10 +145,18 @@ def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Seque
             if power == "running":
                 actions.append(Start(d.workload_id, d.host))
         elif power == "running" and keep.power == "stopped":
+            if _resized(d, keep):
+                actions.append(Resize(d))
             actions.append(Start(d.workload_id, d.host))
+        elif keep.power == "stopped" and _resized(d, keep):
+            actions.append(Resize(d))
         elif power == "stopped" and keep.power == "running":
             actions.append(Stop(d.workload_id, d.host))
     return sorted(actions, key=lambda act: _ORDER[type(act)])
+
+
+def _resized(d: Desired, a: Actual) -> bool:
+    return a.size is not None and a.size != (d.vcpus, d.memory_mib, d.disk_gib)
 
 
 def observe(desired: Iterable[Desired], actual: Iterable[Actual], failures: dict[str, str],

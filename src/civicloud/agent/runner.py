@@ -30,6 +30,7 @@ from civicloud.agent.reconcile import (
     Actual,
     Define,
     Desired,
+    Resize,
     Start,
     Stop,
     Undefine,
@@ -285,6 +286,8 @@ class Agent:
         log.info("%s %s on %s", type(action).__name__.lower(), action.workload_id, action.host)
         if isinstance(action, Define):
             driver.define(action.desired)
+        elif isinstance(action, Resize):
+            driver.resize(action.desired)
         elif isinstance(action, Start):
             driver.start(action.workload_id)
         elif isinstance(action, Stop):

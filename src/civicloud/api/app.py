@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from fastapi import FastAPI
 from civicloud import __version__
@@ -23,7 +22,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     """Build the app. ``background=False`` leaves the placement loop to the caller (tests); ``clock``
     is the placement's notion of now (tests of calendars set it)."""
     engine = engine or make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
-    placer = PlacementLoop(lambda: SqlUnitOfWork(engine), placement_settings(settings),
+    placer = PlacementLoop(lambda: SqlUnitOfWork(engine), PlacementSettings.of(settings),
                            interval_s=settings.placement_interval_s, clock=clock)
 
     @asynccontextmanager
@@ -58,9 +57,3 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
         return {"status": "ok", "version": __version__}
 
     return app
-
-
-def placement_settings(settings: Settings) -> PlacementSettings:
-    return PlacementSettings(stale_after=timedelta(seconds=settings.host_stale_after_s),
-                             retries=settings.claim_retries, batch=settings.placement_batch,
-                             default_carbon_g_per_kwh=settings.default_carbon_g_per_kwh)

@@ -12,6 +12,7 @@ from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.domain import Offer, Window, WorkloadState
 from civicloud.domain.offers import DAY_NAMES
 from civicloud.services import catalogue, groups, members, sites, workloads
+from civicloud.services.placement import PlacementSettings
 from civicloud.wire import (
     AgreementCreate,
     AgreementOut,
@@ -30,6 +31,7 @@ from civicloud.wire import (
     SiteOut,
     UsageSampleOut,
     WorkloadCreate,
+    WorkloadResize,
     WorkloadOut,
 )
 from civicloud.wire.common import Ref
@@ -221,6 +223,13 @@ def start_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
 @router.post("/workloads/{workload_id}/stop", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
 def stop_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
     return views.workload_out(workloads.stop_workload(uow, workload_id))
+
+
+@router.post("/workloads/{workload_id}/resize", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
+def resize_workload(workload_id: Ref, body: WorkloadResize, uow: Uow, request: Request) -> WorkloadOut:
+    """Another offering of the same class for a stopped workload, on its host; the agent resizes the domain."""
+    settings = PlacementSettings.of(request.app.state.settings)
+    return views.workload_out(workloads.resize_workload(uow, workload_id, body.offering_id, settings))
 
 
 @router.get("/workloads/{workload_id}/samples", tags=["workloads"])

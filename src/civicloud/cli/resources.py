@@ -178,6 +178,8 @@ def wait_for_state(api: ApiClient, workload_id: str, targets: set[str], timeout:
 def show_workload(w: WorkloadOut) -> None:
     rows = [("id", w.id), ("name", w.name), ("state", styled_state(w.state.value)), ("desired", w.desired.value),
             ("host", w.host_id or "—"), ("why", w.message), ("created", f"{w.created_at:%Y-%m-%d %H:%M:%S} UTC")]
+    if w.evict_deadline is not None:
+        rows.insert(3, ("evicted at", f"{w.evict_deadline:%Y-%m-%d %H:%M:%S} UTC, unless re-placed first"))
     console.print(table(f"Workload {w.name}", ["", ""], rows))
 
 
@@ -255,3 +257,28 @@ def workload_start(workload_id: str, server: ServerOpt = DEFAULT_SERVER, token: 
     """Power a stopped workload on again."""
     with client(server, token) as api:
         show_workload(api.start_workload(workload_id))
+
+
+@workload_app.command("resize")
+@friendly_errors
+def workload_resize(workload_id: str, offering: Annotated[str, typer.Argument(help="offering to resize to")],
+                    server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """Give a stopped workload another offering of its class; it starts with the new size."""
+    with client(server, token) as api:
+        show_workload(api.resize_workload(workload_id, offering))
+
+
+@workload_app.command("samples")
+@friendly_errors
+def workload_samples(workload_id: str,
+                     limit: Annotated[int, typer.Option(min=1, max=1000, help="at most this many, newest first")] = 20,
+                     server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """What the workload's host measured of it: CPU time, memory, disk and network counters."""
+    with client(server, token) as api:
+        samples = api.workload_samples(workload_id, limit)
+    rows = [(f"{s.sampled_at:%Y-%m-%d %H:%M:%S}", f"{s.cpu_time_ns / 1e9:,.1f}", f"{s.memory_mib:,}",
+             "—" if s.memory_used_mib is None else f"{s.memory_used_mib:,}", f"{s.disk_read_bytes:,}",
+             f"{s.disk_write_bytes:,}", f"{s.net_rx_bytes:,}", f"{s.net_tx_bytes:,}") for s in samples]
+    console.print(table(f"Usage samples of {workload_id} (cumulative counters)",
+                        ["sampled (UTC)", "CPU s", "memory MiB", "used MiB", "disk read B", "disk written B",
+                         "net in B", "net out B"], rows))

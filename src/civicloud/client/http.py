@@ -42,6 +42,7 @@ from civicloud.wire import (
     SiteOut,
     WorkloadCreate,
     WorkloadOut,
+    WorkloadResize,
 )
 
 M = TypeVar("M")
@@ -195,6 +196,10 @@ class ApiClient(_Base):
 
     def stop_workload(self, workload_id: str) -> WorkloadOut:
         return self._call("POST", f"/workloads/{_seg(workload_id)}/stop", WorkloadOut)
+
+    def resize_workload(self, workload_id: str, offering: str) -> WorkloadOut:
+        return self._call("POST", f"/workloads/{_seg(workload_id)}/resize", WorkloadOut,
+                          WorkloadResize(offering_id=offering))
 
 
 class AgentClient(_Base):

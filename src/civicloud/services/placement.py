@@ -24,6 +24,7 @@ from civicloud.domain import Allocation, PlacementExplanation, Workload, Workloa
 from civicloud.scheduler import Decision, profile_for, schedule
 from civicloud.services._common import UowFactory, new_id, utcnow
 from civicloud.services.snapshots import PlacementContext, load_context, record_claim, request_for
+from civicloud.settings import Settings
 from civicloud.store import UnitOfWork
 from civicloud.store.repositories import Claim
 
@@ -47,6 +48,11 @@ class PlacementSettings:
     batch: int = 500  # pending workloads one pass takes
     claim_batch: int = 32  # placements written per transaction
     default_carbon_g_per_kwh: float = 52.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> PlacementSettings:
+        return cls(stale_after=timedelta(seconds=settings.host_stale_after_s), retries=settings.claim_retries,
+                   batch=settings.placement_batch, default_carbon_g_per_kwh=settings.default_carbon_g_per_kwh)
 
 
 BatchObserver = Callable[[float, int], None]

@@ -1,14 +1,29 @@
-"""Workloads as their member drives them: create, read, start, stop, delete."""
+"""Workloads as their member drives them: create, read, start, stop, resize, delete."""
 
 from __future__ import annotations
 
-from civicloud.domain import DesiredPower, Residency, UsageSample, Workload, WorkloadState
+from dataclasses import replace
+
+import numpy as np
+
+from civicloud.domain import (
+    Allocation,
+    DesiredPower,
+    Residency,
+    Resources,
+    UsageSample,
+    Workload,
+    WorkloadState,
+)
+from civicloud.scheduler import profile_for, schedule
 from civicloud.errors import Conflict, ConcurrentUpdate, NotFound
 from civicloud.services._common import new_id, utcnow
 from civicloud.services.allocations import release_allocation
 from civicloud.services.catalogue import require_offering
 from civicloud.services.groups import require_group
 from civicloud.services.members import require_member
+from civicloud.services.placement import PlacementSettings
+from civicloud.services.snapshots import load_context, request_for
 from civicloud.store import UnitOfWork
 from civicloud.wire import WorkloadCreate
 
@@ -124,3 +139,60 @@ def _refuse_if_evicting(w: Workload, verb: str) -> None:
     if w.state is S.EVICTING:
         raise Conflict(f"cannot {verb} a workload while its host's owner takes the host back; it is re-placed "
                        "or stopped by its deadline, then it can be started again", code="civicloud.workload.evicting")
+
+
+def resize_workload(uow: UnitOfWork, workload_id: str, offering_ref: str, settings: PlacementSettings) -> Workload:
+    """Give a stopped workload another offering of its class, on the host it is on.
+
+    The new size must pass every placement filter on that host, with the workload's own allocation
+    counted as free: the same rules as a new placement, so a resize never takes the owner's room or
+    another borrower's. Its allocation is swapped in one transaction (the host's generation compared,
+    as for a claim). Moving it to another host to find room is not done here: stop, delete and
+    re-create it, or wait for room. The agent resizes the domain before its next start."""
+    with uow:
+        w = require_workload(uow, workload_id)
+        _refuse_if_deleted(w, "resize")
+        new = require_offering(uow, offering_ref)
+        if new.id == w.offering_id:
+            return w
+        old = require_offering(uow, w.offering_id)
+        if w.state is not S.STOPPED or w.desired is not DesiredPower.STOPPED:
+            raise Conflict(f"a workload is resized when stopped, and this one is {w.state.value}; stop it, wait "
+                           "for 'stopped', then resize", code="civicloud.workload.not_stopped")
+        if new.service_class is not old.service_class:
+            raise Conflict(f"{new.name} is {new.service_class.value} and this workload is "
+                           f"{old.service_class.value}; a resize keeps the class: create a new workload instead",
+                           code="civicloud.workload.class_change", field="offering_id")
+        if new.resources.disk_gib < old.resources.disk_gib:
+            raise Conflict(f"{new.name} has a smaller disk ({new.resources.disk_gib} GiB) than {old.name} "
+                           f"({old.resources.disk_gib} GiB); a disk only grows", code="civicloud.workload.disk_shrink",
+                           field="offering_id")
+        host_id = w.host_id
+        assert host_id is not None  # stopped: placed
+        ctx = load_context(uow, utcnow(), settings.stale_after, settings.default_carbon_g_per_kwh)
+        index = ctx.snapshot.index_of[host_id]
+        # The snapshot and the quota usage without this workload's own allocation: that room is its own.
+        own = old.resources
+        key = (w.member_id, w.service_class.value)
+        held, live = ctx.usage.get(key, (Resources(), 0))
+        freed = replace(ctx, snapshot=ctx.snapshot.with_claim(index, -np.array(own.as_tuple(), dtype=np.float64),
+                                                              w.service_class),
+                        usage={**ctx.usage, key: (held - own, live - 1)})
+        resized = replace(w, offering_id=new.id)
+        decision = schedule(freed.snapshot, request_for(freed, resized), profile_for(w.service_class))
+        rejected = decision.reason_for(host_id)
+        if rejected is not None:
+            texts = {code: text for _f, code, text, _n in decision.reason_counts}
+            raise Conflict(f"{ctx.snapshot.host_names[index]} cannot take {new.name}: "
+                           f"{texts.get(rejected[1], rejected[1])}; choose a smaller offering, or re-create the "
+                           "workload to have it placed elsewhere", code="civicloud.workload.resize_no_room",
+                           field="offering_id")
+        now = utcnow()
+        if not uow.hosts.claim(host_id, int(ctx.snapshot.generations[index]), new.resources, w.service_class):
+            raise ConcurrentUpdate("the host changed while this resize was decided; retry")
+        release_allocation(uow, w.id, now)
+        uow.allocations.add(Allocation(new_id(), w.id, host_id, new.resources, now, None, w.service_class))
+        _update(uow, w, offering_id=new.id, message=f"resized from {old.name} to {new.name}; it starts with the "
+                                                     "new size")
+        uow.commit()
+        return require_workload(uow, w.id)

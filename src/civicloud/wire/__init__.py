@@ -42,6 +42,7 @@ from civicloud.wire.resources import (
     UsageSampleOut,
     WorkloadCreate,
     WorkloadOut,
+    WorkloadResize,
 )
 
 __all__ = [
@@ -51,5 +52,5 @@ __all__ = [
     "OfferingOut", "PlacementGroupCreate", "PlacementGroupOut", "PlacementOut", "QuotaIn", "RegisteredHost",
     "ResidencyIn", "Report", "ReportResponse", "ResourcesOut", "SiteCreate", "SiteOut",
     "WindowIn", "WorkloadCreate", "WorkloadOut", "RejectedSample", "UsageAck", "UsageBatch", "UsageSampleIn",
-    "UsageSampleOut",
+    "UsageSampleOut", "WorkloadResize",
 ]

@@ -243,6 +243,10 @@ class WorkloadCreate(In):
     residency: ResidencyIn | None = None
 
 
+class WorkloadResize(In):
+    offering_id: Ref = Field(description="id or name of the offering to resize to (same service class)")
+
+
 class PlacementReason(Out):
     filter: str
     code: str

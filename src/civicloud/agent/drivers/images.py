@@ -9,6 +9,7 @@ console logs live under the agent's state directory.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -82,6 +83,25 @@ class GuestImages:
         # The rename is atomic: a crash never leaves a half-made overlay under the real name.
         os.replace(tmp, path)
         return path
+
+    def grow(self, workload_id: str, size_gib: int) -> None:
+        """Grow a workload's overlay to ``size_gib`` (never shrinks it: a disk only grows)."""
+        path = self.overlay(workload_id)
+        if size_gib <= 0 or not path.exists():
+            return
+        try:
+            info = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(path)], check=True,
+                                  capture_output=True, text=True, timeout=60)
+            if json.loads(info.stdout)["virtual-size"] >= size_gib << 30:
+                return
+            subprocess.run(["qemu-img", "resize", "-q", str(path), f"{size_gib}G"], check=True,
+                           capture_output=True, text=True, timeout=60)
+        except FileNotFoundError:
+            raise DriverError("qemu-img is not installed; run scripts/libvirtd.sh or apt-get install qemu-utils",
+                              code="civicloud.driver.no_qemu_img") from None
+        except (subprocess.CalledProcessError, ValueError, KeyError) as exc:
+            raise DriverError(f"qemu-img could not grow {path}: {getattr(exc, 'stderr', exc)}",
+                              code="civicloud.driver.image_failed") from None
 
     def remove(self, workload_id: str) -> None:
         for path in (self.overlay(workload_id), self.overlay(workload_id).with_suffix(".partial"),

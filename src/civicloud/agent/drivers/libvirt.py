@@ -39,6 +39,7 @@ _POWER = {
     libvirt.VIR_DOMAIN_NOSTATE: "stopped",
 }
 
+ElementTree.register_namespace(METADATA_PREFIX, METADATA_NS)  # our metadata keeps its prefix when re-serialised
 _silence_lock = threading.Lock()
 _silenced = False
 
@@ -53,7 +54,7 @@ def _silence_libvirt_stderr() -> None:
 
 
 class LibvirtDriver:
-    features = frozenset({"define", "start", "stop", "undefine", "inventory", "owner_load", "samples"})
+    features = frozenset({"define", "start", "stop", "undefine", "resize", "inventory", "owner_load", "samples"})
 
     def __init__(self, uri: str, name: str | None = None, *, images: GuestImages | None = None,
                  domain_type: str = "auto", shutdown_timeout_s: float = 10.0) -> None:
@@ -169,11 +170,11 @@ class LibvirtDriver:
         out = []
         with self._errors("list domains"):
             for dom in self._connection().listAllDomains():
-                workload_id = self._workload_id(dom)
-                if workload_id is None:
+                ours = self._ours(dom)
+                if ours is None:
                     continue  # the owner's own VM, or another tool's: never ours
                 state, _reason = dom.state()
-                out.append(Actual(workload_id, self.name, _POWER.get(state, "stopped")))  # type: ignore[arg-type]
+                out.append(Actual(ours[0], self.name, _POWER.get(state, "stopped"), ours[1]))  # type: ignore[arg-type]
         return out
 
     def define(self, spec: Desired) -> None:
@@ -188,6 +189,34 @@ class LibvirtDriver:
             xml = qemu_domain_xml(spec, self.domain_type, image, disk, self.images.console_log(spec.workload_id))
         with self._errors(f"define the domain of workload {spec.workload_id}"):
             self._connection().defineXML(xml)
+
+    def resize(self, spec: Desired) -> None:
+        """Give a stopped domain its offering's new size: one defineXML of its own definition with new vCPUs,
+        memory and size metadata (atomic: never a moment without civicloud's metadata), then a larger disk."""
+        with self._errors(f"resize workload {spec.workload_id}"):
+            dom = self._lookup(spec.workload_id)
+            if dom.isActive():
+                raise DriverError(f"workload {spec.workload_id} is running on {self.name}; it is resized once "
+                                  "stopped", code="civicloud.driver.resize_running")
+            root = ElementTree.fromstring(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+            for tag in ("memory", "currentMemory"):
+                element = root.find(tag)
+                if element is not None:
+                    element.set("unit", "KiB")
+                    element.text = str(int(spec.memory_mib) * 1024)
+            vcpu = root.find("vcpu")
+            if vcpu is not None:
+                vcpu.text = str(int(spec.vcpus))
+                vcpu.attrib.pop("current", None)
+            meta = root.find("metadata")
+            if meta is not None:
+                for child in list(meta):
+                    if child.tag.startswith("{" + METADATA_NS + "}"):
+                        meta.remove(child)
+                meta.append(ElementTree.fromstring(metadata_xml(spec)))
+            self._connection().defineXML(ElementTree.tostring(root, encoding="unicode"))
+        if self.images is not None and self.domain_type != "test":
+            self.images.grow(spec.workload_id, spec.disk_gib)
 
     def start(self, workload_id: str) -> None:
         with self._errors(f"start workload {workload_id}"):
@@ -237,6 +266,12 @@ class LibvirtDriver:
 
     @staticmethod
     def _workload_id(dom: Any) -> str | None:
+        ours = LibvirtDriver._ours(dom)
+        return ours[0] if ours else None
+
+    @staticmethod
+    def _ours(dom: Any) -> tuple[str, tuple[int, int, int] | None] | None:
+        """(workload id, size it was defined with) of one of civicloud's domains; None for anybody else's."""
         if not dom.name().startswith(DOMAIN_PREFIX):
             return None
         try:
@@ -244,12 +279,23 @@ class LibvirtDriver:
         except libvirt.libvirtError:
             return None  # a look-alike name without our metadata is not ours
         try:
-            found = (ElementTree.fromstring(xml).findtext("id") or "").strip()
+            root = ElementTree.fromstring(xml)
         except ElementTree.ParseError:
             return None
+        found = (root.findtext("id") or "").strip()
         # A copy of one of ours (an owner's virt-clone keeps the metadata) is not ours: only the domain
         # named after the workload is, so actions by name always reach the domain that was listed.
-        return found if found and dom.name() == DOMAIN_PREFIX + found else None
+        if not found or dom.name() != DOMAIN_PREFIX + found:
+            return None
+        size_el = root.find("size")
+        size = None
+        if size_el is not None:
+            try:
+                size = (int(size_el.get("vcpus", "")), int(size_el.get("memory_mib", "")),
+                        int(size_el.get("disk_gib", "")))
+            except ValueError:
+                size = None
+        return found, size
 
     def _errors(self, doing: str) -> _Translate:
         return _Translate(doing, self.name)
@@ -288,6 +334,8 @@ def metadata_xml(spec: Desired) -> str:
             f"<{METADATA_PREFIX}:id>{escape(spec.workload_id)}</{METADATA_PREFIX}:id>"
             f"<{METADATA_PREFIX}:name>{escape(spec.name)}</{METADATA_PREFIX}:name>"
             f"<{METADATA_PREFIX}:offering>{escape(spec.offering)}</{METADATA_PREFIX}:offering>"
+            f"<{METADATA_PREFIX}:size vcpus='{int(spec.vcpus)}' memory_mib='{int(spec.memory_mib)}' "
+            f"disk_gib='{int(spec.disk_gib)}'/>"
             f"</{METADATA_PREFIX}:workload>")
 
 
