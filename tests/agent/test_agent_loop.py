@@ -139,16 +139,21 @@ def test_one_broken_host_does_not_silence_the_others(live_region, node_file, tmp
     assert after["hv1"] != before["hv1"] and after["hv2"] == before["hv2"]
 
 
-def test_resize_reaches_the_domain_before_it_starts_again(live_region, node_file, tmp_path: Path) -> None:
-    from civicloud.wire import OfferingCreate
-
-    live_region.api.create_offering(OfferingCreate(name="vm.large", vcpus=2, memory_mib=1024, disk_gib=0))
+def one_running_workload(live_region, node_file, tmp_path: Path) -> tuple[LibvirtDriver, Agent, WorkloadOut]:
+    """hv1 with its agent, and Bobigny's vm.small "web" running on it."""
     driver = LibvirtDriver(node_file("hv1"), "hv1")
     agent = Agent(live_region.api.base_url, tmp_path / "agent", [driver], join_token=live_region.join_token())
     agent.tick()
     w = live_region.api.create_workload(WorkloadCreate(member_id=live_region.bobigny_id, offering_id="vm.small",
                                                        name="web"))
-    wait_state(live_region, w.id, "running", agent)
+    return driver, agent, wait_state(live_region, w.id, "running", agent)
+
+
+def test_resize_reaches_the_domain_before_it_starts_again(live_region, node_file, tmp_path: Path) -> None:
+    from civicloud.wire import OfferingCreate
+
+    live_region.api.create_offering(OfferingCreate(name="vm.large", vcpus=2, memory_mib=1024, disk_gib=0))
+    driver, agent, w = one_running_workload(live_region, node_file, tmp_path)
     live_region.api.stop_workload(w.id)
     wait_state(live_region, w.id, "stopped", agent)
 
@@ -167,3 +172,28 @@ def test_resize_reaches_the_domain_before_it_starts_again(live_region, node_file
     assert agent.sample() == 1
     agent.flush()
     assert [(s.vcpus, s.memory_mib) for s in live_region.api.workload_samples(w.id)] == [(2, 1024)]
+
+
+def test_reboot_power_cycles_the_domain_once(live_region, node_file, tmp_path: Path) -> None:
+    driver, agent, w = one_running_workload(live_region, node_file, tmp_path)
+    dom = driver._conn.lookupByName(f"civicloud-{w.id}")
+    calls: list[str] = []
+    for verb in ("stop", "start"):  # count what reaches the real driver (the test hypervisor reuses domain ids)
+        real = getattr(driver, verb)
+        setattr(driver, verb, lambda wid, real=real, verb=verb: (calls.append(verb), real(wid))[1])
+
+    live_region.api.reboot_workload(w.id)
+    agent.tick()
+    assert calls == ["stop", "start"] and dom.isActive()
+    agent.tick()
+    assert calls == ["stop", "start"]  # once: the request is done
+    # A restarted agent (same state directory) does not reboot it again.
+    agent.close()
+    again = Agent(live_region.api.base_url, tmp_path / "agent", [LibvirtDriver(node_file("hv1"), "hv1")])
+    assert again.spool.rebooted()[w.id] == live_region.api.get_workload(w.id).reboot_requested_at
+    again.close()
+
+    live_region.api.stop_workload(w.id)
+    with pytest.raises(ApiError) as refused:
+        live_region.api.reboot_workload(w.id)
+    assert refused.value.code == "civicloud.workload.not_running"

@@ -30,12 +30,12 @@ def test_lifecycle_define_start_stop_undefine(node_file) -> None:
     driver = LibvirtDriver(node_file(), "hv1")
     s = spec()
     driver.define(s)
-    assert driver.domains() == [Actual(s.workload_id, "hv1", "stopped")]
+    assert driver.domains() == [Actual(s.workload_id, "hv1", "stopped", (s.vcpus, s.memory_mib, s.disk_gib))]
     driver.start(s.workload_id)
-    assert driver.domains() == [Actual(s.workload_id, "hv1", "running")]
+    assert driver.domains() == [Actual(s.workload_id, "hv1", "running", (s.vcpus, s.memory_mib, s.disk_gib))]
     driver.start(s.workload_id)  # starting a running domain is a no-op, not an error
     driver.stop(s.workload_id)
-    assert driver.domains() == [Actual(s.workload_id, "hv1", "stopped")]
+    assert driver.domains() == [Actual(s.workload_id, "hv1", "stopped", (s.vcpus, s.memory_mib, s.disk_gib))]
     driver.undefine(s.workload_id)
     assert driver.domains() == []
     driver.undefine(s.workload_id)  # already gone: the outcome we wanted

@@ -10,6 +10,7 @@ from civicloud.agent.reconcile import (
     Actual,
     Define,
     Desired,
+    Reboot,
     Resize,
     Start,
     Stop,
@@ -114,3 +115,18 @@ BEFORE, AFTER = datetime(2026, 12, 1, 9, 59, 59, tzinfo=UTC), datetime(2026, 12,
 ])
 def test_eviction_deadline(case: str, actual: list[Actual], now: datetime, expected: list[object]) -> None:
     assert reconcile([EVICTED], actual, HOSTS, now) == expected
+
+
+ASKED = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+REBOOT = Desired("w1", "web", "hv1", "running", reboot_after=ASKED)
+
+
+@pytest.mark.parametrize(("case", "actual", "rebooted", "expected"), [
+    ("asked, running, not done yet: power-cycled", [Actual("w1", "hv1", "running")], {}, [Reboot("w1", "hv1")]),
+    ("asked again after an earlier reboot", [Actual("w1", "hv1", "running")],
+     {"w1": datetime(2026, 11, 30, tzinfo=UTC)}, [Reboot("w1", "hv1")]),
+    ("already done: once only", [Actual("w1", "hv1", "running")], {"w1": ASKED}, []),
+    ("stopped: started, which is a fresh boot", [Actual("w1", "hv1", "stopped")], {}, [Start("w1", "hv1")]),
+])
+def test_reboot(case: str, actual: list[Actual], rebooted: dict[str, datetime], expected: list[object]) -> None:
+    assert reconcile([REBOOT], actual, HOSTS, ASKED, rebooted) == expected

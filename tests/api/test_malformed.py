@@ -339,6 +339,7 @@ def scene(client: TestClient, region: Region, guarded_app: FastAPI) -> Scene:
     group = ok(client.post(f"{API}/placement-groups", headers=operator, json={
         "member_id": region.members["Bobigny"], "name": "erp", "policy": "different_host"}), 201)
     guarded_app.state.placer.run_once()
+    region.agents["drancy-mairie"].report(client, workload["id"], "running")  # so that it may be rebooted
     token = ok(client.post(f"{API}/sites/{region.sites['avicenne-dc']}/join-tokens", headers=operator), 201)
     known = Known({
         "member_id": region.members["Bobigny"],

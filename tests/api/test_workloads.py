@@ -78,7 +78,8 @@ def test_life_of_a_workload(app: FastAPI, client: TestClient, region: Region) ->
     # The site's agent sees it in its desired state, then reports it running.
     desired = ok(client.get(f"{API}/agent/desired", headers=drancy.headers), 200)["workloads"]
     assert desired == [{"workload_id": w.id, "name": "compta", "offering": "vm-small", "host_name": "drancy-h1", "desired": "running",
-                        "vcpus": 2, "memory_mib": 4096, "disk_gib": 20, "stop_at": None}]
+                        "vcpus": 2, "memory_mib": 4096, "disk_gib": 20, "stop_at": None,
+                        "reboot_after": None}]
     assert drancy.report(client, w.id, "running") == {"accepted": 1, "ignored": 0}
     assert w.see()["state"] == "running"
 

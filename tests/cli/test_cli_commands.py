@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ def cli(url: str, *args: str):
 @pytest.fixture
 def running_agent(live_region, node_file, tmp_path: Path):
     driver = LibvirtDriver(node_file("hv1"), "hv1")
-    agent = Agent(live_region.api.base_url, tmp_path / "agent", [driver], join_token=live_region.join_token())
+    agent = Agent(live_region.api.base_url, tmp_path / "agent", [driver], join_token=live_region.join_token(),
+                  sample_interval_s=0.2)
     stop = threading.Event()
     thread = threading.Thread(target=agent.run, args=(0.2, stop), daemon=True)
     thread.start()
@@ -49,6 +51,33 @@ def test_workload_create_list_show_delete(live_server, live_region, running_agen
     assert deleted.exit_code == 0, deleted.output
     assert live_region.api.get_workload(workload_id).state.value == "deleted"
     assert running_agent.domains() == []
+
+
+def test_workload_reboot_resize_and_samples(live_server, live_region, running_agent) -> None:
+    from civicloud.wire import OfferingCreate
+
+    url = live_server.url
+    live_region.api.create_offering(OfferingCreate(name="vm.large", vcpus=2, memory_mib=1024, disk_gib=0))
+    assert cli(url, "workload", "create", "web", "--member", "Bobigny", "--offering", "vm.small").exit_code == 0
+    workload_id = next(w.id for w in live_region.api.list_workloads())
+    rebooted = cli(url, "workload", "reboot", workload_id)
+    assert rebooted.exit_code == 0 and "reboot requested" in rebooted.output, rebooted.output
+
+    refused = cli(url, "workload", "resize", workload_id, "vm.large")
+    assert refused.exit_code == 1 and "civicloud.workload.not_stopped" in refused.output
+    assert cli(url, "workload", "stop", workload_id).exit_code == 0
+    wait_until = time.monotonic() + 10
+    while live_region.api.get_workload(workload_id).state.value != "stopped":
+        assert time.monotonic() < wait_until, "never stopped"
+        time.sleep(0.05)
+    resized = cli(url, "workload", "resize", workload_id, "vm.large")
+    assert resized.exit_code == 0 and "resized from vm.small to vm.large" in resized.output, resized.output
+
+    samples = cli(url, "workload", "samples", workload_id)
+    assert samples.exit_code == 0 and "Usage samples of" in samples.output  # the agent sampled it while running
+    assert len(live_region.api.workload_samples(workload_id)) >= 1
+    hosts = cli(url, "host", "list")
+    assert hosts.exit_code == 0 and "owner's own" in hosts.output and "CPU load" in hosts.output
 
 
 def test_lists_and_join_token(live_server, live_region) -> None:

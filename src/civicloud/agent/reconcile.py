@@ -8,7 +8,7 @@ hypervisors again and reports what it sees.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -28,6 +28,7 @@ class Desired:
     disk_gib: int = 0
     offering: str = ""  # picks the guest image on a real host
     stop_at: datetime | None = None  # evicted: stop it from this instant on, whatever else is wanted
+    reboot_after: datetime | None = None  # the last reboot asked for
 
     def power_at(self, now: datetime | None) -> DesiredPower:
         """What is wanted at ``now``: past an eviction deadline, a running workload is wanted stopped."""
@@ -75,6 +76,14 @@ class Resize:
 
 
 @dataclass(frozen=True)
+class Reboot:
+    """Power-cycle a running domain once: its member asked for a reboot after it started."""
+
+    workload_id: str
+    host: str
+
+
+@dataclass(frozen=True)
 class Start:
     workload_id: str
     host: str
@@ -92,13 +101,13 @@ class Undefine:
     host: str
 
 
-Action = Define | Resize | Start | Stop | Undefine
+Action = Define | Reboot | Resize | Start | Stop | Undefine
 # Removals first: they free capacity the definitions and starts may need; a resize before the start.
-_ORDER = {Stop: 0, Undefine: 1, Define: 2, Resize: 3, Start: 4}
+_ORDER = {Stop: 0, Undefine: 1, Define: 2, Resize: 3, Start: 4, Reboot: 5}
 
 
 def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Sequence[str],
-              now: datetime | None = None) -> list[Action]:
+              now: datetime | None = None, rebooted: Mapping[str, datetime] | None = None) -> list[Action]:
     """The actions that bring ``actual`` to ``desired`` on the agent's ``hosts`` at ``now``.
 
     - a workload wanted running or stopped has exactly one domain, on its host,
@@ -112,8 +121,11 @@ def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Seque
       owner's own virtual machines are not ours to touch;
     - an evicted workload whose deadline has come is stopped, never started;
     - a stopped domain whose size differs from its offering's (its member resized it) is resized
-      before it starts again; a running one keeps its size until it is stopped.
+      before it starts again; a running one keeps its size until it is stopped;
+    - a running domain is power-cycled when its member asked for a reboot that ``rebooted`` (the
+      reboot each workload last had, as the agent recorded it) does not show done yet.
     """
+    rebooted = rebooted or {}
     wanted = {d.workload_id: d for d in desired}
     found: dict[str, list[Actual]] = defaultdict(list)
     for a in actual:
@@ -152,6 +164,10 @@ def reconcile(desired: Iterable[Desired], actual: Iterable[Actual], hosts: Seque
             actions.append(Resize(d))
         elif power == "stopped" and keep.power == "running":
             actions.append(Stop(d.workload_id, d.host))
+        elif power == "running" and keep.power == "running" and d.reboot_after is not None:
+            done = rebooted.get(d.workload_id)
+            if done is None or done < d.reboot_after:
+                actions.append(Reboot(d.workload_id, d.host))
     return sorted(actions, key=lambda act: _ORDER[type(act)])
 
 

@@ -30,6 +30,7 @@ from civicloud.agent.reconcile import (
     Actual,
     Define,
     Desired,
+    Reboot,
     Resize,
     Start,
     Stop,
@@ -173,8 +174,14 @@ class Agent:
         actual, listed = self.actual()
         # Only hosts whose domains could be listed are reconciled: acting on a partial view would
         # take "not listed" for "absent" and define duplicates.
-        actions = reconcile(desired, actual, listed, now)
+        rebooted = self.spool.rebooted()
+        actions = reconcile(desired, actual, listed, now, rebooted)
         failures = self.apply(actions)
+        # A reboot request is settled once: carried out, or moot because the domain was not running (its next
+        # start is a fresh boot anyway). A failed one is tried again at the next pass.
+        self.spool.set_rebooted({d.workload_id: d.reboot_after for d in desired
+                                 if d.reboot_after is not None and rebooted.get(d.workload_id) != d.reboot_after
+                                 and d.host in listed and d.workload_id not in failures})
         reported = self._spool_report(desired, failures)
         self.flush()
         return TickResult(actions, failures, reported, sampled)
@@ -290,6 +297,9 @@ class Agent:
             driver.resize(action.desired)
         elif isinstance(action, Start):
             driver.start(action.workload_id)
+        elif isinstance(action, Reboot):
+            driver.stop(action.workload_id)  # graceful, then power-off after the driver's timeout
+            driver.start(action.workload_id)
         elif isinstance(action, Stop):
             driver.stop(action.workload_id)
         elif isinstance(action, Undefine):
@@ -336,7 +346,7 @@ class Agent:
 
 def _desired(w: DesiredWorkload) -> Desired:
     return Desired(w.workload_id, w.name, w.host_name, w.desired.value, w.vcpus, w.memory_mib, w.disk_gib,
-                   w.offering, w.stop_at)
+                   w.offering, w.stop_at, w.reboot_after)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

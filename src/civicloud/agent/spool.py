@@ -7,8 +7,10 @@ again after its restart; the control plane stores a sample id once, and a
 report is an observation it can apply twice. So nothing is lost and nothing
 counted twice, whether the agent, the control plane or the network fails.
 
-The spool also keeps the last desired state the control plane sent: with the
-control plane out of reach, the agent still enforces eviction deadlines from it.
+The spool also keeps the last desired state the control plane sent (with the
+control plane out of reach, the agent still enforces eviction deadlines from
+it), and the reboot each workload last had (so a reboot request is carried out
+once, even across agent restarts).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ix_outbox_kind_seq ON outbox (kind, seq);
+CREATE TABLE IF NOT EXISTS reboots (
+    workload_id TEXT PRIMARY KEY,
+    done_for TEXT NOT NULL       -- the reboot request (ISO instant) this workload has had
+);
 CREATE TABLE IF NOT EXISTS desired (
     one INTEGER PRIMARY KEY CHECK (one = 1),
     body TEXT NOT NULL,
@@ -101,6 +108,19 @@ class Spool:
         with self._lock:
             row = self._db.execute("SELECT body FROM desired WHERE one = 1").fetchone()
         return json.loads(row[0]) if row else []
+
+    def rebooted(self) -> dict[str, datetime]:
+        """workload id -> the reboot request it has had (so a request is carried out once)."""
+        with self._lock:
+            rows = self._db.execute("SELECT workload_id, done_for FROM reboots").fetchall()
+        return {w: datetime.fromisoformat(done) for w, done in rows}
+
+    def set_rebooted(self, done: dict[str, datetime]) -> None:
+        if done:
+            with self._lock:
+                self._db.executemany("INSERT INTO reboots (workload_id, done_for) VALUES (?, ?) ON CONFLICT "
+                                     "(workload_id) DO UPDATE SET done_for = excluded.done_for",
+                                     [(w, at.isoformat()) for w, at in done.items()])
 
     def close(self) -> None:
         with self._lock:

@@ -225,6 +225,12 @@ def stop_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
     return views.workload_out(workloads.stop_workload(uow, workload_id))
 
 
+@router.post("/workloads/{workload_id}/reboot", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
+def reboot_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
+    """Power-cycle a running workload once (graceful shutdown, power-off after the agent's timeout, start)."""
+    return views.workload_out(workloads.reboot_workload(uow, workload_id))
+
+
 @router.post("/workloads/{workload_id}/resize", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
 def resize_workload(workload_id: Ref, body: WorkloadResize, uow: Uow, request: Request) -> WorkloadOut:
     """Another offering of the same class for a stopped workload, on its host; the agent resizes the domain."""

@@ -105,7 +105,8 @@ def workload_out(w: Workload) -> WorkloadOut:
                        group_id=w.group_id, residency=ResidencyIn(countries=list(res.countries),
                                                                   regions=list(res.regions),
                                                                   departments=list(res.departments)),
-                       placement=placement, evict_deadline=w.evict_deadline, created_at=w.created_at,
+                       placement=placement, evict_deadline=w.evict_deadline,
+                       reboot_requested_at=w.reboot_requested_at, created_at=w.created_at,
                        updated_at=w.updated_at)
 
 

@@ -87,13 +87,15 @@ def site_join_token(site: Annotated[str, typer.Argument(help="site id or name")]
 @host_app.command("list")
 @friendly_errors
 def host_list(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
-    """List hosts with their capacity: total, lent share, allocated, free."""
+    """List hosts with their capacity: total, the owner's own load, lent share, allocated, free, CPU load."""
     with client(server, token) as api:
         sites = {s.id: s.name for s in api.list_sites()}
         rows = [(h.name, sites.get(h.site_id, h.site_id), f"{h.total.vcpus} / {h.total.memory_mib} MiB",
-                 f"{h.lend_share_percent:g} %", f"{h.allocated.vcpus} / {h.allocated.memory_mib} MiB",
-                 f"{h.free.vcpus} / {h.free.memory_mib} MiB", h.id) for h in api.list_hosts()]
-    console.print(table("Hosts (vCPU / memory)", ["name", "site", "total", "lends", "allocated", "free", "id"], rows))
+                 f"{h.owner_used.vcpus} / {h.owner_used.memory_mib} MiB", f"{h.lend_share_percent:g} %",
+                 f"{h.allocated.vcpus} / {h.allocated.memory_mib} MiB", f"{h.free.vcpus} / {h.free.memory_mib} MiB",
+                 "—" if h.cpu_busy_percent is None else f"{h.cpu_busy_percent:g} %", h.id) for h in api.list_hosts()]
+    console.print(table("Hosts (vCPU / memory)", ["name", "site", "total", "owner's own", "lends", "allocated",
+                                                  "free", "CPU load", "id"], rows))
 
 
 @host_app.command("reserve")
@@ -257,6 +259,14 @@ def workload_start(workload_id: str, server: ServerOpt = DEFAULT_SERVER, token: 
     """Power a stopped workload on again."""
     with client(server, token) as api:
         show_workload(api.start_workload(workload_id))
+
+
+@workload_app.command("reboot")
+@friendly_errors
+def workload_reboot(workload_id: str, server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """Power-cycle a running workload: graceful shutdown (power-off after a timeout), then start."""
+    with client(server, token) as api:
+        show_workload(api.reboot_workload(workload_id))
 
 
 @workload_app.command("resize")

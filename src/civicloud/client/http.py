@@ -197,6 +197,9 @@ class ApiClient(_Base):
     def stop_workload(self, workload_id: str) -> WorkloadOut:
         return self._call("POST", f"/workloads/{_seg(workload_id)}/stop", WorkloadOut)
 
+    def reboot_workload(self, workload_id: str) -> WorkloadOut:
+        return self._call("POST", f"/workloads/{_seg(workload_id)}/reboot", WorkloadOut)
+
     def resize_workload(self, workload_id: str, offering: str) -> WorkloadOut:
         return self._call("POST", f"/workloads/{_seg(workload_id)}/resize", WorkloadOut,
                           WorkloadResize(offering_id=offering))

@@ -112,6 +112,7 @@ class Workload:
     residency: Residency = field(default_factory=Residency)
     placement: PlacementExplanation | None = None
     evict_deadline: datetime | None = None  # set while evicting: when its agent stops it
+    reboot_requested_at: datetime | None = None  # the last reboot asked for
 
     @property
     def is_deleted(self) -> bool:

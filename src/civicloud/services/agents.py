@@ -67,7 +67,8 @@ def desired_state(uow: UnitOfWork, site_id: str) -> list[DesiredWorkload]:
             res = offering.resources
             out.append(DesiredWorkload(workload_id=w.id, name=w.name, offering=offering.name, host_name=host_name,
                                        desired=w.desired, vcpus=res.vcpus, memory_mib=res.memory_mib,
-                                       disk_gib=res.disk_gib, stop_at=w.evict_deadline))
+                                       disk_gib=res.disk_gib, stop_at=w.evict_deadline,
+                                       reboot_after=w.reboot_requested_at))
         return out
 
 

@@ -1,4 +1,4 @@
-"""Workloads as their member drives them: create, read, start, stop, resize, delete."""
+"""Workloads as their member drives them: create, read, start, stop, reboot, resize, delete."""
 
 from __future__ import annotations
 
@@ -90,6 +90,22 @@ def stop_workload(uow: UnitOfWork, workload_id: str) -> Workload:
                            "the request", code="civicloud.workload.not_placed")
         state = S.STOPPING if w.state in (S.RUNNING, S.PROVISIONING, S.SCHEDULED) else w.state
         _update(uow, w, state=state, desired=DesiredPower.STOPPED, message="stop requested")
+        uow.commit()
+        return require_workload(uow, w.id)
+
+
+def reboot_workload(uow: UnitOfWork, workload_id: str) -> Workload:
+    """Ask for a power cycle of a running workload: its agent shuts it down (ACPI, then power-off after the
+    timeout) and starts it again, once."""
+    with uow:
+        w = require_workload(uow, workload_id)
+        _refuse_if_deleted(w, "reboot")
+        _refuse_if_evicting(w, "reboot")
+        if w.state is not S.RUNNING or w.desired is not DesiredPower.RUNNING:
+            raise Conflict(f"only a running workload is rebooted, and this one is {w.state.value}; start it "
+                           "instead", code="civicloud.workload.not_running")
+        now = utcnow()
+        _update(uow, w, reboot_requested_at=now, message=f"reboot requested at {now:%H:%M:%S} UTC")
         uow.commit()
         return require_workload(uow, w.id)
 

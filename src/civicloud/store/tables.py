@@ -198,6 +198,8 @@ workloads = Table(
     Column("placement_decided_at", UtcDateTime(), nullable=True),
     # While evicting: when the agent stops it (now + the offer's reclaim notice, at the decision).
     Column("evict_deadline", UtcDateTime(), nullable=True),
+    # The last reboot its member asked for: the agent power-cycles a domain running since before it.
+    Column("reboot_requested_at", UtcDateTime(), nullable=True),
     Index("ix_workloads_state_created_at", "state", "created_at"),
     # A member's live workloads have distinct names; deleted ones free their name.
     Index("uq_workloads_member_id_name_live", "member_id", "name", unique=True,

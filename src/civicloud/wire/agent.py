@@ -61,6 +61,8 @@ class DesiredWorkload(Out):
     disk_gib: int
     stop_at: datetime | None = Field(default=None, description="set while the workload is evicted: the agent "
                                      "stops it at this instant, even if the control plane is out of reach then")
+    reboot_after: datetime | None = Field(default=None, description="the last reboot asked for: a domain "
+                                          "running since before it is power-cycled once")
 
 
 class DesiredState(Out):

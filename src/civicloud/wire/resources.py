@@ -273,6 +273,7 @@ class WorkloadOut(Out):
     group_id: str | None
     residency: ResidencyIn
     placement: PlacementOut | None = Field(description="the last placement decision while it was pending")
+    reboot_requested_at: datetime | None = Field(default=None, description="the last reboot asked for")
     evict_deadline: datetime | None = Field(default=None, description="while evicting: when its host's agent "
                                             "stops it, unless it is re-placed elsewhere first")
     created_at: datetime

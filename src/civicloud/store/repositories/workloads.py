@@ -154,7 +154,8 @@ def _workload(r: Row[Any]) -> Workload:
     return Workload(r.id, r.member_id, r.offering_id, r.name, WorkloadState(r.state), DesiredPower(r.desired),
                     r.host_id, r.message, r.created_at, r.updated_at, ServiceClass(r.service_class), r.group_id,
                     Residency(tuple(res.get("countries", ())), tuple(res.get("regions", ())),
-                              tuple(res.get("departments", ()))), placement, r.evict_deadline)
+                              tuple(res.get("departments", ()))), placement, r.evict_deadline,
+                    r.reboot_requested_at)
 
 
 class AllocationRepository(Repo):

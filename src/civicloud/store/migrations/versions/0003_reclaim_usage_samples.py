@@ -1,10 +1,10 @@
-"""reclaim deadlines, host CPU load, usage samples
+"""reclaim deadlines, reboots, host CPU load, usage samples
 
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-28
 
-Workloads being evicted carry their deadline; hosts carry the CPU load their agent measured;
+Workloads being evicted carry their deadline, and the last reboot asked for; hosts carry the CPU load their agent measured;
 agents' usage samples get their append-only table.
 """
 
@@ -52,10 +52,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('cpu_busy_percent', sa.Float(), nullable=True))
     with op.batch_alter_table('workloads', schema=None) as batch_op:
         batch_op.add_column(sa.Column('evict_deadline', civicloud.store.tables.UtcDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('reboot_requested_at', civicloud.store.tables.UtcDateTime(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('workloads', schema=None) as batch_op:
+        batch_op.drop_column('reboot_requested_at')
         batch_op.drop_column('evict_deadline')
     with op.batch_alter_table('hosts', schema=None) as batch_op:
         batch_op.drop_column('cpu_busy_percent')
