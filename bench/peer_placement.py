@@ -108,17 +108,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A throw-away database on the local PostgreSQL, as an oslo.db (psycopg2) URL; dropped afterwards."""
+def postgres_database(driver: str = "postgresql+psycopg2", prefix: str = "placement_bench") -> Iterator[str]:
+    """A throw-away database on the local PostgreSQL, its URL with ``driver`` (psycopg2 for oslo.db); dropped
+    afterwards."""
     from claim_path import ADMIN_URL  # noqa: PLC0415 - only when asked for PostgreSQL
     from sqlalchemy import create_engine  # noqa: PLC0415
 
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"placement_bench_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
-        yield admin.url.set(drivername="postgresql+psycopg2", database=name).render_as_string(hide_password=False)
+        yield admin.url.set(drivername=driver, database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

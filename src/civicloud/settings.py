@@ -30,9 +30,14 @@ class Settings(BaseSettings):
     placement_batch: int = Field(default=500, ge=1, le=100_000)
     # Grid carbon intensity used for sites that do not set theirs (gCO₂/kWh; France's mix by default).
     default_carbon_g_per_kwh: float = Field(default=52.0, ge=0, le=2000)
+    # An hour's usage records are rolled up this long after the hour closed (late samples of short outages).
+    metering_grace_s: float = Field(default=600.0, ge=0, le=86400)
+    # Who issues the invoices (the seller on Factur-X files): the federation's operator.
+    operator_name: str = Field(default="civicloud federation operator", min_length=1, max_length=120)
+    operator_siret: str | None = None
     sql_echo: bool = False
 
-    @field_validator("database_url")
+    @field_validator("database_url", "operator_siret")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None

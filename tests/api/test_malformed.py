@@ -25,7 +25,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from datetime import UTC, datetime, timedelta
+
 from civicloud.api import create_app
+from civicloud.domain import Allocation, Resources, ServiceClass
 from civicloud.settings import Settings
 from civicloud.store import make_engine
 from civicloud_support import API, Region, bearer, ok
@@ -325,7 +328,8 @@ class Scene:
 @pytest.fixture
 def guarded_app(app: FastAPI) -> FastAPI:
     """The same app, with an operator token set so that credentials are checked everywhere."""
-    app.state.settings = app.state.settings.model_copy(update={"api_token": OPERATOR_TOKEN})
+    app.state.settings = app.state.settings.model_copy(update={"api_token": OPERATOR_TOKEN,
+                                                               "operator_siret": "21930029000018"})
     return app
 
 
@@ -338,8 +342,19 @@ def scene(client: TestClient, region: Region, guarded_app: FastAPI) -> Scene:
         "member_id": region.members["Bobigny"], "offering_id": "vm-small", "name": "compta"}), 202)
     group = ok(client.post(f"{API}/placement-groups", headers=operator, json={
         "member_id": region.members["Bobigny"], "name": "erp", "policy": "different_host"}), 201)
+    # A billed September: a price book, and a day the workload held its room then (before the loop's first
+    # usage roll-up, which starts from the earliest allocation).
+    ok(client.post(f"{API}/price-books", headers=operator, json={
+        "name": "at cost", "valid_from": "2026-01-01", "vcpu_hour": "0.5", "ram_gib_hour": "0.1"}), 201)
+    with guarded_app.state.uow_factory() as uow:
+        september = datetime(2026, 9, 1, tzinfo=UTC)
+        uow.allocations.add(Allocation("past-allocation", workload["id"], region.host("drancy-h1"),
+                                       Resources(2, 4096, 20), september, september + timedelta(days=1),
+                                       ServiceClass.HARVEST))
+        uow.commit()
     guarded_app.state.placer.run_once()
     region.agents["drancy-mairie"].report(client, workload["id"], "running")  # so that it may be rebooted
+    ok(client.post(f"{API}/billing/runs", headers=operator, json={"period": "2026-09"}), 201)
     token = ok(client.post(f"{API}/sites/{region.sites['avicenne-dc']}/join-tokens", headers=operator), 201)
     known = Known({
         "member_id": region.members["Bobigny"],
@@ -351,6 +366,10 @@ def scene(client: TestClient, region: Region, guarded_app: FastAPI) -> Scene:
         "group": group["id"],
         "join_token": token["token"],
         "reserved_gpus": 0,  # the scene's hosts have no GPU: a reserve of one would rightly be refused
+        "period": "2026-09",
+        "invoice_id": "INV-2026-09-0001",
+        "from": "2026-09-01T00:00:00Z",
+        "to": "2026-10-01T00:00:00Z",
     })
     return Scene(known, region.agents["drancy-mairie"].headers)
 
@@ -467,7 +486,7 @@ def test_every_route_is_covered() -> None:
     # Every path parameter is one the scene knows a real value of: otherwise the plausible request of a
     # new route would be a 404 and the test would say so only by failing.
     names = {n for p in PATHS for n in re.findall(r"{(\w+)}", p)}
-    assert names == {"member_id", "site_id", "host_id", "workload_id", "offering_id", "group_id"}
+    assert names == {"member_id", "site_id", "host_id", "workload_id", "offering_id", "group_id", "period", "invoice_id"}
 
 
 def test_nested_bodies_get_broken_too() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from scene import Scene
+from placement_scene import Scene
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from scene import Scene
+from placement_scene import Scene
 
 from civicloud.services.placement import PlacementSettings, place_pending
 from civicloud.store import SqlUnitOfWork, make_engine

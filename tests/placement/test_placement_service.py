@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from scene import HDS_EXPIRED, HDS_VALID, NIGHTS_ONLY, Scene
+from placement_scene import HDS_EXPIRED, HDS_VALID, NIGHTS_ONLY, Scene
 
 from civicloud.domain import GroupPolicy, Offer, PlacementGroup, Quota, Resources, WorkloadState
 from civicloud.services._common import new_id

@@ -17,7 +17,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from scene import Scene
+from placement_scene import Scene
 
 from civicloud.domain import Offer, Resources, ServiceClass, WorkloadState
 from civicloud.services import agents, workloads

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from scene import Scene
+from placement_scene import Scene
 
 from civicloud.domain import Offer, Resources, ServiceClass, Window, WorkloadState
 from civicloud.services import agents

@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 import stress_worker
-from scene import Scene
+from placement_scene import Scene
 from sqlalchemy import text
 
 from civicloud.domain import Offer

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from civicloud import __version__
-from civicloud.api import agent_routes, errors, routes
+from civicloud.api import agent_routes, billing_routes, errors, routes
 from civicloud.services._common import utcnow
 from civicloud.services.loops import PlacementLoop
 from civicloud.services.placement import Clock, PlacementSettings
@@ -50,6 +50,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     app.state.placer = placer
     errors.install(app)
     app.include_router(routes.router, prefix=API_PREFIX)
+    app.include_router(billing_routes.router, prefix=API_PREFIX)
     app.include_router(agent_routes.router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/healthz", tags=["health"])

@@ -66,7 +66,8 @@ def setup_logging(verbose: bool) -> None:
 
 
 STATE_STYLE = {"running": "green", "pending": "yellow", "failed": "red", "deleted": "dim",
-               "stopped": "blue", "stopping": "magenta", "scheduled": "cyan", "provisioning": "cyan"}
+               "stopped": "blue", "stopping": "magenta", "scheduled": "cyan", "provisioning": "cyan",
+               "evicting": "bold yellow"}
 
 
 def styled_state(state: str) -> str:

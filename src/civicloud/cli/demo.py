@@ -16,6 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from civicloud.cli.common import console, styled_state, table
@@ -25,6 +26,7 @@ from civicloud.client import ApiClient
 from civicloud.errors import Unavailable
 from civicloud.settings import Settings
 from civicloud.wire import (
+    PriceBookCreate,
     AgreementCreate,
     CertificationIn,
     MemberCreate,
@@ -64,6 +66,17 @@ MEMBERS = (
 )
 AGREEMENTS = {"Ville de Drancy": "mutualisation_convention", "Ville de Bobigny": "mutualisation_convention",
               "Hôpital Avicenne": "mutualisation_convention", "Start-up Incubateur Bondy": "ppp"}
+# The operator issues the invoices; an illustrative SIRET (Luhn-valid), not a registered one.
+OPERATOR_SIRET = "20009300300016"
+# Public bodies at cost (the cost model of a typical town-hall host: docs/billing.md), PPP partners + 25 %.
+PRICE_BOOKS = (
+    PriceBookCreate(name="Public bodies at cost", valid_from=date(2026, 1, 1), agreement_kind="mutualisation_convention",
+                    vcpu_hour=Decimal("0.005351"), ram_gib_hour=Decimal("0.00107"), disk_gib_month=Decimal("0.01"),
+                    ehealth_month=Decimal("15"), operator_fee_percent=Decimal(2)),
+    PriceBookCreate(name="PPP partners at cost + 25 %", valid_from=date(2026, 1, 1), agreement_kind="ppp",
+                    vcpu_hour=Decimal("0.006689"), ram_gib_hour=Decimal("0.001338"), disk_gib_month=Decimal("0.0125"),
+                    operator_fee_percent=Decimal(2)),
+)
 # Drancy lends 20 % of each host during office hours and 80 % at night and at weekends (public holidays
 # count as Sundays), with 10 % committed for guaranteed work: the lender of the story.
 DRANCY_OFFER = OfferSet(committed_percent=10, default_percent=80, reclaim_notice_s=30,
@@ -121,6 +134,8 @@ def seed(api: ApiClient, data_dir: Path) -> list[tuple[str, list[str]]]:
     """Create the region through the API; return (site id, agent host args) per site."""
     for offering in OFFERINGS:
         api.create_offering(offering)
+    for book in PRICE_BOOKS:
+        api.add_price_book(book)
     ids = {}
     for member in MEMBERS:
         ids[member.name] = api.create_member(member).id
@@ -198,7 +213,9 @@ def run_demo(*, once: bool, port: int, data_dir: Path | None, timeout: float) ->
         data_dir = Path(tmp.name)
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(data_dir=data_dir, database_url=None, bind_host="127.0.0.1",
-                        bind_port=free_port(port), placement_interval_s=1.0, host_stale_after_s=30)
+                        bind_port=free_port(port), placement_interval_s=1.0, host_stale_after_s=30,
+                        operator_name="Fédération civicloud de Seine-Saint-Denis (démo)",
+                        operator_siret=OPERATOR_SIRET)
     server = ThreadedServer(settings)
     server.start()
     url = settings.api_url

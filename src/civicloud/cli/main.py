@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from civicloud import __version__
-from civicloud.cli import resources
+from civicloud.cli import billing, resources
 from civicloud.cli.common import console, friendly_errors, setup_logging
 
 app = typer.Typer(name="civicloud", no_args_is_help=True, add_completion=False,
@@ -16,6 +16,7 @@ app = typer.Typer(name="civicloud", no_args_is_help=True, add_completion=False,
 db_app = typer.Typer(no_args_is_help=True, help="The control plane's database.")
 app.add_typer(db_app, name="db")
 resources.register(app)
+billing.register(app)
 
 
 @app.callback()

@@ -7,6 +7,7 @@ honest; everything else talks to a real server.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -15,6 +16,16 @@ from pydantic import BaseModel, TypeAdapter
 
 from civicloud.errors import CivicloudError, ErrorKind, Unavailable
 from civicloud.wire import (
+    BillingRunCreate,
+    BillingRunOut,
+    CostModelIn,
+    CostModelOut,
+    CreditNoteCreate,
+    DocumentOut,
+    MemberUsageOut,
+    PriceBookCreate,
+    PriceBookOut,
+    SettlementOut,
     AgreementCreate,
     AgreementOut,
     DesiredState,
@@ -90,6 +101,17 @@ class _Base:
             raise _error(resp)
         return TypeAdapter(out).validate_python(resp.json())
 
+    def _raw(self, method: str, path: str) -> bytes:
+        """A non-JSON answer (an export): its bytes."""
+        try:
+            resp = self._http.request(method, path)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach the civicloud API at {self.base_url} ({type(exc).__name__})",
+                              code="civicloud.client.unreachable") from exc
+        if resp.status_code >= 400:
+            raise _error(resp)
+        return resp.content
+
 
 def _error(resp: httpx.Response) -> ApiError:
     try:
@@ -100,7 +122,51 @@ def _error(resp: httpx.Response) -> ApiError:
                         f"the server answered {resp.status_code} without a civicloud error body")
 
 
-class ApiClient(_Base):
+class BillingClient(_Base):
+    """Price books, billing runs, invoices and statements, settlement and usage."""
+
+    def add_price_book(self, body: PriceBookCreate) -> PriceBookOut:
+        return self._call("POST", "/price-books", PriceBookOut, body)
+
+    def list_price_books(self) -> list[PriceBookOut]:
+        return self._call("GET", "/price-books", list[PriceBookOut])
+
+    def cost_model(self, body: CostModelIn) -> CostModelOut:
+        return self._call("POST", "/pricing/cost-model", CostModelOut, body)
+
+    def run_billing(self, period: str) -> BillingRunOut:
+        return self._call("POST", "/billing/runs", BillingRunOut, BillingRunCreate(period=period))
+
+    def list_runs(self) -> list[BillingRunOut]:
+        return self._call("GET", "/billing/runs", list[BillingRunOut])
+
+    def settlement(self, period: str) -> SettlementOut:
+        return self._call("GET", f"/billing/runs/{_seg(period)}/settlement", SettlementOut)
+
+    def invoices(self, member: str) -> list[DocumentOut]:
+        return self._call("GET", f"/members/{_seg(member)}/invoices", list[DocumentOut])
+
+    def statements(self, member: str) -> list[DocumentOut]:
+        return self._call("GET", f"/members/{_seg(member)}/statements", list[DocumentOut])
+
+    def invoice(self, member: str, number: str) -> DocumentOut:
+        return self._call("GET", f"/members/{_seg(member)}/invoices/{_seg(number)}", DocumentOut)
+
+    def invoice_csv(self, member: str, number: str) -> str:
+        return self._raw("GET", f"/members/{_seg(member)}/invoices/{_seg(number)}.csv").decode()
+
+    def invoice_pdf(self, member: str, number: str) -> bytes:
+        return self._raw("GET", f"/members/{_seg(member)}/invoices/{_seg(number)}.pdf")
+
+    def credit_note(self, number: str, body: CreditNoteCreate) -> DocumentOut:
+        return self._call("POST", f"/invoices/{_seg(number)}/credit-notes", DocumentOut, body)
+
+    def usage(self, member: str, start: datetime, end: datetime) -> MemberUsageOut:
+        return self._call("GET", f"/members/{_seg(member)}/usage", MemberUsageOut,
+                          params={"from": start.isoformat(), "to": end.isoformat()})
+
+
+class ApiClient(BillingClient):
     """The API as members, lenders and the operator use it."""
 
     def health(self) -> dict[str, str]:

@@ -1,13 +1,16 @@
-"""Background loops of the control plane: reclaim, then placement of pending workloads."""
+"""Background loops of the control plane: reclaim, placement of pending workloads, the hourly usage roll-up."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 
 from civicloud.errors import CivicloudError
 from civicloud.services._common import UowFactory, utcnow
 from civicloud.services.placement import Clock, PlacementOutcome, PlacementSettings, place_pending
+from civicloud.domain.metering import floor_hour
+from civicloud.services.metering import roll_up
 from civicloud.services.reclaim import ReclaimOutcome, reclaim_pass
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,7 @@ class PlacementLoop:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # run_once from a test and the thread never overlap
         self.last_reclaim = ReclaimOutcome()
+        self._rolled_up_to: datetime | None = None  # the hour the usage roll-up last reached, from this process
 
     def wake(self) -> None:
         self._wake.set()
@@ -40,7 +44,13 @@ class PlacementLoop:
     def run_once(self) -> list[PlacementOutcome]:
         with self._lock:
             self.last_reclaim = reclaim_pass(self._uow_factory, self._settings, self._clock)
-            return place_pending(self._uow_factory, self._settings, self._clock)
+            placed = place_pending(self._uow_factory, self._settings, self._clock)
+            now = self._clock()
+            hour = floor_hour(now - self._settings.metering_grace)
+            if hour != self._rolled_up_to:  # at most once per hour and process: an hour closed since
+                roll_up(self._uow_factory, now, self._settings.metering_grace)
+                self._rolled_up_to = hour
+            return placed
 
     def start(self) -> None:
         if self._thread is None:

@@ -48,11 +48,13 @@ class PlacementSettings:
     batch: int = 500  # pending workloads one pass takes
     claim_batch: int = 32  # placements written per transaction
     default_carbon_g_per_kwh: float = 52.0
+    metering_grace: timedelta = timedelta(minutes=10)  # an hour is rolled up this long after it closed
 
     @classmethod
     def of(cls, settings: Settings) -> PlacementSettings:
         return cls(stale_after=timedelta(seconds=settings.host_stale_after_s), retries=settings.claim_retries,
-                   batch=settings.placement_batch, default_carbon_g_per_kwh=settings.default_carbon_g_per_kwh)
+                   batch=settings.placement_batch, default_carbon_g_per_kwh=settings.default_carbon_g_per_kwh,
+                   metering_grace=timedelta(seconds=settings.metering_grace_s))
 
 
 BatchObserver = Callable[[float, int], None]

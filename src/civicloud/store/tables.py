@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
@@ -46,6 +47,21 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    """An exact decimal, kept as text (SQLite has no exact decimal type; PostgreSQL's would do, but one
+    representation on both keeps the stores identical). Used for prices and percentages, never summed in SQL:
+    amounts are integer cents."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: object) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: object) -> Decimal | None:
+        return None if value is None else Decimal(value)
 
 
 def _id() -> Column[str]:
@@ -243,6 +259,103 @@ usage_samples = Table(
     Column("net_rx_bytes", BigInteger(), nullable=False),
     Column("net_tx_bytes", BigInteger(), nullable=False),
     Index("ix_usage_samples_workload_id_sampled_at", "workload_id", "sampled_at"),
+)
+
+# Metering: one row per allocation and clock hour (UTC), append-only; the id derives from both, so rolling
+# an hour up again finds its rows already there. See domain/metering.py.
+usage_records = Table(
+    "usage_records", metadata,
+    _id(),
+    Column("allocation_id", String(36), nullable=False),
+    Column("workload_id", String(36), nullable=False),
+    Column("borrower_id", String(36), nullable=False),
+    Column("lender_id", String(36), nullable=False),
+    Column("site_id", String(36), nullable=False),
+    Column("host_id", String(36), nullable=False),
+    Column("offering_id", String(36), nullable=False),
+    Column("service_class", String(16), nullable=False),
+    Column("hour", UtcDateTime(), nullable=False),
+    Column("seconds", Integer(), nullable=False),
+    Column("vcpu_seconds", BigInteger(), nullable=False),
+    Column("memory_mib_seconds", BigInteger(), nullable=False),
+    Column("disk_gib_seconds", BigInteger(), nullable=False),
+    Column("gpu_seconds", BigInteger(), nullable=False),
+    Column("cpu_time_ns", BigInteger(), nullable=True),
+    Column("memory_used_mib", Integer(), nullable=True),
+    Index("ix_usage_records_hour", "hour"),
+    Index("ix_usage_records_borrower_id_hour", "borrower_id", "hour"),
+    Index("ix_usage_records_lender_id_hour", "lender_id", "hour"),
+)
+
+# How far the hourly roll-up has gone: hours before this instant have their usage records.
+metering_state = Table(
+    "metering_state", metadata,
+    Column("id", Integer(), primary_key=True),
+    Column("rolled_up_until", UtcDateTime(), nullable=False),
+)
+
+price_books = Table(
+    "price_books", metadata,
+    _id(),
+    Column("name", String(120), nullable=False),
+    Column("valid_from", Date(), nullable=False),
+    Column("agreement_kind", String(32), nullable=True),  # NULL: any
+    Column("member_category", String(32), nullable=True),
+    Column("service_class", String(16), nullable=True),
+    Column("vcpu_hour", DecimalText(), nullable=False),
+    Column("ram_gib_hour", DecimalText(), nullable=False),
+    Column("disk_gib_month", DecimalText(), nullable=False),
+    Column("gpu_hour", DecimalText(), nullable=False),
+    Column("desktop_month", DecimalText(), nullable=False),
+    Column("ehealth_month", DecimalText(), nullable=False),
+    Column("operator_fee_percent", DecimalText(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# A billing run closes a period (a calendar month, UTC): its lines and documents never change afterwards.
+billing_runs = Table(
+    "billing_runs", metadata,
+    _id(),
+    Column("period", String(7), nullable=False, unique=True),  # "2026-11"
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("charged_cents", BigInteger(), nullable=False),
+    Column("fees_cents", BigInteger(), nullable=False),
+    Column("own_use_seconds", BigInteger(), nullable=False),  # lenders' use of their own hosts: metered, not billed
+)
+
+billing_lines = Table(
+    "billing_lines", metadata,
+    _id(),
+    Column("run_id", String(36), ForeignKey("billing_runs.id"), nullable=False, index=True),
+    Column("borrower_id", String(36), ForeignKey("members.id"), nullable=False),
+    Column("lender_id", String(36), ForeignKey("members.id"), nullable=False),
+    Column("workload_id", String(36), nullable=False),
+    Column("offering_id", String(36), nullable=False),
+    Column("service_class", String(16), nullable=False),
+    Column("price_book_id", String(36), ForeignKey("price_books.id"), nullable=False),
+    Column("seconds", BigInteger(), nullable=False),
+    Column("vcpu_seconds", BigInteger(), nullable=False),
+    Column("memory_mib_seconds", BigInteger(), nullable=False),
+    Column("disk_gib_seconds", BigInteger(), nullable=False),
+    Column("gpu_seconds", BigInteger(), nullable=False),
+    Column("amount_cents", BigInteger(), nullable=False),
+    Column("fee_cents", BigInteger(), nullable=False),
+)
+
+# Invoices (what a member borrowed), statements (what it lent, minus the fee) and credit notes: documents,
+# numbered, never edited; a correction is a credit note.
+billing_documents = Table(
+    "billing_documents", metadata,
+    _id(),
+    Column("run_id", String(36), ForeignKey("billing_runs.id"), nullable=False, index=True),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # invoice | statement | credit_note
+    Column("number", String(32), nullable=False, unique=True),
+    Column("issued_on", Date(), nullable=False),
+    Column("total_cents", BigInteger(), nullable=False),
+    Column("fees_cents", BigInteger(), nullable=False),
+    Column("corrects_id", String(36), ForeignKey("billing_documents.id"), nullable=True),
+    Column("reason", Text(), nullable=False, server_default=text("''")),
 )
 
 join_tokens = Table(

@@ -13,6 +13,7 @@ from civicloud.errors import CivicloudError, Conflict, InvalidInput, Unavailable
 from civicloud.store.repositories import (
     AgreementRepository,
     AllocationRepository,
+    BillingRepository,
     ClaimRepository,
     CredentialRepository,
     HostRepository,
@@ -20,7 +21,9 @@ from civicloud.store.repositories import (
     OfferingRepository,
     OfferRepository,
     PlacementGroupRepository,
+    PriceBookRepository,
     SiteRepository,
+    UsageRecordRepository,
     UsageSampleRepository,
     WorkloadRepository,
 )
@@ -39,6 +42,9 @@ class UnitOfWork(Protocol):
     credentials: CredentialRepository
     groups: PlacementGroupRepository
     usage: UsageSampleRepository
+    usage_records: UsageRecordRepository
+    price_books: PriceBookRepository
+    billing: BillingRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -79,6 +85,9 @@ class SqlUnitOfWork:
         self.credentials = CredentialRepository(conn)
         self.groups = PlacementGroupRepository(conn)
         self.usage = UsageSampleRepository(conn)
+        self.usage_records = UsageRecordRepository(conn)
+        self.price_books = PriceBookRepository(conn)
+        self.billing = BillingRepository(conn)
         return self
 
     def commit(self) -> None:

@@ -17,6 +17,22 @@ from civicloud.wire.agent import (
     UsageBatch,
     UsageSampleIn,
 )
+from civicloud.wire.billing import (
+    BillingLineOut,
+    BillingRunCreate,
+    BillingRunOut,
+    CostModelIn,
+    CostModelOut,
+    CreditNoteCreate,
+    DocumentOut,
+    MemberBalanceOut,
+    MemberUsageOut,
+    PriceBookCreate,
+    PriceBookOut,
+    SettlementOut,
+    TransferOut,
+    UsageLineOut,
+)
 from civicloud.wire.common import ErrorBody, ErrorDetail, ResourcesOut
 from civicloud.wire.resources import (
     AgreementCreate,
@@ -46,6 +62,9 @@ from civicloud.wire.resources import (
 )
 
 __all__ = [
+    "BillingLineOut", "BillingRunCreate", "BillingRunOut", "CostModelIn", "CostModelOut", "CreditNoteCreate",
+    "DocumentOut", "MemberBalanceOut", "MemberUsageOut", "PriceBookCreate", "PriceBookOut", "SettlementOut",
+    "TransferOut", "UsageLineOut",
     "AgreementCreate", "AgreementOut", "CertificationIn", "DesiredState", "DesiredWorkload", "ErrorBody",
     "ErrorDetail", "Heartbeat", "HeartbeatResponse", "HostOut", "HostReport", "HostReserveSet", "JoinRequest", "JoinResponse",
     "JoinTokenOut", "MemberCreate", "MemberOut", "ObservedWorkload", "OfferOut", "OfferSet", "OfferingCreate",

@@ -1,5 +1,13 @@
 """Repositories: read and write domain objects through the unit of work's connection."""
 
+from civicloud.store.repositories.billing import (
+    BillingRepository,
+    BillingRun,
+    Document,
+    GroupedUsage,
+    PriceBookRepository,
+    UsageRecordRepository,
+)
 from civicloud.store.repositories.claims import Claim, ClaimRepository
 from civicloud.store.repositories.catalogue import OfferingRepository, PlacementGroupRepository
 from civicloud.store.repositories.credentials import CredentialRepository
@@ -10,6 +18,7 @@ from civicloud.store.repositories.usage import UsageSampleRepository
 from civicloud.store.repositories.workloads import AllocationRepository, WorkloadRepository
 
 __all__ = [
+    "BillingRepository", "BillingRun", "Document", "GroupedUsage", "PriceBookRepository", "UsageRecordRepository",
     "AgreementRepository", "AllocationRepository", "Claim", "ClaimRepository", "CredentialRepository", "HostRepository", "MemberRepository",
     "OfferRepository", "OfferingRepository", "PlacementGroupRepository", "SiteRepository",
     "UsageSampleRepository", "WorkloadRepository",

@@ -163,7 +163,8 @@ class AllocationRepository(Repo):
         r = a.resources
         self._conn.execute(insert(t.allocations).values(
             id=a.id, workload_id=a.workload_id, host_id=a.host_id, vcpus=r.vcpus, memory_mib=r.memory_mib,
-            disk_gib=r.disk_gib, gpus=r.gpus, service_class=a.service_class.value, created_at=a.created_at))
+            disk_gib=r.disk_gib, gpus=r.gpus, service_class=a.service_class.value, created_at=a.created_at,
+            released_at=a.released_at))
 
     def open_for(self, workload_id: str) -> Allocation | None:
         row = self._one(select(t.allocations).where(and_(A.workload_id == workload_id, A.released_at.is_(None))))

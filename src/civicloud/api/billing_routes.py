@@ -1,0 +1,196 @@
+"""Metering and billing routes: price books, billing runs, invoices and statements, settlement, usage."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from civicloud.api.deps import Uow, require_operator
+from civicloud.api.errors import ERROR_RESPONSES
+from civicloud.domain.billing import Line, PriceBook
+from civicloud.domain.pricing import CostInputs, cost_model, with_margin
+from civicloud.services import billing
+from civicloud.store.repositories import BillingRun, GroupedUsage
+from civicloud.wire import (
+    BillingLineOut,
+    BillingRunCreate,
+    BillingRunOut,
+    CostModelIn,
+    CostModelOut,
+    CreditNoteCreate,
+    DocumentOut,
+    MemberBalanceOut,
+    MemberUsageOut,
+    PriceBookCreate,
+    PriceBookOut,
+    SettlementOut,
+    TransferOut,
+    UsageLineOut,
+)
+from civicloud.wire.billing import Period
+from civicloud.wire.common import Instant, Ref
+
+router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
+HOUR = Decimal(3600)
+
+
+@router.post("/price-books", status_code=status.HTTP_201_CREATED, tags=["billing"])
+def add_price_book(body: PriceBookCreate, uow: Uow) -> PriceBookOut:
+    return book_out(billing.add_price_book(uow, body))
+
+
+@router.get("/price-books", tags=["billing"])
+def list_price_books(uow: Uow) -> list[PriceBookOut]:
+    return [book_out(b) for b in billing.list_price_books(uow)]
+
+
+@router.post("/pricing/cost-model", tags=["billing"])
+def price_at_cost(body: CostModelIn) -> CostModelOut:
+    """Unit prices at cost from a lender's hardware, energy and staff costs (plus an optional margin)."""
+    inputs = body.model_dump(exclude={"margin_percent"})
+    result = cost_model(CostInputs(**inputs))
+    prices = with_margin(result.prices, body.margin_percent)
+    return CostModelOut(yearly_eur=result.yearly_eur, hourly_eur=result.hourly_eur, vcpu_hour=prices.vcpu_hour,
+                        ram_gib_hour=prices.ram_gib_hour, disk_gib_month=prices.disk_gib_month)
+
+
+@router.post("/billing/runs", status_code=status.HTTP_201_CREATED, tags=["billing"],
+             responses={200: {"description": "the period was billed already: its run, unchanged"}})
+def run_billing(body: BillingRunCreate, request: Request, response: Response) -> BillingRunOut:
+    run, created = billing.run_billing(request.app.state.uow_factory, body.period)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return run_out(run)
+
+
+@router.get("/billing/runs", tags=["billing"])
+def list_runs(uow: Uow) -> list[BillingRunOut]:
+    return [run_out(r) for r in billing.list_runs(uow)]
+
+
+@router.get("/billing/runs/{period}", tags=["billing"])
+def get_run(period: Period, uow: Uow) -> BillingRunOut:
+    with uow:
+        return run_out(billing.require_run(uow, period))
+
+
+@router.get("/billing/runs/{period}/settlement", tags=["billing"])
+def get_settlement(period: Period, uow: Uow) -> SettlementOut:
+    """Who pays whom for the period, after netting the flows between each pair of members."""
+    run, s = billing.settlement(uow, period)
+    members = sorted({m for pair in s.transfers for m in pair} | set(s.fees))
+    return SettlementOut(
+        period=run.period,
+        transfers=[TransferOut(payer_id=p, payee_id=q, amount_eur=v) for (p, q), v in sorted(s.transfers.items())],
+        operator_fees=[TransferOut(payer_id=m, payee_id="operator", amount_eur=v) for m, v in sorted(s.fees.items())],
+        balances=[MemberBalanceOut(member_id=m, pays_eur=s.paid_by(m), receives_eur=s.received_by(m)) for m in members])
+
+
+@router.get("/members/{member_id}/invoices", tags=["billing"])
+def list_invoices(member_id: Ref, uow: Uow) -> list[DocumentOut]:
+    """The member's invoices (what it borrowed) and credit notes, without their lines."""
+    docs = billing.member_documents(uow, member_id)
+    return [document_out(d, None) for d in docs if d.kind in ("invoice", "credit_note")]
+
+
+@router.get("/members/{member_id}/statements", tags=["billing"])
+def list_statements(member_id: Ref, uow: Uow) -> list[DocumentOut]:
+    """The member's statements: what it lent, minus the operator's fee."""
+    return [document_out(d, None) for d in billing.member_documents(uow, member_id, "statement")]
+
+
+@router.get("/members/{member_id}/invoices/{invoice_id}.csv", tags=["billing"],
+            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def invoice_csv(member_id: Ref, invoice_id: Ref, uow: Uow) -> Response:
+    view = billing.document_view(uow, invoice_id, member_id)
+    with uow:
+        names = {m.id: m.name for m in uow.members.list()} | {o.id: o.name for o in uow.offerings.list()}
+    return Response(billing.document_csv(view, names), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{view.document.number}.csv"'})
+
+
+@router.get("/members/{member_id}/invoices/{invoice_id}.pdf", tags=["billing"],
+            response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
+def invoice_pdf(member_id: Ref, invoice_id: Ref, uow: Uow, request: Request) -> Response:
+    """The invoice or credit note as Factur-X: a PDF/A-3 with its CII XML (BASIC profile) embedded."""
+    settings = request.app.state.settings
+    name, pdf = billing.document_facturx(uow, invoice_id, member_id, settings.operator_name, settings.operator_siret)
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/members/{member_id}/invoices/{invoice_id}", tags=["billing"])
+def get_invoice(member_id: Ref, invoice_id: Ref, uow: Uow) -> DocumentOut:
+    """An invoice, statement or credit note of the member (by id or number), with its lines."""
+    view = billing.document_view(uow, invoice_id, member_id)
+    return document_out(view.document, view.period, view.lines)
+
+
+@router.post("/invoices/{invoice_id}/credit-notes", status_code=status.HTTP_201_CREATED, tags=["billing"])
+def add_credit_note(invoice_id: Ref, body: CreditNoteCreate, uow: Uow) -> DocumentOut:
+    """Correct an invoice: a credit note for part or all of it (an invoice is never edited)."""
+    note = billing.credit_note(uow, invoice_id, body.amount_eur, body.reason)
+    return document_out(note, None)
+
+
+@router.get("/members/{member_id}/usage", tags=["billing"])
+def member_usage(request: Request, member_id: Ref,
+                 start: Annotated[Instant, Query(alias="from", description="an instant with its offset")],
+                 end: Annotated[Instant, Query(alias="to", description="an instant with its offset")]
+                 ) -> MemberUsageOut:
+    """What the member borrowed and lent over [from, to), per workload, from the hourly usage records."""
+    member, borrowed, lent = billing.member_usage(request.app.state.uow_factory, member_id, start, end)
+    return MemberUsageOut(member_id=member.id, start=start, end=end,
+                          borrowed=[usage_out(g, g.lender_id) for g in borrowed],
+                          lent=[usage_out(g, g.borrower_id) for g in lent])
+
+
+# -- views -----------------------------------------------------------------------------------------------
+
+
+def book_out(b: PriceBook) -> PriceBookOut:
+    return PriceBookOut(id=b.id, name=b.name, valid_from=b.valid_from, agreement_kind=b.agreement_kind,
+                        member_category=b.member_category, service_class=b.service_class,
+                        operator_fee_percent=b.operator_fee_percent, **vars(b.prices))
+
+
+def run_out(r: BillingRun) -> BillingRunOut:
+    return BillingRunOut(id=r.id, period=r.period, created_at=r.created_at, charged_eur=_eur(r.charged_cents),
+                         fees_eur=_eur(r.fees_cents), credited_eur=_eur(r.charged_cents - r.fees_cents),
+                         own_use_hours=Decimal(r.own_use_seconds) / HOUR)
+
+
+def line_out(line: Line) -> BillingLineOut:
+    q = line.quantities
+    return BillingLineOut(borrower_id=line.borrower_id, lender_id=line.lender_id, workload_id=line.workload_id,
+                          offering_id=line.offering_id, service_class=line.service_class,
+                          price_book_id=line.price_book_id, vcpu_hours=_q(q.vcpu_hours),
+                          ram_gib_hours=_q(q.ram_gib_hours), disk_gib_months=_q(q.disk_gib_months),
+                          gpu_hours=_q(q.gpu_hours), amount_eur=line.amount, operator_fee_eur=line.fee,
+                          lender_credit_eur=line.credit)
+
+
+def document_out(d: billing.Document, period: str | None, lines: list[Line] | None = None) -> DocumentOut:
+    return DocumentOut(id=d.id, number=d.number, kind=d.kind, member_id=d.member_id,
+                       period=period or d.number.split("-", 1)[1][:7], issued_on=d.issued_on,
+                       total_eur=_eur(d.total_cents), fees_eur=_eur(d.fees_cents), corrects=d.corrects_id,
+                       reason=d.reason, lines=[line_out(x) for x in lines or []])
+
+
+def usage_out(g: GroupedUsage, counterpart: str) -> UsageLineOut:
+    q = g.quantities
+    return UsageLineOut(workload_id=g.workload_id, offering_id=g.offering_id, service_class=g.service_class,
+                        counterpart_id=counterpart, own_use=g.borrower_id == g.lender_id,
+                        hours=_q(Decimal(q.seconds) / HOUR), vcpu_hours=_q(q.vcpu_hours),
+                        ram_gib_hours=_q(q.ram_gib_hours), disk_gib_months=_q(q.disk_gib_months),
+                        gpu_hours=_q(q.gpu_hours), cpu_hours_used=_q(Decimal(g.cpu_time_ns) / HOUR / 10**9))
+
+
+def _eur(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
+
+
+def _q(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.000001"))
+

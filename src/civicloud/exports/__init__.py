@@ -1,0 +1,1 @@
+"""Document formats made from billing data: Factur-X today."""

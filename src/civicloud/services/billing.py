@@ -1,0 +1,331 @@
+"""Price books, billing runs, invoices, statements, credit notes and the settlement between members.
+
+Periods are calendar months in the federation's time zone (Europe/Paris: the
+members are French public bodies and their accounts follow the civil month), so
+a period's bounds are whole UTC hours and usage records fall wholly inside or
+outside it. A billing run:
+
+1. rolls usage up to the period's end;
+2. cuts the period where a price book or a borrower's agreement starts or ends,
+   and sums the usage records of each piece per (borrower, lender, workload,
+   offering, class) in the database;
+3. prices each sum with the book in force for that borrower and class on that
+   piece (``domain.billing.book_for``), adds the pieces priced by the same book,
+   and rounds each line once (``domain.billing`` states the rule);
+4. writes the lines, one invoice per borrower and one statement per lender,
+   numbered, in one transaction.
+
+A run is idempotent: a period already billed returns its run unchanged. A
+lender's use of its own hosts is metered (usage, showback) but not billed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from civicloud.domain import AgreementKind, Member, ServiceClass, validate_siren, validate_siret
+from civicloud.domain.billing import Line, PriceBook, Prices, Quantities, Settlement, book_for, check_price_book, \
+    price_line, settle
+from civicloud.errors import Conflict, InvalidInput, NotFound
+from civicloud.exports.facturx import InvoiceDoc, Party, describe, facturx_pdf
+from civicloud.services._common import UowFactory, new_id, utcnow
+from civicloud.services.members import require_member
+from civicloud.services.metering import roll_up
+from civicloud.store import UnitOfWork
+from civicloud.store.repositories import BillingRun, Document, GroupedUsage
+from civicloud.wire import PriceBookCreate
+
+BILLING_TZ = ZoneInfo("Europe/Paris")
+KIND_PREFIX = {"invoice": "INV", "statement": "STM", "credit_note": "AVO"}
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    """'2026-11' -> the month's first and next month's first instant, Paris midnights, in UTC."""
+    try:
+        year, month = (int(x) for x in period.split("-"))
+        first = date(year, month, 1)
+    except ValueError:
+        raise InvalidInput(f"a period is a month written YYYY-MM, e.g. 2026-11, not {period!r}",
+                           code="civicloud.billing.invalid_period", field="period") from None
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return _midnight(first), _midnight(following)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=BILLING_TZ).astimezone(UTC)
+
+
+# -- price books -----------------------------------------------------------------------------------------
+
+
+def add_price_book(uow: UnitOfWork, cmd: PriceBookCreate) -> PriceBook:
+    book = PriceBook(new_id(), cmd.name, cmd.valid_from,
+                     Prices(cmd.vcpu_hour, cmd.ram_gib_hour, cmd.disk_gib_month, cmd.gpu_hour, cmd.desktop_month,
+                            cmd.ehealth_month),
+                     cmd.operator_fee_percent, cmd.agreement_kind, cmd.member_category, cmd.service_class, utcnow())
+    check_price_book(book)
+    with uow:
+        closed = [r.period for r in uow.billing.runs() if period_bounds(r.period)[1] > _midnight(book.valid_from)]
+        if closed:
+            raise Conflict(f"period {closed[-1]} is billed already and this price book would apply to it; make it "
+                           "valid from after the last billed period (a correction is a credit note)",
+                           code="civicloud.price_book.billed_period", field="valid_from")
+        uow.price_books.add(book)
+        uow.commit()
+    return book
+
+
+def list_price_books(uow: UnitOfWork) -> list[PriceBook]:
+    with uow:
+        return uow.price_books.list()
+
+
+# -- billing runs ----------------------------------------------------------------------------------------
+
+
+def run_billing(uow_factory: UowFactory, period: str, now: datetime | None = None) -> tuple[BillingRun, bool]:
+    """Bill ``period``: (the run, whether it was created now). A period billed already is returned as it is."""
+    start, end = period_bounds(period)
+    now = now or utcnow()
+    with uow_factory() as uow:
+        existing = uow.billing.run_for(period)
+    if existing is not None:
+        return existing, False
+    if end > now:
+        raise Conflict(f"period {period} ends on {end.astimezone(BILLING_TZ):%Y-%m-%d %H:%M} (Paris time); bill it "
+                       "once it is over", code="civicloud.billing.period_open", field="period")
+    roll_up(uow_factory, end, grace=timedelta(0))
+    try:
+        with uow_factory() as uow:
+            if (existing := uow.billing.run_for(period)) is not None:
+                return existing, False
+            lines, own_use = _price_period(uow, start, end)
+            run = BillingRun(new_id(), period, now, sum(int(line.amount * 100) for line in lines),
+                             sum(int(line.fee * 100) for line in lines), own_use)
+            members = {m.id: m for m in uow.members.list()}
+            uow.billing.add_run(run, [(new_id(), line) for line in lines], _documents(run, lines, members, end))
+            uow.commit()
+            return run, True
+    except Conflict as exc:
+        if exc.code != "civicloud.store.conflict":
+            raise
+    # Another replica billed the period at the same moment: its run stands.
+    with uow_factory() as uow:
+        return require_run(uow, period), False
+
+
+def _price_period(uow: UnitOfWork, start: datetime, end: datetime) -> tuple[list[Line], int]:
+    books = uow.price_books.list()
+    agreements = uow.agreements.all()
+    members = {m.id: m for m in uow.members.list()}
+    offerings = {o.id: o for o in uow.offerings.list()}
+    cuts = {start, end}
+    for b in books:
+        cuts.add(_midnight(b.valid_from))
+    for a in agreements:
+        cuts.add(_midnight(a.valid_from))
+        if a.valid_to is not None:
+            cuts.add(_midnight(a.valid_to + timedelta(days=1)))
+    bounds = sorted(c for c in cuts if start <= c <= end)
+    summed: dict[tuple[str, str, str, str, ServiceClass, str], Quantities] = defaultdict(Quantities)
+    own_use = 0
+    for piece_start, piece_end in zip(bounds, bounds[1:]):
+        day = piece_start.astimezone(BILLING_TZ).date()
+        kinds = _agreement_kinds(agreements, day)
+        for g in uow.usage_records.grouped(piece_start, piece_end):
+            if g.borrower_id == g.lender_id:
+                own_use += g.quantities.seconds
+                continue
+            member = members[g.borrower_id]
+            book = book_for(books, day, kinds.get(member.id), member.category, g.service_class)
+            if book is None:
+                raise Conflict(f"no price book applies to {member.name} ({member.category.value}, "
+                               f"{kinds.get(member.id).value if kinds.get(member.id) else 'no agreement'}) for "
+                               f"{g.service_class.value} work on {day}; add one with 'civicloud price-book add'",
+                               code="civicloud.billing.no_price_book")
+            summed[(g.borrower_id, g.lender_id, g.workload_id, g.offering_id, g.service_class, book.id)] += g.quantities
+    by_id = {b.id: b for b in books}
+    lines = [price_line(b, le, w, o, cls, by_id[book_id], q, ehealth=bool(offerings[o].hds_activities))
+             for (b, le, w, o, cls, book_id), q in sorted(summed.items(), key=lambda kv: kv[0][:4] + (kv[0][5],))]
+    return lines, own_use
+
+
+def _agreement_kinds(agreements, day: date) -> dict[str, AgreementKind]:  # type: ignore[no-untyped-def]
+    """member -> the kind of its agreement in force on ``day`` (the one that started last)."""
+    kinds: dict[str, AgreementKind] = {}
+    for a in sorted((a for a in agreements if a.in_force(day)), key=lambda a: (a.valid_from, a.id)):
+        kinds[a.member_id] = a.kind
+    return kinds
+
+
+def _documents(run: BillingRun, lines: list[Line], members: dict[str, Member], end: datetime) -> list[Document]:
+    issued = end.astimezone(BILLING_TZ).date()
+    borrowed: dict[str, list[Line]] = defaultdict(list)
+    lent: dict[str, list[Line]] = defaultdict(list)
+    for line in lines:
+        borrowed[line.borrower_id].append(line)
+        lent[line.lender_id].append(line)
+    docs = []
+    for kind, groups, total in (("invoice", borrowed, lambda ls: sum(x.amount for x in ls)),
+                                ("statement", lent, lambda ls: sum(x.credit for x in ls))):
+        for seq, member_id in enumerate(sorted(groups, key=lambda m: (members[m].name, m)), start=1):
+            ls = groups[member_id]
+            docs.append(Document(new_id(), run.id, member_id, kind, f"{KIND_PREFIX[kind]}-{run.period}-{seq:04d}",
+                                 issued, int(total(ls) * 100), int(sum(x.fee for x in ls) * 100)))
+    return docs
+
+
+def list_runs(uow: UnitOfWork) -> list[BillingRun]:
+    with uow:
+        return uow.billing.runs()
+
+
+def require_run(uow: UnitOfWork, period: str) -> BillingRun:
+    period_bounds(period)
+    run = uow.billing.run_for(period)
+    if run is None:
+        raise NotFound(f"period {period} has not been billed; run 'civicloud billing run --period {period}'",
+                       code="civicloud.billing_run.not_found")
+    return run
+
+
+def settlement(uow: UnitOfWork, period: str) -> tuple[BillingRun, Settlement]:
+    with uow:
+        run = require_run(uow, period)
+        return run, settle(uow.billing.lines(run.id))
+
+
+# -- documents -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    document: Document
+    member: Member
+    period: str
+    lines: list[Line]
+
+
+def member_documents(uow: UnitOfWork, member_ref: str, kind: str | None = None) -> list[Document]:
+    with uow:
+        member = require_member(uow, member_ref)
+        return uow.billing.documents(member_id=member.id, kind=kind)
+
+
+def document_view(uow: UnitOfWork, document_ref: str, member_ref: str | None = None) -> DocumentView:
+    """An invoice (the member's borrowing), a statement (its lending) or a credit note, with its lines."""
+    with uow:
+        doc = uow.billing.document(document_ref)
+        member = require_member(uow, member_ref) if member_ref is not None else None
+        if doc is None or (member is not None and doc.member_id != member.id):
+            raise NotFound.of("invoice", document_ref)
+        owner = require_member(uow, doc.member_id)
+        run = next(r for r in uow.billing.runs() if r.id == doc.run_id)
+        if doc.kind == "invoice":
+            lines = uow.billing.lines(run.id, borrower_id=doc.member_id)
+        elif doc.kind == "statement":
+            lines = uow.billing.lines(run.id, lender_id=doc.member_id)
+        else:
+            lines = []
+        # Per counterpart and workload, then in the order the price books took effect.
+        since = {b.id: (b.valid_from, b.created_at) for b in uow.price_books.list()}
+        lines.sort(key=lambda x: (x.lender_id, x.borrower_id, x.workload_id, since[x.price_book_id]))
+        return DocumentView(doc, owner, run.period, lines)
+
+
+def credit_note(uow: UnitOfWork, document_ref: str, amount: Decimal, reason: str) -> Document:
+    """A correction of an invoice: a credit note for ``amount``, never an edit of the invoice."""
+    with uow:
+        doc = uow.billing.document(document_ref)
+        if doc is None or doc.kind != "invoice":
+            raise NotFound.of("invoice", document_ref)
+        credited = sum((-d.total_cents for d in uow.billing.documents(member_id=doc.member_id, kind="credit_note")
+                        if d.corrects_id == doc.id), 0)
+        cents = int((amount * 100).to_integral_value())
+        if cents <= 0 or cents + credited > doc.total_cents:
+            raise InvalidInput(f"a credit note takes between 0.01 € and what is left of the invoice "
+                               f"({(doc.total_cents - credited) / 100:.2f} €)", code="civicloud.billing.invalid_credit",
+                               field="amount")
+        run = next(r for r in uow.billing.runs() if r.id == doc.run_id)
+        prefix = f"{KIND_PREFIX['credit_note']}-{run.period}-"
+        note = Document(new_id(), doc.run_id, doc.member_id, "credit_note",
+                        f"{prefix}{uow.billing.count_documents(prefix) + 1:04d}",
+                        utcnow().astimezone(BILLING_TZ).date(), -cents, 0, doc.id, reason)
+        uow.billing.add_documents([note])
+        uow.commit()
+        return note
+
+
+def document_facturx(uow: UnitOfWork, document_ref: str, member_ref: str, operator_name: str,
+                     operator_siret: str | None) -> tuple[str, bytes]:
+    """(file name, Factur-X PDF) of an invoice or credit note; the operator is the seller."""
+    if not operator_siret:
+        raise Conflict("Factur-X invoices name their seller, the federation's operator: set CIVICLOUD_OPERATOR_SIRET "
+                       "(and CIVICLOUD_OPERATOR_NAME) on the server", code="civicloud.billing.operator_unset")
+    compact = "".join(ch for ch in operator_siret if ch.isdigit())
+    siren = validate_siren(compact[:9])
+    seller = Party(operator_name, siren, validate_siret(compact, siren))
+    view = document_view(uow, document_ref, member_ref)
+    d = view.document
+    if d.kind == "statement":
+        raise Conflict(f"{d.number} is a statement of what {view.member.name} lent, not an invoice: export it as CSV",
+                       code="civicloud.billing.not_an_invoice")
+    start, end = period_bounds(view.period)
+    with uow:
+        names = {m.id: m.name for m in uow.members.list()} | {o.id: o.name for o in uow.offerings.list()}
+        corrected = uow.billing.document(d.corrects_id) if d.corrects_id else None
+    if d.kind == "invoice":
+        lines = [(describe(line, names), line.amount) for line in view.lines]
+        note = f"Capacité empruntée aux membres de la fédération, période {view.period}"
+    else:
+        lines = [(f"Avoir sur la facture {corrected.number if corrected else ''} : {d.reason}",
+                  Decimal(-d.total_cents).scaleb(-2))]
+        note = d.reason
+    doc = InvoiceDoc(d.number, d.kind, d.issued_on, start.astimezone(BILLING_TZ).date(),
+                     (end.astimezone(BILLING_TZ) - timedelta(days=1)).date(), seller,
+                     Party(view.member.name, view.member.siren, view.member.siret), lines, note)
+    return f"{d.number}.pdf", facturx_pdf(doc)
+
+
+CSV_COLUMNS = ["document", "kind", "period", "member", "siret", "workload", "offering", "service_class",
+               "counterpart", "vcpu_hours", "ram_gib_hours", "disk_gib_months", "gpu_hours", "price_book",
+               "amount_eur", "operator_fee_eur", "lender_credit_eur"]
+
+
+def document_csv(view: DocumentView, names: dict[str, str]) -> str:
+    """One row per line; the quantities with 6 decimals, money with 2."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    d = view.document
+    for line in view.lines:
+        q = line.quantities
+        other = line.lender_id if d.kind == "invoice" else line.borrower_id
+        writer.writerow([d.number, d.kind, view.period, view.member.name, view.member.siret or view.member.siren,
+                         line.workload_id, names.get(line.offering_id, line.offering_id), line.service_class.value,
+                         names.get(other, other), f"{q.vcpu_hours:.6f}", f"{q.ram_gib_hours:.6f}",
+                         f"{q.disk_gib_months:.6f}", f"{q.gpu_hours:.6f}", line.price_book_id, f"{line.amount:.2f}",
+                         f"{line.fee:.2f}", f"{line.credit:.2f}"])
+    return out.getvalue()
+
+
+# -- usage -----------------------------------------------------------------------------------------------
+
+
+def member_usage(uow_factory: UowFactory, member_ref: str, start: datetime, end: datetime,
+                 now: datetime | None = None) -> tuple[Member, list[GroupedUsage], list[GroupedUsage]]:
+    """(member, what it borrowed, what it lent) over [start, end), from the usage records (rolled up first)."""
+    if end <= start:
+        raise InvalidInput("the end of a usage range comes after its start", code="civicloud.usage.invalid_range",
+                           field="to")
+    roll_up(uow_factory, now or utcnow())
+    with uow_factory() as uow:
+        member = require_member(uow, member_ref)
+        return (member, uow.usage_records.grouped(start, end, member_id=member.id),
+                uow.usage_records.grouped(start, end, member_id=member.id, as_lender=True))
