@@ -152,3 +152,19 @@ def test_facturx_invoice_reads_back_and_validates(client: TestClient, billed: Le
     assert etree.fromstring(credit_xml).findtext(".//ram:TypeCode", namespaces=ns) == "381"
     statement = client.get(f"{API}/members/Drancy/invoices/STM-2026-09-0001.pdf")
     assert error_code(statement, 409) == "civicloud.billing.not_an_invoice"
+
+
+def test_showback_and_host_power(client: TestClient, billed: Ledger) -> None:
+    body = ok(client.get(f"{API}/members/Bobigny/showback", params={"period": "2026-09"}), 200)
+    assert (body["cost_eur"], body["billed"], body["going_alone_eur"]) == ("11.20", True, "10.47")
+    assert body["borrowed"][0]["service_class"] == "harvest" and body["borrowed"][0]["hours"] == "720.000000"
+    assert body["energy_kwh"] == "23.400"
+    # A host whose owner measured it draws less: the energy follows.
+    hv1 = billed.hosts["hv1"]
+    host = ok(client.put(f"{API}/hosts/{hv1}/power", json={"idle_watts": 60, "max_watts": 175}), 200)
+    assert (host["idle_watts"], host["max_watts"]) == (60, 175)
+    assert ok(client.get(f"{API}/members/Bobigny/showback", params={"period": "2026-09"}), 200)["energy_kwh"] == "11.700"
+    bad = client.put(f"{API}/hosts/{hv1}/power", json={"idle_watts": 200, "max_watts": 100})
+    assert error_code(bad, 422) == "civicloud.host.invalid_power"
+    assert error_code(client.get(f"{API}/members/Bobigny/showback", params={"period": "2026-9"}), 422) == \
+        "civicloud.request.invalid"

@@ -172,3 +172,30 @@ def test_usage_records_are_recomputed_identically(ledger: Ledger) -> None:
     measured = next(r for r in stored if r.hour == datetime(2026, 9, 5, 10, tzinfo=UTC)
                     and r.workload_id == ledger.workload_ids["compta"])
     assert measured.cpu_time_ns == 600 * 10**9 and measured.memory_used_mib == 2000
+
+
+def test_showback_of_the_demo_month(ledger: Ledger) -> None:
+    demo_month(ledger)
+    billing.run_billing(ledger.uow_factory, "2026-09", NOW)
+    s = billing.showback(ledger.uow_factory, "Bobigny", "2026-09", 52.0, NOW)
+    assert s.billed and s.cost == E("11.20")
+    assert {cls: q.seconds // 3600 for cls, q in s.by_class.items()} == {"harvest": 720}
+    assert (s.peak.vcpus, s.peak.memory_gib, s.peak.disk_gib) == (2, 4, 20)
+    # Alone: 2 vCPU, 4 GiB and 20 GiB all month at the book of 1 September:
+    # 2×720×0.005 + 4×720×0.001 + 20×720/730×0.02 = 7.20 + 2.88 + 0.39452… = 10.47 €.
+    assert s.going_alone == E("10.47")
+    # hv1: 16 cores × 4 = 64 vCPU, 120 W idle, 350 W at full load. compta, unsampled, counts its 2 vCPU busy:
+    # idle 120 × 2/64 = 3.75 Wh, dynamic 230 × 2/16 = 28.75 Wh: 32.5 Wh an hour, 23.4 kWh in 720 h; × 52 g/kWh.
+    assert round(s.footprint.energy_kwh, 6) == 23.4 and round(s.footprint.co2_kg, 6) == round(23.4 * 0.052, 6)
+    hospital = billing.showback(ledger.uow_factory, "Hôpital Avicenne", "2026-09", 52.0, NOW)
+    assert hospital.by_class == {} and hospital.own_use.seconds == 720 * 3600 and hospital.cost == 0
+    with pytest.raises(InvalidInput):
+        billing.showback(ledger.uow_factory, "Bobigny", "2027-01", 52.0, NOW)  # not started
+
+
+def test_showback_prices_a_month_in_progress(ledger: Ledger) -> None:
+    demo_month(ledger)
+    s = billing.showback(ledger.uow_factory, "Bobigny", "2026-09", 52.0, datetime(2026, 9, 2, 22, 30, tzinfo=UTC))
+    assert not s.billed
+    assert s.end == datetime(2026, 9, 2, 22, tzinfo=UTC)  # the last whole hour: 48 hours so far
+    assert s.cost == E("0.70")  # 2×48×0.005 + 4×48×0.001 + 20×48/730×0.02 = 0.48 + 0.192 + 0.0263… = 0.6983…

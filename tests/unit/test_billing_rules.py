@@ -125,3 +125,16 @@ def test_cost_model_refuses_nonsense() -> None:
     with pytest.raises(InvalidInput):
         cost_model(CostInputs(Decimal(1), Decimal(5), Decimal(1), Decimal(1), Decimal(0), Decimal(0), Decimal(0),
                               Decimal(1), Decimal(1)))
+
+
+def test_energy_of_a_measured_hour() -> None:
+    from datetime import UTC, datetime
+
+    from civicloud.domain.metering import UsageRecord
+    from civicloud.domain.showback import PowerModel, record_energy_kwh
+
+    host = PowerModel(idle_watts=100, max_watts=300, vcpu_capacity=32, cores=8, carbon_g_per_kwh=52)
+    r = UsageRecord("r", "a", "w", "b", "l", "s", "h", "o", H, datetime(2026, 9, 1, tzinfo=UTC), 3600, 4 * 3600,
+                    0, 0, 0, cpu_time_ns=1800 * 10**9)
+    # idle: 100 W × 4/32 for an hour = 12.5 Wh; dynamic: 200 W × 1,800 CPU-s / 8 cores = 45,000 J = 12.5 Wh.
+    assert record_energy_kwh(r, host) == pytest.approx(0.025)

@@ -17,6 +17,7 @@ from civicloud.wire import (
     BillingLineOut,
     BillingRunCreate,
     BillingRunOut,
+    ClassUsageOut,
     CostModelIn,
     CostModelOut,
     CreditNoteCreate,
@@ -26,6 +27,7 @@ from civicloud.wire import (
     PriceBookCreate,
     PriceBookOut,
     SettlementOut,
+    ShowbackOut,
     TransferOut,
     UsageLineOut,
 )
@@ -144,6 +146,22 @@ def member_usage(request: Request, member_id: Ref,
     return MemberUsageOut(member_id=member.id, start=start, end=end,
                           borrowed=[usage_out(g, g.lender_id) for g in borrowed],
                           lent=[usage_out(g, g.borrower_id) for g in lent])
+
+
+@router.get("/members/{member_id}/showback", tags=["billing"])
+def member_showback(request: Request, member_id: Ref, period: Annotated[Period, Query()]) -> ShowbackOut:
+    """A member's month: usage by class, cost, what going alone would have cost, energy and CO₂."""
+    settings = request.app.state.settings
+    s = billing.showback(request.app.state.uow_factory, member_id, period, settings.default_carbon_g_per_kwh)
+    return ShowbackOut(
+        member_id=s.member.id, period=s.period, start=s.start, end=s.end,
+        borrowed=[ClassUsageOut(service_class=cls, hours=_q(Decimal(q.seconds) / HOUR), vcpu_hours=_q(q.vcpu_hours),
+                                ram_gib_hours=_q(q.ram_gib_hours), disk_gib_months=_q(q.disk_gib_months))
+                  for cls, q in sorted(s.by_class.items())],
+        own_use_hours=_q(Decimal(s.own_use.seconds) / HOUR), cost_eur=s.cost, billed=s.billed,
+        going_alone_eur=s.going_alone, peak_vcpus=_q(s.peak.vcpus), peak_memory_gib=_q(s.peak.memory_gib),
+        peak_disk_gib=_q(s.peak.disk_gib), energy_kwh=Decimal(f"{s.footprint.energy_kwh:.3f}"),
+        co2_kg=Decimal(f"{s.footprint.co2_kg:.3f}"))
 
 
 # -- views -----------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from civicloud.wire import (
     AgreementCreate,
     AgreementOut,
     HostOut,
+    HostPowerSet,
     HostReserveSet,
     JoinTokenOut,
     MemberCreate,
@@ -90,6 +91,12 @@ def set_site_offer(site_id: Ref, body: OfferSet, uow: Uow, request: Request) -> 
 @router.get("/sites/{site_id}/offer", tags=["offers"])
 def get_site_offer(site_id: Ref, uow: Uow) -> OfferOut:
     return views.offer_out(sites.get_offer(uow, site_ref=site_id))
+
+
+@router.put("/hosts/{host_id}/power", tags=["hosts"])
+def set_host_power(host_id: Ref, body: HostPowerSet, uow: Uow) -> HostOut:
+    """The host's power draw at idle and at full load: the energy model of showback."""
+    return views.host_out(catalogue.set_host_power(uow, host_id, body))
 
 
 @router.put("/hosts/{host_id}/reserve", tags=["hosts"])

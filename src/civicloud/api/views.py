@@ -79,7 +79,8 @@ def host_out(h: Host) -> HostOut:
                    lend_share_percent=h.lend_share_percent, allocated=resources_out(h.allocated),
                    allocated_guaranteed=resources_out(h.allocated_guaranteed),
                    owner_used=resources_out(h.owner_used), free=resources_out(h.free()),
-                   cpu_busy_percent=h.cpu_busy_percent, generation=h.generation, last_seen_at=h.last_seen_at)
+                   cpu_busy_percent=h.cpu_busy_percent, idle_watts=h.idle_watts, max_watts=h.max_watts,
+                   generation=h.generation, last_seen_at=h.last_seen_at)
 
 
 def offering_out(o: Offering) -> OfferingOut:

@@ -220,3 +220,24 @@ def _usage_row(u: UsageLineOut, names: dict[str, str]) -> tuple[str, ...]:
     return (u.workload_id, names.get(u.offering_id, u.offering_id), u.service_class.value, counterpart,
             f"{u.hours:.1f}", f"{u.vcpu_hours:.1f}", f"{u.ram_gib_hours:.1f}", f"{u.cpu_hours_used:.2f}")
 
+
+
+@usage_app.command("showback")
+@friendly_errors
+def usage_showback(member: Annotated[str, typer.Option(help="member id or name")],
+                   period: Annotated[str, typer.Option(help="a month, YYYY-MM")],
+                   server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """A member's month: usage by class, cost, what going alone would cost, energy and CO₂."""
+    with client(server, token) as api:
+        s = api.showback(member, period)
+    rows = [(u.service_class, f"{u.hours:.1f}", f"{u.vcpu_hours:.1f}", f"{u.ram_gib_hours:.1f}",
+             f"{u.disk_gib_months:.2f}") for u in s.borrowed]
+    console.print(table(f"{member}, {s.period}: borrowed from other members", ["class", "hours", "vCPU·h",
+                                                                              "GiB RAM·h", "GiB disk·month"], rows))
+    alone = "no price book applies" if s.going_alone_eur is None else f"{s.going_alone_eur} €"
+    facts = [("cost", f"{s.cost_eur} € ({'invoiced' if s.billed else 'so far, not billed yet'})"),
+             ("going alone (its peak, all period, at cost)", alone),
+             ("peak", f"{s.peak_vcpus:.1f} vCPU, {s.peak_memory_gib:.1f} GiB RAM, {s.peak_disk_gib:.0f} GiB disk"),
+             ("own use (not billed)", f"{s.own_use_hours:.1f} h"), ("energy", f"{s.energy_kwh} kWh"),
+             ("CO₂", f"{s.co2_kg} kg")]
+    console.print(table("Showback", ["", ""], facts))

@@ -21,7 +21,7 @@ from civicloud.cli.common import (
 from civicloud.cli.offers import offer_app
 from civicloud.client import ApiClient
 from civicloud.errors import Unavailable
-from civicloud.wire import HostReserveSet, ResidencyIn, WorkloadCreate, WorkloadOut
+from civicloud.wire import HostPowerSet, HostReserveSet, ResidencyIn, WorkloadCreate, WorkloadOut
 
 member_app = typer.Typer(no_args_is_help=True, help="Members of the federation.")
 site_app = typer.Typer(no_args_is_help=True, help="Sites (server rooms) and their agents.")
@@ -114,6 +114,18 @@ def host_reserve(host_id: Annotated[str, typer.Argument(help="host id")],
                                                          ram_ratio=ram_ratio))
     console.print(f"{h.name}: reserves {h.reserved.vcpus} vCPU / {h.reserved.memory_mib} MiB, ratios "
                   f"{h.ratios.cpu:g}/{h.ratios.ram:g}; free now {h.free.vcpus} vCPU / {h.free.memory_mib} MiB")
+
+
+@host_app.command("power")
+@friendly_errors
+def host_power(host_id: Annotated[str, typer.Argument(help="host id")],
+               idle_watts: Annotated[float, typer.Option(help="draw at idle, W")],
+               max_watts: Annotated[float, typer.Option(help="draw at full CPU load, W")],
+               server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """Set a host's power model (showback's energy and CO₂ figures)."""
+    with client(server, token) as api:
+        h = api.set_host_power(host_id, HostPowerSet(idle_watts=idle_watts, max_watts=max_watts))
+    console.print(f"{h.name}: {h.idle_watts:g} W at idle, {h.max_watts:g} W at full load")
 
 
 @offering_app.command("list")

@@ -26,12 +26,14 @@ from civicloud.wire import (
     PriceBookCreate,
     PriceBookOut,
     SettlementOut,
+    ShowbackOut,
     AgreementCreate,
     AgreementOut,
     DesiredState,
     Heartbeat,
     HeartbeatResponse,
     HostOut,
+    HostPowerSet,
     HostReserveSet,
     JoinRequest,
     JoinResponse,
@@ -161,6 +163,9 @@ class BillingClient(_Base):
     def credit_note(self, number: str, body: CreditNoteCreate) -> DocumentOut:
         return self._call("POST", f"/invoices/{_seg(number)}/credit-notes", DocumentOut, body)
 
+    def showback(self, member: str, period: str) -> ShowbackOut:
+        return self._call("GET", f"/members/{_seg(member)}/showback", ShowbackOut, params={"period": period})
+
     def usage(self, member: str, start: datetime, end: datetime) -> MemberUsageOut:
         return self._call("GET", f"/members/{_seg(member)}/usage", MemberUsageOut,
                           params={"from": start.isoformat(), "to": end.isoformat()})
@@ -219,6 +224,9 @@ class ApiClient(BillingClient):
 
     def list_hosts(self, site_id: str | None = None) -> list[HostOut]:
         return self._call("GET", "/hosts", list[HostOut], params={"site_id": site_id})
+
+    def set_host_power(self, host_id: str, body: HostPowerSet) -> HostOut:
+        return self._call("PUT", f"/hosts/{_seg(host_id)}/power", HostOut, body)
 
     def get_host(self, host_id: str) -> HostOut:
         return self._call("GET", f"/hosts/{_seg(host_id)}", HostOut)

@@ -75,6 +75,8 @@ class Host:
     allocated_guaranteed: Resources = Resources()
     owner_used: Resources = Resources()  # the owner's own VMs, as the agent last reported
     cpu_busy_percent: float | None = None  # the whole host's CPU load over the agent's last interval
+    idle_watts: float = 120.0  # its power model, linear between idle and full load (showback's energy)
+    max_watts: float = 350.0
 
     def lendable(self) -> Resources:
         share = self.lend_share_percent / 100.0

@@ -33,6 +33,8 @@ from civicloud.domain import AgreementKind, Member, ServiceClass, validate_siren
 from civicloud.domain.billing import Line, PriceBook, Prices, Quantities, Settlement, book_for, check_price_book, \
     price_line, settle
 from civicloud.errors import Conflict, InvalidInput, NotFound
+from civicloud.domain.metering import floor_hour
+from civicloud.domain.showback import Footprint, Peak, PowerModel, by_class, footprint, going_alone, peak
 from civicloud.exports.facturx import InvoiceDoc, Party, describe, facturx_pdf
 from civicloud.services._common import UowFactory, new_id, utcnow
 from civicloud.services.members import require_member
@@ -120,7 +122,8 @@ def run_billing(uow_factory: UowFactory, period: str, now: datetime | None = Non
         return require_run(uow, period), False
 
 
-def _price_period(uow: UnitOfWork, start: datetime, end: datetime) -> tuple[list[Line], int]:
+def _price_period(uow: UnitOfWork, start: datetime, end: datetime,
+                  borrower_id: str | None = None) -> tuple[list[Line], int]:
     books = uow.price_books.list()
     agreements = uow.agreements.all()
     members = {m.id: m for m in uow.members.list()}
@@ -138,7 +141,7 @@ def _price_period(uow: UnitOfWork, start: datetime, end: datetime) -> tuple[list
     for piece_start, piece_end in zip(bounds, bounds[1:]):
         day = piece_start.astimezone(BILLING_TZ).date()
         kinds = _agreement_kinds(agreements, day)
-        for g in uow.usage_records.grouped(piece_start, piece_end):
+        for g in uow.usage_records.grouped(piece_start, piece_end, member_id=borrower_id):
             if g.borrower_id == g.lender_id:
                 own_use += g.quantities.seconds
                 continue
@@ -329,3 +332,61 @@ def member_usage(uow_factory: UowFactory, member_ref: str, start: datetime, end:
         member = require_member(uow, member_ref)
         return (member, uow.usage_records.grouped(start, end, member_id=member.id),
                 uow.usage_records.grouped(start, end, member_id=member.id, as_lender=True))
+
+
+# -- showback --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Showback:
+    member: Member
+    period: str
+    start: datetime
+    end: datetime  # the period's end, or now if it is not over
+    by_class: dict[str, Quantities]  # borrowed from other members
+    own_use: Quantities  # on its own hosts
+    cost: Decimal  # invoiced (with credit notes) if the period is billed, else priced so far
+    billed: bool
+    going_alone: Decimal | None  # None: no price book applies to it
+    peak: Peak
+    footprint: Footprint
+
+
+def showback(uow_factory: UowFactory, member_ref: str, period: str, default_carbon_g_per_kwh: float,
+             now: datetime | None = None) -> Showback:
+    """A member's month: usage by class, cost, cost alone, energy and CO₂ (``domain.showback`` says how)."""
+    start, end = period_bounds(period)
+    now = now or utcnow()
+    until = min(end, floor_hour(now))
+    if until <= start:
+        raise InvalidInput(f"period {period} has not started", code="civicloud.billing.invalid_period",
+                           field="period")
+    roll_up(uow_factory, now)
+    with uow_factory() as uow:
+        member = require_member(uow, member_ref)
+        records = uow.usage_records.for_borrower(member.id, start, until)
+        hosts = uow.hosts.list()
+        sites = {site.id: site for site in uow.sites.list()}
+        run = uow.billing.run_for(period)
+        if run is not None:
+            cost = Decimal(sum(d.total_cents for d in uow.billing.documents(member_id=member.id, run_id=run.id)
+                               if d.kind in ("invoice", "credit_note"))).scaleb(-2)
+        else:
+            lines, _own = _price_period(uow, start, until, member.id)
+            cost = sum((line.amount for line in lines), Decimal("0.00"))
+        kinds = _agreement_kinds(uow.agreements.all(), start.astimezone(BILLING_TZ).date())
+        book = book_for(uow.price_books.list(), start.astimezone(BILLING_TZ).date(), kinds.get(member.id),
+                        member.category, ServiceClass.GUARANTEED)
+    models = {h.id: PowerModel(h.idle_watts, h.max_watts, h.total.vcpus * h.ratios.cpu, h.total.vcpus,
+                               _carbon(sites.get(h.site_id), default_carbon_g_per_kwh)) for h in hosts}
+    borrowed = [r for r in records if r.lender_id != member.id]
+    own = [r for r in records if r.lender_id == member.id]
+    hours = int((until - start).total_seconds() // 3600)  # the period so far, if it is not over
+    top = peak(records)
+    return Showback(member, period, start, until, by_class(borrowed),
+                    sum((q for q in by_class(own).values()), Quantities()), cost, run is not None,
+                    going_alone(top, book.prices, hours) if book else None, top, footprint(records, models))
+
+
+def _carbon(site, default: float) -> float:  # type: ignore[no-untyped-def]
+    return default if site is None or site.carbon_g_per_kwh is None else float(site.carbon_g_per_kwh)

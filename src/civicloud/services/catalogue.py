@@ -10,7 +10,7 @@ from civicloud.services._common import new_id, utcnow
 from civicloud.services.sites import require_site, share_now
 from civicloud.services.snapshots import effective_offers
 from civicloud.store import UnitOfWork
-from civicloud.wire import HostReserveSet, OfferingCreate
+from civicloud.wire import HostPowerSet, HostReserveSet, OfferingCreate
 
 
 def create_offering(uow: UnitOfWork, cmd: OfferingCreate) -> Offering:
@@ -75,6 +75,18 @@ def set_host_reserve(uow: UnitOfWork, host_id: str, cmd: HostReserveSet) -> Host
                                f"{host.total.disk_gib} GiB, {host.total.gpus} GPU",
                                code="civicloud.host.reserve_too_large", field=f"reserved_{too_much[0]}")
         uow.hosts.set_reserve(host.id, reserved, ratios)
+        uow.commit()
+    return get_host(uow, host_id)
+
+
+def set_host_power(uow: UnitOfWork, host_id: str, cmd: HostPowerSet) -> Host:
+    """The host's power model: watts at idle and at full CPU load (showback's energy figures)."""
+    if cmd.max_watts < cmd.idle_watts:
+        raise InvalidInput(f"a host draws at least as much at full load as at idle: {cmd.max_watts} W < "
+                           f"{cmd.idle_watts} W", code="civicloud.host.invalid_power", field="max_watts")
+    with uow:
+        if not uow.hosts.set_power(host_id, cmd.idle_watts, cmd.max_watts):
+            raise NotFound.of("host", host_id)
         uow.commit()
     return get_host(uow, host_id)
 

@@ -166,6 +166,9 @@ hosts = Table(
     Column("owner_memory_mib_used", Integer(), nullable=False, server_default=text("0")),
     # The host's CPU busy time over the agent's last heartbeat interval (getCPUStats), all guests included.
     Column("cpu_busy_percent", Float(), nullable=True),
+    # Its linear power model (W at idle and at full load), for showback's energy figures.
+    Column("idle_watts", Float(), nullable=False, server_default=text("120")),
+    Column("max_watts", Float(), nullable=False, server_default=text("350")),
     UniqueConstraint("site_id", "name", name="uq_hosts_site_id_name"),
 )
 

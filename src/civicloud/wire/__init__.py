@@ -21,6 +21,7 @@ from civicloud.wire.billing import (
     BillingLineOut,
     BillingRunCreate,
     BillingRunOut,
+    ClassUsageOut,
     CostModelIn,
     CostModelOut,
     CreditNoteCreate,
@@ -30,6 +31,7 @@ from civicloud.wire.billing import (
     PriceBookCreate,
     PriceBookOut,
     SettlementOut,
+    ShowbackOut,
     TransferOut,
     UsageLineOut,
 )
@@ -39,6 +41,7 @@ from civicloud.wire.resources import (
     AgreementOut,
     CertificationIn,
     HostOut,
+    HostPowerSet,
     HostReserveSet,
     JoinTokenOut,
     MemberCreate,
@@ -63,7 +66,8 @@ from civicloud.wire.resources import (
 
 __all__ = [
     "BillingLineOut", "BillingRunCreate", "BillingRunOut", "CostModelIn", "CostModelOut", "CreditNoteCreate",
-    "DocumentOut", "MemberBalanceOut", "MemberUsageOut", "PriceBookCreate", "PriceBookOut", "SettlementOut",
+    "ClassUsageOut", "DocumentOut", "MemberBalanceOut", "MemberUsageOut", "PriceBookCreate", "PriceBookOut",
+    "SettlementOut", "ShowbackOut",
     "TransferOut", "UsageLineOut",
     "AgreementCreate", "AgreementOut", "CertificationIn", "DesiredState", "DesiredWorkload", "ErrorBody",
     "ErrorDetail", "Heartbeat", "HeartbeatResponse", "HostOut", "HostReport", "HostReserveSet", "JoinRequest", "JoinResponse",
@@ -71,5 +75,5 @@ __all__ = [
     "OfferingOut", "PlacementGroupCreate", "PlacementGroupOut", "PlacementOut", "QuotaIn", "RegisteredHost",
     "ResidencyIn", "Report", "ReportResponse", "ResourcesOut", "SiteCreate", "SiteOut",
     "WindowIn", "WorkloadCreate", "WorkloadOut", "RejectedSample", "UsageAck", "UsageBatch", "UsageSampleIn",
-    "UsageSampleOut", "WorkloadResize",
+    "UsageSampleOut", "WorkloadResize", "HostPowerSet",
 ]

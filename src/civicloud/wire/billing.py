@@ -159,3 +159,30 @@ class CostModelOut(Out):
     vcpu_hour: Decimal
     ram_gib_hour: Decimal
     disk_gib_month: Decimal
+
+
+class ClassUsageOut(Out):
+    service_class: str
+    hours: Decimal
+    vcpu_hours: Decimal
+    ram_gib_hours: Decimal
+    disk_gib_months: Decimal
+
+
+class ShowbackOut(Out):
+    member_id: str
+    period: str
+    start: datetime
+    end: datetime = Field(description="the period's end, or the last whole hour if it is not over")
+    borrowed: list[ClassUsageOut] = Field(description="from other members, per service class")
+    own_use_hours: Decimal = Field(description="workload-hours on its own hosts: metered, not billed")
+    cost_eur: Decimal = Field(description="invoiced, credit notes deducted, when the period is billed; else priced "
+                                          "so far")
+    billed: bool
+    going_alone_eur: Decimal | None = Field(description="its peak, on hardware of its own kept all period, at "
+                                                        "its price book's unit prices; unset: no book applies")
+    peak_vcpus: Decimal
+    peak_memory_gib: Decimal
+    peak_disk_gib: Decimal
+    energy_kwh: Decimal = Field(description="from each host's linear power model and the measured CPU time")
+    co2_kg: Decimal = Field(description="energy × each site's grid intensity (gCO₂/kWh)")

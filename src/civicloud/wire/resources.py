@@ -166,6 +166,13 @@ class HostReserveSet(In):
     disk_ratio: float = Field(default=1.0, gt=0, le=64)
 
 
+class HostPowerSet(In):
+    """The host's power draw, for showback's energy: linear between idle and full CPU load."""
+
+    idle_watts: float = Field(ge=0, le=100_000)
+    max_watts: float = Field(ge=0, le=100_000)
+
+
 class HostOut(Out):
     id: str
     site_id: str
@@ -181,6 +188,8 @@ class HostOut(Out):
     free: ResourcesOut = Field(description="lent now, minus what is allocated")
     cpu_busy_percent: float | None = Field(default=None, description="the whole host's CPU load over its "
                                            "agent's last heartbeat interval, guests included")
+    idle_watts: float = Field(default=120.0, description="power at idle (showback's energy model)")
+    max_watts: float = Field(default=350.0, description="power at full CPU load")
     generation: int
     last_seen_at: datetime | None
 

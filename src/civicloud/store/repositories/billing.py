@@ -144,6 +144,12 @@ class UsageRecordRepository(Repo):
         stmt = select(t.usage_records).where(and_(R.hour >= start, R.hour < end)).order_by(R.hour, R.allocation_id)
         return [_record(r) for r in self._conn.execute(stmt)]
 
+    def for_borrower(self, member_id: str, start: datetime, end: datetime) -> list[UsageRecord]:
+        """A member's usage records as a borrower (own use included) in [start, end)."""
+        stmt = (select(t.usage_records).where(and_(R.borrower_id == member_id, R.hour >= start, R.hour < end))
+                .order_by(R.hour, R.allocation_id))
+        return [_record(r) for r in self._conn.execute(stmt)]
+
     def grouped(self, start: datetime, end: datetime, *, member_id: str | None = None,
                 as_lender: bool = False) -> list[GroupedUsage]:
         """Σ of the records of [start, end) per (borrower, lender, workload, offering, class): one query."""

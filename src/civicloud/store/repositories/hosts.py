@@ -69,6 +69,11 @@ class HostRepository(Repo):
             ram_ratio=ratios.ram, disk_ratio=ratios.disk))
         return result.rowcount == 1
 
+    def set_power(self, host_id: str, idle_watts: float, max_watts: float) -> bool:
+        result = self._conn.execute(update(t.hosts).where(H.id == host_id).values(idle_watts=idle_watts,
+                                                                                  max_watts=max_watts))
+        return result.rowcount == 1
+
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(t.hosts)).scalar_one())
 
@@ -93,4 +98,5 @@ def _host(r: Row[Any]) -> Host:
         generation=r.generation, last_seen_at=r.last_seen_at, lend_share_percent=0.0,
         allocated_guaranteed=Resources(r.guaranteed_vcpus, r.guaranteed_memory_mib, r.guaranteed_disk_gib,
                                        r.guaranteed_gpus),
-        owner_used=Resources(r.owner_vcpus_used, r.owner_memory_mib_used), cpu_busy_percent=r.cpu_busy_percent)
+        owner_used=Resources(r.owner_vcpus_used, r.owner_memory_mib_used), cpu_busy_percent=r.cpu_busy_percent,
+        idle_watts=r.idle_watts, max_watts=r.max_watts)
