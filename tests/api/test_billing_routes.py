@@ -53,6 +53,15 @@ def test_csv_export(client: TestClient, billed: Ledger) -> None:
     assert len(rows) == 3 and "Bobigny" in rows[1] and "Drancy" in rows[1] and rows[1].endswith("5.24,0.10,5.14")
 
 
+def test_period_csv(client: TestClient, billed: Ledger) -> None:
+    response = client.get(f"{API}/billing/runs/2026-09.csv")
+    assert response.status_code == 200 and 'filename="civicloud-2026-09.csv"' in response.headers["content-disposition"]
+    rows = [r.split(",") for r in response.text.strip().splitlines()]
+    assert rows[0][:3] == ["period", "borrower", "borrower_siret"] and len(rows) == 4  # three lines
+    assert sorted(r[-3] for r in rows[1:]) == ["0.87", "5.24", "5.96"]
+    assert error_code(client.get(f"{API}/billing/runs/2026-08.csv"), 404) == "civicloud.billing_run.not_found"
+
+
 def test_settlement(client: TestClient, billed: Ledger) -> None:
     m = {name: member.id for name, member in billed.members.items()}
     body = ok(client.get(f"{API}/billing/runs/2026-09/settlement"), 200)

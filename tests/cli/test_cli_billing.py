@@ -42,6 +42,9 @@ def test_bill_a_month_then_read_and_export_its_invoices(server: str, tmp_path: P
     assert "12.07 € charged, 0.24 € operator fees, 11.83 € to lenders" in run.output
     assert "10.98 €" in run.output and "the operator (fees)" in run.output
     assert cli(server, "billing", "run", "--period", "2026-09").exit_code == 0  # again: the same run
+    period_csv = tmp_path / "period.csv"
+    assert cli(server, "billing", "export", "--period", "2026-09", "--output", str(period_csv)).exit_code == 0
+    assert len(period_csv.read_text().strip().splitlines()) == 4
 
     listed = cli(server, "invoice", "list", "--member", "Bobigny")
     assert listed.exit_code == 0 and "INV-2026-09-0001" in listed.output and "11.20 €" in listed.output

@@ -72,6 +72,14 @@ def list_runs(uow: Uow) -> list[BillingRunOut]:
     return [run_out(r) for r in billing.list_runs(uow)]
 
 
+@router.get("/billing/runs/{period}.csv", tags=["billing"], response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
+def run_csv(period: Period, uow: Uow) -> Response:
+    """Every line of a billed period, one row each, with both parties' SIRET."""
+    return Response(billing.period_csv(uow, period), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="civicloud-{period}.csv"'})
+
+
 @router.get("/billing/runs/{period}", tags=["billing"])
 def get_run(period: Period, uow: Uow) -> BillingRunOut:
     with uow:

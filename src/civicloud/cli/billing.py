@@ -115,6 +115,18 @@ def billing_run(period: Annotated[str, typer.Option(help="the month to bill, YYY
     _show_settlement(settlement, names)
 
 
+@billing_app.command("export")
+@friendly_errors
+def billing_export(period: Annotated[str, typer.Option(help="a billed month, YYYY-MM")],
+                   output: Annotated[Path, typer.Option(help="CSV file to write")],
+                   server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+    """Every line of a billed month as CSV (both parties' SIRET, quantities, amounts, fees, credits)."""
+    with client(server, token) as api:
+        text = api.period_csv(period)
+    output.write_text(text, encoding="utf-8")
+    console.print(f"period {period} written to {output} ({text.count(chr(10)) - 1} lines)")
+
+
 @billing_app.command("settlement")
 @friendly_errors
 def billing_settlement(period: Annotated[str, typer.Option(help="a billed month, YYYY-MM")],

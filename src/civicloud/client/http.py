@@ -142,6 +142,9 @@ class BillingClient(_Base):
     def list_runs(self) -> list[BillingRunOut]:
         return self._call("GET", "/billing/runs", list[BillingRunOut])
 
+    def period_csv(self, period: str) -> str:
+        return self._raw("GET", f"/billing/runs/{_seg(period)}.csv").decode()
+
     def settlement(self, period: str) -> SettlementOut:
         return self._call("GET", f"/billing/runs/{_seg(period)}/settlement", SettlementOut)
 

@@ -318,6 +318,32 @@ def document_csv(view: DocumentView, names: dict[str, str]) -> str:
     return out.getvalue()
 
 
+PERIOD_CSV_COLUMNS = ["period", "borrower", "borrower_siret", "lender", "lender_siret", "workload", "offering",
+                      "service_class", "price_book", "vcpu_hours", "ram_gib_hours", "disk_gib_months", "gpu_hours",
+                      "amount_eur", "operator_fee_eur", "lender_credit_eur"]
+
+
+def period_csv(uow: UnitOfWork, period: str) -> str:
+    """Every line of a billed period, one row each: what the operator reconciles its accounts with."""
+    with uow:
+        run = require_run(uow, period)
+        lines = uow.billing.lines(run.id)
+        members = {m.id: m for m in uow.members.list()}
+        offerings = {o.id: o.name for o in uow.offerings.list()}
+        books = {b.id: b.name for b in uow.price_books.list()}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(PERIOD_CSV_COLUMNS)
+    for line in lines:
+        b, le, q = members[line.borrower_id], members[line.lender_id], line.quantities
+        writer.writerow([period, b.name, b.siret or b.siren, le.name, le.siret or le.siren, line.workload_id,
+                         offerings.get(line.offering_id, line.offering_id), line.service_class.value,
+                         books.get(line.price_book_id, line.price_book_id), f"{q.vcpu_hours:.6f}",
+                         f"{q.ram_gib_hours:.6f}", f"{q.disk_gib_months:.6f}", f"{q.gpu_hours:.6f}",
+                         f"{line.amount:.2f}", f"{line.fee:.2f}", f"{line.credit:.2f}"])
+    return out.getvalue()
+
+
 # -- usage -----------------------------------------------------------------------------------------------
 
 
