@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/packing.py
 	$(BIN)/python bench/provisioning.py --workloads 200
 	$(BIN)/python bench/peer_placement.py --hosts 5000 --requests 2000 --peer-requests 200
+	$(BIN)/python bench/billing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .import_linter_cache build src/*.egg-info
