@@ -351,12 +351,41 @@ def test_an_expired_certification_does_not_count(app: FastAPI, client: TestClien
     assert old.hosts["old-h1"]
 
 
-def test_a_quota_keeps_a_workload_pending(app: FastAPI, client: TestClient, region: Region) -> None:
-    """Bobigny's agreement allows 1 harvest vCPU: a 2-vCPU request waits, whatever the hosts have free."""
+def test_a_request_beyond_the_quota_is_refused_and_names_it(app: FastAPI, client: TestClient, region: Region) -> None:
+    """3 harvest vCPUs: a first 2-vCPU workload is accepted, a second (4 in all) refused at once, naming the quota,
+    its limit and what is used; pending requests count, so a burst cannot slip past."""
+    ok(client.post(f"{API}/members/Bobigny/agreements", json={
+        "kind": "ppp", "valid_from": "2020-01-01", "quotas": {"harvest": {"vcpus": 3}, "guaranteed": {"vcpus": 0}}}),
+       201)
+    first = create(client, region, "compta")  # still pending: it counts all the same
+    refused = client.post(f"{API}/workloads", json={"member_id": region.members["Bobigny"],
+                                                    "offering_id": "vm-small", "name": "rh"})
+    assert error_code(refused, 409) == "civicloud.quota.exceeded"
+    error = refused.json()["error"]
+    assert error["field"] == "quota.harvest.vcpus"
+    assert "harvest quota vcpus is 3 vCPU; its live workloads use 2 and vm-small needs 2" in error["message"]
+    # Deleting the first frees the quota.
+    ok(client.delete(f"{API}/workloads/{first['id']}"), 202)
+    create(client, region, "rh")
+
+
+def test_a_quota_on_the_number_of_workloads(app: FastAPI, client: TestClient, region: Region) -> None:
+    ok(client.post(f"{API}/members/Bobigny/agreements", json={
+        "kind": "ppp", "valid_from": "2020-01-01", "quotas": {"harvest": {"workloads": 1}}}), 201)
+    create(client, region, "compta")
+    refused = client.post(f"{API}/workloads", json={"member_id": region.members["Bobigny"],
+                                                    "offering_id": "vm-small", "name": "rh"})
+    assert error_code(refused, 409) == "civicloud.quota.exceeded"
+    assert refused.json()["error"]["field"] == "quota.harvest.workloads"
+    assert "quota workloads is 1; it has 1 live" in refused.json()["error"]["message"]
+
+
+def test_a_quota_set_after_the_request_keeps_it_pending(app: FastAPI, client: TestClient, region: Region) -> None:
+    """The agreement changes after requests were queued: placement applies it too, and says so."""
+    w = create(client, region)
     agreement = ok(client.post(f"{API}/members/Bobigny/agreements", json={
         "kind": "mutualisation_convention", "valid_from": "2020-01-01", "quotas": {"harvest": {"vcpus": 1}}}), 201)
     assert agreement["quotas"] == {"harvest": {"vcpus": 1, "memory_mib": None, "disk_gib": None, "workloads": None}}
-    w = create(client, region)
     [outcome] = app.state.placer.run_once()
     assert not outcome.placed
     body = get(client, w["id"])
@@ -370,32 +399,18 @@ def test_a_quota_keeps_a_workload_pending(app: FastAPI, client: TestClient, regi
     assert get(client, w["id"])["state"] == "pending"
 
 
-def test_a_quota_counts_what_the_member_already_holds(app: FastAPI, client: TestClient, region: Region) -> None:
-    """3 harvest vCPUs: the first 2-vCPU workload fits, the second would make 4, even within one pass."""
+def test_placement_counts_what_the_member_already_holds(app: FastAPI, client: TestClient, region: Region) -> None:
+    """Two 2-vCPU requests queued, then a 3-vCPU quota: the first is placed, the second waits, even in one pass."""
+    first, second = create(client, region, "compta"), create(client, region, "rh")
     ok(client.post(f"{API}/members/Bobigny/agreements", json={
         "kind": "ppp", "valid_from": "2020-01-01", "quotas": {"harvest": {"vcpus": 3}, "guaranteed": {"vcpus": 0}}}),
        201)
-    first, second = create(client, region, "compta"), create(client, region, "rh")
     outcomes = {o.workload_id: o.placed for o in app.state.placer.run_once()}
     assert outcomes == {first["id"]: True, second["id"]: False}
     assert reasons(get(client, second["id"])) == {("quota", "quota_exceeded"): 3}
-    # Deleting the first frees the quota for the second.
     ok(client.delete(f"{API}/workloads/{first['id']}"), 202)
     region.agents["drancy-mairie"].report(client, first["id"], "absent")
     assert [(o.workload_id, o.placed) for o in app.state.placer.run_once()] == [(second["id"], True)]
-
-
-def test_a_quota_on_the_number_of_workloads(app: FastAPI, client: TestClient, region: Region) -> None:
-    ok(client.post(f"{API}/members/Bobigny/agreements", json={
-        "kind": "ppp", "valid_from": "2020-01-01", "quotas": {"harvest": {"workloads": 1}}}), 201)
-    first = create(client, region, "compta")
-    assert [o.placed for o in app.state.placer.run_once()] == [True]
-    second = create(client, region, "rh")
-    assert [o.placed for o in app.state.placer.run_once()] == [False]
-    assert reasons(get(client, second["id"])) == {("quota", "quota_exceeded"): 3}
-    ok(client.delete(f"{API}/workloads/{first['id']}"), 202)
-    region.agents["drancy-mairie"].report(client, first["id"], "absent")
-    assert [o.placed for o in app.state.placer.run_once()] == [True]
 
 
 def test_an_agreement_not_in_force_sets_no_quota(app: FastAPI, client: TestClient, region: Region) -> None:

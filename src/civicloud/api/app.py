@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from civicloud import __version__
-from civicloud.api import agent_routes, billing_routes, errors, routes
+from civicloud.api import agent_routes, billing_routes, errors, middleware, routes
 from civicloud.services._common import utcnow
 from civicloud.services.loops import PlacementLoop
 from civicloud.services.placement import Clock, PlacementSettings
@@ -49,6 +49,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     app.state.uow_factory = lambda: SqlUnitOfWork(engine)
     app.state.placer = placer
     errors.install(app)
+    # Outermost last: headers on every answer, then the size limit, the audit trail, and Idempotency-Key.
+    app.add_middleware(middleware.Idempotency, uow_factory=app.state.uow_factory)
+    app.add_middleware(middleware.Audit, uow_factory=app.state.uow_factory)
+    app.add_middleware(middleware.BodyLimit)
+    app.add_middleware(middleware.SecurityHeaders)
     app.include_router(routes.router, prefix=API_PREFIX)
     app.include_router(billing_routes.router, prefix=API_PREFIX)
     app.include_router(agent_routes.router, prefix=API_PREFIX)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time, timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
@@ -11,11 +12,13 @@ from civicloud.api.deps import Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.domain import Offer, Window, WorkloadState
 from civicloud.domain.offers import DAY_NAMES
-from civicloud.services import catalogue, groups, members, sites, workloads
+from civicloud.services import audit, catalogue, groups, members, sites, workloads
 from civicloud.services.placement import PlacementSettings
 from civicloud.wire import (
     AgreementCreate,
     AgreementOut,
+    AuditEntryOut,
+    AuditVerifyOut,
     HostOut,
     HostPowerSet,
     HostReserveSet,
@@ -35,7 +38,7 @@ from civicloud.wire import (
     WorkloadResize,
     WorkloadOut,
 )
-from civicloud.wire.common import Ref
+from civicloud.wire.common import Instant, Ref
 
 router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
 
@@ -251,3 +254,22 @@ def workload_samples(workload_id: Ref, uow: Uow,
                      ) -> list[UsageSampleOut]:
     """What the workload's host measured of it (CPU time, memory, disk and network counters)."""
     return [views.sample_out(s) for s in workloads.usage_samples(uow, workload_id, limit)]
+
+
+@router.get("/audit", tags=["audit"])
+def audit_log(uow: Uow, actor: Annotated[str | None, Query(max_length=120, pattern=r"^[^\x00-\x1f\x7f]*$")] = None,
+              action: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$",
+                                                  description="part of 'METHOD /api/v1/route'")] = None,
+              since: Annotated[Instant | None, Query()] = None, until: Annotated[Instant | None, Query()] = None,
+              limit: int = Query(default=100, ge=1, le=1000)) -> list[AuditEntryOut]:
+    """Every change the API answered, newest first: who, on whose behalf, what, on what, with what outcome."""
+    return [AuditEntryOut(**vars(e)) for e in audit.list_entries(uow, actor=actor, action=action, since=since,
+                                                                 until=until, limit=limit)]
+
+
+@router.get("/audit/verify", tags=["audit"])
+def audit_verify(uow: Uow) -> AuditVerifyOut:
+    """Check the audit log's hash chain from its first entry: the first entry changed, removed or inserted."""
+    count, broken = audit.verify(uow)
+    return AuditVerifyOut(entries=count, intact=broken is None, first_break=broken.seq if broken else None,
+                          reason=broken.reason if broken else None)

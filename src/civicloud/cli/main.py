@@ -15,6 +15,8 @@ app = typer.Typer(name="civicloud", no_args_is_help=True, add_completion=False,
                   help="civicloud: a community cloud for local public bodies.")
 db_app = typer.Typer(no_args_is_help=True, help="The control plane's database.")
 app.add_typer(db_app, name="db")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit log: every change, hash-chained.")
+app.add_typer(audit_app, name="audit")
 resources.register(app)
 billing.register(app)
 
@@ -42,6 +44,25 @@ def server(
     setup_logging(verbose)
     overrides = {k: v for k, v in {"bind_host": host, "bind_port": port, "data_dir": data_dir}.items() if v is not None}
     run_server(Settings(**overrides), migrate=migrate)
+
+
+@audit_app.command("verify")
+@friendly_errors
+def audit_verify(
+    data_dir: Annotated[Path | None, typer.Option(help="where civicloud.db lives (CIVICLOUD_DATA_DIR)")] = None,
+) -> None:
+    """Check the audit log's hash chain in the database (SQLite file, or CIVICLOUD_DATABASE_URL); exit 1 if broken."""
+    from civicloud.services.audit import verify
+    from civicloud.settings import Settings
+    from civicloud.store import SqlUnitOfWork, make_engine
+
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    engine = make_engine(settings.resolved_database_url())
+    count, broken = verify(SqlUnitOfWork(engine))
+    if broken is not None:
+        console.print(f"[bold red]broken[/] at entry #{broken.seq}: {broken.reason} ({count:,} entries read)")
+        raise typer.Exit(1)
+    console.print(f"audit log intact: {count:,} entries, each following the one before it")
 
 
 @db_app.command("upgrade")

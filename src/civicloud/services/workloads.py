@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 import numpy as np
 
 from civicloud.domain import (
     Allocation,
     DesiredPower,
+    Member,
+    Offering,
     Residency,
     Resources,
     UsageSample,
@@ -44,6 +47,7 @@ def create_workload(uow: UnitOfWork, cmd: WorkloadCreate) -> Workload:
             if group.member_id != member.id:
                 raise NotFound.of("placement_group", cmd.group)  # another member's group: not yours to use
             group_id = group.id
+        _check_quota(uow, member, offering, now)
         residency = Residency(tuple(cmd.residency.countries), tuple(cmd.residency.regions),
                               tuple(cmd.residency.departments)) if cmd.residency else Residency()
         workload = Workload(new_id(), member.id, offering.id, cmd.name, S.PENDING, DesiredPower.RUNNING, None,
@@ -51,6 +55,31 @@ def create_workload(uow: UnitOfWork, cmd: WorkloadCreate) -> Workload:
         uow.workloads.add(workload)
         uow.commit()
     return workload
+
+
+def _check_quota(uow: UnitOfWork, member: Member, offering: Offering, now: datetime) -> None:
+    """Refuse a request its member's agreement has no room for: what its live workloads of the class ask for
+    (pending ones too, so a burst cannot slip past), plus this one, must stay within each limit."""
+    in_force = sorted((a for a in uow.agreements.for_member(member.id) if a.in_force(now.date())),
+                      key=lambda a: (a.valid_from, a.id))
+    if not in_force:
+        return
+    cls = offering.service_class.value
+    quota = in_force[-1].quotas.get(cls)
+    if quota is None:
+        return
+    used, count = uow.workloads.live_demand(member.id, cls)
+    for name, unit in (("vcpus", "vCPU"), ("memory_mib", "MiB"), ("disk_gib", "GiB")):
+        limit = getattr(quota, name)
+        if limit is not None and getattr(used, name) + getattr(offering.resources, name) > limit:
+            raise Conflict(f"{member.name}'s {cls} quota {name} is {limit} {unit}; its live workloads use "
+                           f"{getattr(used, name)} and {offering.name} needs {getattr(offering.resources, name)}: "
+                           "delete one, choose a smaller offering, or ask the operator for a larger agreement",
+                           code="civicloud.quota.exceeded", field=f"quota.{cls}.{name}")
+    if quota.workloads is not None and count + 1 > quota.workloads:
+        raise Conflict(f"{member.name}'s {cls} quota workloads is {quota.workloads}; it has {count} live: delete "
+                       "one or ask the operator for a larger agreement", code="civicloud.quota.exceeded",
+                       field=f"quota.{cls}.workloads")
 
 
 def require_workload(uow: UnitOfWork, workload_id: str) -> Workload:

@@ -361,6 +361,43 @@ billing_documents = Table(
     Column("reason", Text(), nullable=False, server_default=text("''")),
 )
 
+# The audit log, hash-chained (domain/audit.py); audit_head holds the last entry, so appending is one
+# compare-and-swap and the chain never forks between concurrent requests or replicas.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("seq", Integer(), primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("member_id", String(36), nullable=True),
+    Column("role", String(32), nullable=False),
+    Column("action", String(200), nullable=False),
+    Column("target", String(500), nullable=False),
+    Column("outcome", Integer(), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_at", "at"),
+)
+
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer(), primary_key=True),
+    Column("seq", Integer(), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# Idempotency-Key: the first answer to a create, replayed to a retry with the same key and body.
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("principal", String(120), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request", String(300), nullable=False),  # "POST /api/v1/workloads"
+    Column("body_sha256", String(64), nullable=False),
+    Column("status", Integer(), nullable=True),  # NULL while the first request is still being handled
+    Column("response", Text(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
 join_tokens = Table(
     "join_tokens", metadata,
     _id(),

@@ -13,10 +13,12 @@ from civicloud.errors import CivicloudError, Conflict, InvalidInput, Unavailable
 from civicloud.store.repositories import (
     AgreementRepository,
     AllocationRepository,
+    AuditRepository,
     BillingRepository,
     ClaimRepository,
     CredentialRepository,
     HostRepository,
+    IdempotencyRepository,
     MemberRepository,
     OfferingRepository,
     OfferRepository,
@@ -45,6 +47,8 @@ class UnitOfWork(Protocol):
     usage_records: UsageRecordRepository
     price_books: PriceBookRepository
     billing: BillingRepository
+    audit: AuditRepository
+    idempotency: IdempotencyRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -88,6 +92,8 @@ class SqlUnitOfWork:
         self.usage_records = UsageRecordRepository(conn)
         self.price_books = PriceBookRepository(conn)
         self.billing = BillingRepository(conn)
+        self.audit = AuditRepository(conn)
+        self.idempotency = IdempotencyRepository(conn)
         return self
 
     def commit(self) -> None:

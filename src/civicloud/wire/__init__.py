@@ -39,6 +39,8 @@ from civicloud.wire.common import ErrorBody, ErrorDetail, ResourcesOut
 from civicloud.wire.resources import (
     AgreementCreate,
     AgreementOut,
+    AuditEntryOut,
+    AuditVerifyOut,
     CertificationIn,
     HostOut,
     HostPowerSet,
@@ -75,5 +77,5 @@ __all__ = [
     "OfferingOut", "PlacementGroupCreate", "PlacementGroupOut", "PlacementOut", "QuotaIn", "RegisteredHost",
     "ResidencyIn", "Report", "ReportResponse", "ResourcesOut", "SiteCreate", "SiteOut",
     "WindowIn", "WorkloadCreate", "WorkloadOut", "RejectedSample", "UsageAck", "UsageBatch", "UsageSampleIn",
-    "UsageSampleOut", "WorkloadResize", "HostPowerSet",
+    "UsageSampleOut", "WorkloadResize", "HostPowerSet", "AuditEntryOut", "AuditVerifyOut",
 ]

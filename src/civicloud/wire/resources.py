@@ -306,3 +306,24 @@ class UsageSampleOut(Out):
     disk_write_bytes: int
     net_rx_bytes: int
     net_tx_bytes: int
+
+
+class AuditEntryOut(Out):
+    seq: int
+    at: datetime
+    actor: str
+    member_id: str | None
+    role: str
+    action: str
+    target: str
+    outcome: int = Field(description="the HTTP status answered")
+    source: str = Field(description="the client's address")
+    prev_hash: str
+    hash: str
+
+
+class AuditVerifyOut(Out):
+    entries: int
+    intact: bool
+    first_break: int | None = None
+    reason: str | None = None

@@ -1,5 +1,6 @@
 """Repositories: read and write domain objects through the unit of work's connection."""
 
+from civicloud.store.repositories.audit import AuditRepository, IdempotencyRepository, StoredAnswer
 from civicloud.store.repositories.billing import (
     BillingRepository,
     BillingRun,
@@ -18,6 +19,7 @@ from civicloud.store.repositories.usage import UsageSampleRepository
 from civicloud.store.repositories.workloads import AllocationRepository, WorkloadRepository
 
 __all__ = [
+    "AuditRepository", "IdempotencyRepository", "StoredAnswer",
     "BillingRepository", "BillingRun", "Document", "GroupedUsage", "PriceBookRepository", "UsageRecordRepository",
     "AgreementRepository", "AllocationRepository", "Claim", "ClaimRepository", "CredentialRepository", "HostRepository", "MemberRepository",
     "OfferRepository", "OfferingRepository", "PlacementGroupRepository", "SiteRepository",

@@ -111,6 +111,17 @@ class WorkloadRepository(Repo):
             .group_by(W.member_id, W.service_class))}
         return {key: (held.get(key, Resources()), counts.get(key, 0)) for key in set(held) | set(counts)}
 
+    def live_demand(self, member_id: str, service_class: str) -> tuple[Resources, int]:
+        """What a member's live workloads of one class ask for (their offerings), pending ones included."""
+        O = t.offerings.c
+        row = self._one(select(func.coalesce(func.sum(O.vcpus), 0), func.coalesce(func.sum(O.memory_mib), 0),
+                               func.coalesce(func.sum(O.disk_gib), 0), func.coalesce(func.sum(O.gpus), 0),
+                               func.count())
+                        .select_from(t.workloads.join(t.offerings, W.offering_id == O.id))
+                        .where(and_(W.member_id == member_id, W.service_class == service_class, LIVE)))
+        assert row is not None
+        return Resources(int(row[0]), int(row[1]), int(row[2]), int(row[3])), int(row[4])
+
     def harvest_on_hosts(self, host_ids: list[str]) -> list[tuple[Workload, Resources]]:
         """Live harvest workloads holding an allocation on one of ``host_ids``, with what they hold: what a
         reclaim may evict."""
