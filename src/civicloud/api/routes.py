@@ -257,9 +257,12 @@ def workload_samples(workload_id: Ref, uow: Uow,
 
 
 @router.get("/audit", tags=["audit"])
-def audit_log(uow: Uow, actor: Annotated[str | None, Query(max_length=120, pattern=r"^[^\x00-\x1f\x7f]*$")] = None,
-              action: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$",
-                                                  description="part of 'METHOD /api/v1/route'")] = None,
+def audit_log(uow: Uow,
+              actor: Annotated[str | None, Query(pattern=r"^(operator-token|open-api|anonymous|site:[A-Za-z0-9-]{1,64}"
+                                                         r"|user:[A-Za-z0-9_.@-]{1,100})$",
+                                                 description="operator-token, open-api, anonymous, site:<id>")] = None,
+              action: Annotated[str | None, Query(pattern=r"^((GET|POST|PUT|PATCH|DELETE) )?/[A-Za-z0-9_{}/.-]{0,190}$",
+                                                  description="'/workloads', or 'POST /api/v1/workloads'")] = None,
               since: Annotated[Instant | None, Query()] = None, until: Annotated[Instant | None, Query()] = None,
               limit: int = Query(default=100, ge=1, le=1000)) -> list[AuditEntryOut]:
     """Every change the API answered, newest first: who, on whose behalf, what, on what, with what outcome."""
