@@ -15,6 +15,8 @@ class ErrorKind(str, Enum):
     NOT_FOUND = "not_found"  # 404
     CONFLICT = "conflict"  # the state forbids it, or someone else changed it: 409
     UNAUTHORIZED = "unauthorized"  # missing or bad credential: 401
+    FORBIDDEN = "forbidden"  # a good credential whose roles do not allow it: 403
+    RATE_LIMITED = "rate_limited"  # too many attempts: 429
     UNAVAILABLE = "unavailable"  # a dependency is down: 503
     INTERNAL = "internal"  # a bug: 500
 
@@ -70,3 +72,13 @@ class Unauthorized(CivicloudError):
 class Unavailable(CivicloudError):
     code = "civicloud.unavailable"
     kind = ErrorKind.UNAVAILABLE
+
+
+class Forbidden(CivicloudError):
+    code = "civicloud.auth.forbidden"
+    kind = ErrorKind.FORBIDDEN
+
+
+class RateLimited(CivicloudError):
+    code = "civicloud.auth.rate_limited"
+    kind = ErrorKind.RATE_LIMITED

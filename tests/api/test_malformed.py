@@ -34,6 +34,7 @@ from civicloud.store import make_engine
 from civicloud_support import API, Region, bearer, ok
 
 OPERATOR_TOKEN = "operator-token-for-the-malformed-input-tests"
+PASSWORD = "correct horse battery staple"
 HUGE = 2**70
 
 
@@ -56,9 +57,13 @@ class Known:
     """Values of parameters the test knows by name; the rest is made up from the schema."""
 
     values: dict[str, Any]
+    per_path: dict[str, dict[str, Any]] = field(default_factory=dict)  # what differs on one route
 
     def get(self, name: str) -> Any:
         return self.values.get(name)
+
+    def for_path(self, path: str) -> Known:
+        return Known({**self.values, **self.per_path.get(path, {})})
 
 
 def resolve(schema: dict[str, Any]) -> dict[str, Any]:
@@ -355,6 +360,10 @@ def scene(client: TestClient, region: Region, guarded_app: FastAPI) -> Scene:
     guarded_app.state.placer.run_once()
     region.agents["drancy-mairie"].report(client, workload["id"], "running")  # so that it may be rebooted
     ok(client.post(f"{API}/billing/runs", headers=operator, json={"period": "2026-09"}), 201)
+    # A user who can log in, and one of its tokens.
+    ok(client.post(f"{API}/users", headers=operator, json={"login": "auditor-probe", "password": PASSWORD,
+                                                           "roles": ["auditor"]}), 201)
+    token_id = ok(client.post(f"{API}/auth/tokens", json={"login": "auditor-probe", "password": PASSWORD}), 201)["id"]
     token = ok(client.post(f"{API}/sites/{region.sites['avicenne-dc']}/join-tokens", headers=operator), 201)
     known = Known({
         "member_id": region.members["Bobigny"],
@@ -370,7 +379,10 @@ def scene(client: TestClient, region: Region, guarded_app: FastAPI) -> Scene:
         "invoice_id": "INV-2026-09-0001",
         "from": "2026-09-01T00:00:00Z",
         "to": "2026-10-01T00:00:00Z",
-    })
+        "login": "auditor-probe",
+        "password": PASSWORD,
+        "token_id": token_id,
+    }, per_path={f"{API}/users": {"login": "new-user-probe"}})
     return Scene(known, region.agents["drancy-mairie"].headers)
 
 
@@ -405,7 +417,7 @@ INPUT_OPERATIONS = [(m, p) for m, p in OPERATIONS if takes_input(m, p)]
 
 @pytest.mark.parametrize(("method", "path"), INPUT_OPERATIONS, ids=[f"{m} {p}" for m, p in INPUT_OPERATIONS])
 def test_malformed_input_gets_a_4xx(client: TestClient, scene: Scene, method: str, path: str) -> None:
-    plausible, cases = cases_for(method, path, scene.known, scene.headers_for(path))
+    plausible, cases = cases_for(method, path, scene.known.for_path(path), scene.headers_for(path))
     # The request the cases are made from is a valid one, so each case breaks exactly one thing.
     response = client.request(plausible.method, plausible.url, **plausible.kwargs)
     assert response.status_code < 300, response.text
@@ -469,7 +481,7 @@ def test_edges_are_answered_alike_on_both_databases(client: TestClient, scene: S
         return
     schema = op["requestBody"]["content"]["application/json"]["schema"]
     for pick in ("maximum", "minimum"):
-        body = at_limits(schema, example(schema, "", scene.known), pick)
+        body = at_limits(schema, example(schema, "", scene.known.for_path(path)), pick)
         response = client.request(method, path.format(**values), json=body, headers=scene.headers_for(path))
         assert response.status_code < 500, response.text
         if response.status_code >= 400:
@@ -486,7 +498,8 @@ def test_every_route_is_covered() -> None:
     # Every path parameter is one the scene knows a real value of: otherwise the plausible request of a
     # new route would be a 404 and the test would say so only by failing.
     names = {n for p in PATHS for n in re.findall(r"{(\w+)}", p)}
-    assert names == {"member_id", "site_id", "host_id", "workload_id", "offering_id", "group_id", "period", "invoice_id"}
+    assert names == {"member_id", "site_id", "host_id", "workload_id", "offering_id", "group_id", "period", "invoice_id",
+                     "token_id"}
 
 
 def test_nested_bodies_get_broken_too() -> None:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from civicloud import __version__
-from civicloud.api import agent_routes, billing_routes, errors, middleware, routes
+from civicloud.api import agent_routes, auth_routes, billing_routes, errors, middleware, routes
 from civicloud.services._common import utcnow
 from civicloud.services.loops import PlacementLoop
 from civicloud.services.placement import Clock, PlacementSettings
@@ -48,6 +48,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     app.state.engine = engine
     app.state.uow_factory = lambda: SqlUnitOfWork(engine)
     app.state.placer = placer
+    app.state.login_limiter = auth_routes.LoginLimiter()
     errors.install(app)
     # Outermost last: headers on every answer, then the size limit, the audit trail, and Idempotency-Key.
     app.add_middleware(middleware.Idempotency, uow_factory=app.state.uow_factory)
@@ -56,6 +57,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     app.add_middleware(middleware.SecurityHeaders)
     app.include_router(routes.router, prefix=API_PREFIX)
     app.include_router(billing_routes.router, prefix=API_PREFIX)
+    app.include_router(auth_routes.router, prefix=API_PREFIX)
+    app.include_router(auth_routes.users, prefix=API_PREFIX)
     app.include_router(agent_routes.router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/healthz", tags=["health"])

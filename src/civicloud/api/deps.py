@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from civicloud.errors import Unauthorized
-from civicloud.services import agents
+from civicloud.domain.identity import Principal, Role, allowed
+from civicloud.errors import Forbidden, Unauthorized
+from civicloud.services import agents, identity
 from civicloud.store import UnitOfWork
 
 _bearer = HTTPBearer(auto_error=False)
@@ -23,17 +24,41 @@ def get_uow(request: Request) -> UnitOfWork:
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
 
 
-def require_operator(request: Request, creds: Bearer) -> None:
-    """Guard for non-agent routes when CIVICLOUD_API_TOKEN is set (roles come with the tenancy work)."""
-    expected = request.app.state.settings.api_token
-    request.state.role = "federation_admin"
-    if not expected:
-        request.state.actor = "open-api"  # no token configured: a loopback-only deployment (run_server checks)
-        return
-    if creds is None or not hmac.compare_digest(creds.credentials.encode(), expected.encode()):
-        raise Unauthorized("this API needs 'Authorization: Bearer <token>' (the server's CIVICLOUD_API_TOKEN)",
+def caller(request: Request, creds: Bearer) -> Principal:
+    """Who is calling: a user's API token, the server's CIVICLOUD_API_TOKEN (the operator's break-glass
+    credential), or nobody — accepted only while no token is configured and no user exists yet (a fresh,
+    loopback-only server before 'civicloud admin bootstrap')."""
+    settings = request.app.state.settings
+    if creds is not None:
+        secret = creds.credentials
+        if settings.api_token and hmac.compare_digest(secret.encode(), settings.api_token.encode()):
+            principal = Principal("operator-token", frozenset({Role.FEDERATION_ADMIN}))
+        elif secret.startswith(identity.TOKEN_PREFIX):
+            principal = identity.authenticate(request.app.state.uow_factory(), secret)
+        else:
+            raise Unauthorized("this credential is not valid here; send 'Authorization: Bearer <API token>' "
+                               "(get one with 'civicloud login')", code="civicloud.auth.unauthorized")
+    elif not settings.api_token and not identity.users_exist(request.app.state.uow_factory()):
+        principal = Principal("open-api", frozenset({Role.FEDERATION_ADMIN}))
+    else:
+        raise Unauthorized("this API needs 'Authorization: Bearer <API token>'; get one with 'civicloud login'",
                            code="civicloud.auth.unauthorized")
-    request.state.actor = "operator-token"
+    request.state.actor, request.state.role, request.state.member_id = \
+        principal.actor, principal.role, principal.member_id
+    return principal
+
+
+Caller = Annotated[Principal, Depends(caller)]
+
+
+def require_operator(request: Request, principal: Caller) -> None:
+    """Guard of every non-agent route: the federation's admin may do anything, an auditor read anything;
+    members' roles are refused until member-scoped access exists (domain/identity.py)."""
+    if not allowed(principal, request.method):
+        raise Forbidden(f"{principal.actor} ({', '.join(sorted(r.value for r in principal.roles)) or 'no role'}) "
+                        f"may not {request.method} here: the operator API takes federation_admin, and auditor for "
+                        "reading; members' own access comes with member-scoped authorization",
+                        code="civicloud.auth.forbidden")
 
 
 def require_site(request: Request, creds: Bearer) -> str:

@@ -25,6 +25,8 @@ STATUS = {
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.CONFLICT: 409,
     ErrorKind.UNAUTHORIZED: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.RATE_LIMITED: 429,
     ErrorKind.UNAVAILABLE: 503,
     ErrorKind.INTERNAL: 500,
 }
@@ -38,8 +40,8 @@ _HTTP_CODES = {
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": desc}
-    for status, desc in ((401, "Missing or bad credential"), (404, "Not found"), (409, "Conflict"),
-                         (422, "Invalid input"))
+    for status, desc in ((401, "Missing or bad credential"), (403, "The credential's roles do not allow it"),
+                         (404, "Not found"), (409, "Conflict"), (422, "Invalid input"))
 }
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from civicloud import __version__
-from civicloud.cli import billing, resources
+from civicloud.cli import billing, identity, resources
 from civicloud.cli.common import console, friendly_errors, setup_logging
 
 app = typer.Typer(name="civicloud", no_args_is_help=True, add_completion=False,
@@ -19,6 +19,7 @@ audit_app = typer.Typer(no_args_is_help=True, help="The audit log: every change,
 app.add_typer(audit_app, name="audit")
 resources.register(app)
 billing.register(app)
+identity.register(app)
 
 
 @app.callback()

@@ -55,6 +55,12 @@ from civicloud.wire import (
     SiteOut,
     WorkloadCreate,
     WorkloadOut,
+    TokenCreate,
+    TokenCreated,
+    TokenOut,
+    UserCreate,
+    UserOut,
+    WhoAmI,
     WorkloadResize,
 )
 
@@ -176,6 +182,24 @@ class BillingClient(_Base):
 
 class ApiClient(BillingClient):
     """The API as members, lenders and the operator use it."""
+
+    def login(self, body: TokenCreate) -> TokenCreated:
+        return self._call("POST", "/auth/tokens", TokenCreated, body)
+
+    def whoami(self) -> WhoAmI:
+        return self._call("GET", "/auth/whoami", WhoAmI)
+
+    def list_tokens(self) -> list[TokenOut]:
+        return self._call("GET", "/auth/tokens", list[TokenOut])
+
+    def revoke_token(self, token_id: str) -> None:
+        self._raw("DELETE", f"/auth/tokens/{_seg(token_id)}")
+
+    def create_user(self, body: UserCreate) -> UserOut:
+        return self._call("POST", "/users", UserOut, body)
+
+    def list_users(self) -> list[UserOut]:
+        return self._call("GET", "/users", list[UserOut])
 
     def health(self) -> dict[str, str]:
         return self._call("GET", "/healthz", dict[str, str])

@@ -361,6 +361,32 @@ billing_documents = Table(
     Column("reason", Text(), nullable=False, server_default=text("''")),
 )
 
+# People: the operator's staff (member_id NULL) and members' staff. Passwords are argon2 hashes.
+users = Table(
+    "users", metadata,
+    _id(),
+    Column("login", String(120), nullable=False, unique=True),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=True, index=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("roles", String(200), nullable=False),  # "federation_admin,auditor"
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("disabled_at", UtcDateTime(), nullable=True),
+)
+
+# API tokens: shown once, stored as a SHA-256 hash, scoped to a subset of their user's roles, expiring.
+api_tokens = Table(
+    "api_tokens", metadata,
+    _id(),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(120), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("roles", String(200), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+    Column("last_used_at", UtcDateTime(), nullable=True),
+)
+
 # The audit log, hash-chained (domain/audit.py); audit_head holds the last entry, so appending is one
 # compare-and-swap and the chain never forks between concurrent requests or replicas.
 audit_log = Table(

@@ -25,7 +25,9 @@ from civicloud.store.repositories import (
     PlacementGroupRepository,
     PriceBookRepository,
     SiteRepository,
+    TokenRepository,
     UsageRecordRepository,
+    UserRepository,
     UsageSampleRepository,
     WorkloadRepository,
 )
@@ -49,6 +51,8 @@ class UnitOfWork(Protocol):
     billing: BillingRepository
     audit: AuditRepository
     idempotency: IdempotencyRepository
+    users: UserRepository
+    tokens: TokenRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -94,6 +98,8 @@ class SqlUnitOfWork:
         self.billing = BillingRepository(conn)
         self.audit = AuditRepository(conn)
         self.idempotency = IdempotencyRepository(conn)
+        self.users = UserRepository(conn)
+        self.tokens = TokenRepository(conn)
         return self
 
     def commit(self) -> None:

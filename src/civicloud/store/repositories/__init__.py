@@ -13,13 +13,14 @@ from civicloud.store.repositories.claims import Claim, ClaimRepository
 from civicloud.store.repositories.catalogue import OfferingRepository, PlacementGroupRepository
 from civicloud.store.repositories.credentials import CredentialRepository
 from civicloud.store.repositories.hosts import HostRepository
+from civicloud.store.repositories.identity import TokenRepository, UserRepository
 from civicloud.store.repositories.members import AgreementRepository, MemberRepository
 from civicloud.store.repositories.sites import OfferRepository, SiteRepository
 from civicloud.store.repositories.usage import UsageSampleRepository
 from civicloud.store.repositories.workloads import AllocationRepository, WorkloadRepository
 
 __all__ = [
-    "AuditRepository", "IdempotencyRepository", "StoredAnswer",
+    "AuditRepository", "IdempotencyRepository", "StoredAnswer", "TokenRepository", "UserRepository",
     "BillingRepository", "BillingRun", "Document", "GroupedUsage", "PriceBookRepository", "UsageRecordRepository",
     "AgreementRepository", "AllocationRepository", "Claim", "ClaimRepository", "CredentialRepository", "HostRepository", "MemberRepository",
     "OfferRepository", "OfferingRepository", "PlacementGroupRepository", "SiteRepository",

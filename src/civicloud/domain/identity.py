@@ -1,0 +1,103 @@
+"""Who calls the API: users, their roles, and what a role may do. Pure.
+
+Roles (Keystone-like; a user belongs to one member, the federation's own staff to none):
+
+- ``federation_admin`` — the operator: members, agreements, catalogue, price books, billing runs, everything;
+- ``auditor`` — reads everything, the audit log included, and changes nothing;
+- ``member_admin``, ``member_user``, ``site_operator`` — a member's own staff. Their access is scoped to
+  their member's objects, which the API does not enforce yet: until it does, these roles are refused
+  everywhere (deny by default) rather than given the operator's reach.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from civicloud.errors import InvalidInput
+
+
+class Role(str, Enum):
+    FEDERATION_ADMIN = "federation_admin"
+    AUDITOR = "auditor"
+    MEMBER_ADMIN = "member_admin"
+    MEMBER_USER = "member_user"
+    SITE_OPERATOR = "site_operator"
+
+
+OPERATOR_ROLES = frozenset({Role.FEDERATION_ADMIN, Role.AUDITOR})  # roles of the federation's own staff
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    login: str
+    member_id: str | None  # None: the federation's operator
+    roles: frozenset[Role]
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: str
+    user_id: str
+    name: str
+    roles: frozenset[Role]  # a subset of its user's
+    expires_at: datetime
+    created_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    def usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of one request."""
+
+    actor: str  # "user:<login>", "operator-token", "open-api"
+    roles: frozenset[Role]
+    member_id: str | None = None
+    user_id: str | None = None
+    token_id: str | None = None
+
+    @property
+    def role(self) -> str:
+        """The role that counts for the audit log: the strongest the caller has."""
+        for r in Role:
+            if r in self.roles:
+                return r.value
+        return "none"
+
+
+def allowed(principal: Principal, method: str) -> bool:
+    """May ``principal`` call a non-agent route with ``method``? (Member-scoped roles: not yet, see above.)"""
+    if Role.FEDERATION_ADMIN in principal.roles:
+        return True
+    return Role.AUDITOR in principal.roles and method in READS
+
+
+def check_roles(roles: frozenset[Role], member_id: str | None) -> None:
+    """A user's roles must fit where the user belongs: operator roles for the operator's staff, member roles
+    for a member's."""
+    if not roles:
+        raise InvalidInput("give the user at least one role", code="civicloud.user.no_role", field="roles")
+    if member_id is None and not roles <= OPERATOR_ROLES:
+        raise InvalidInput("the federation's own staff have operator roles (federation_admin, auditor); "
+                           "give a member for member roles", code="civicloud.user.invalid_roles", field="roles")
+    if member_id is not None and roles & OPERATOR_ROLES:
+        raise InvalidInput("a member's staff cannot hold operator roles (federation_admin, auditor)",
+                           code="civicloud.user.invalid_roles", field="roles")
+
+
+def check_password(password: str) -> None:
+    if len(password) < 12 or len(password) > 1024:
+        raise InvalidInput("a password has 12 to 1,024 characters", code="civicloud.user.weak_password",
+                           field="password")
+    if len(set(password)) < 5:
+        raise InvalidInput("this password repeats too few characters; choose a longer passphrase",
+                           code="civicloud.user.weak_password", field="password")
