@@ -12,7 +12,6 @@ from civicloud.domain import Agreement, AgreementKind, Allocation, MemberCategor
 from civicloud.domain.billing import PriceBook, Prices
 from civicloud.services._common import new_id
 
-
 # September 2026 in Paris time, in UTC; and a moment after it, when it may be billed.
 MONTH_START = datetime(2026, 8, 31, 22, 0, tzinfo=UTC)
 MONTH_END = datetime(2026, 9, 30, 22, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from civicloud.domain import (
     Certification,
-    DesiredPower,
     CertificationKind,
+    DesiredPower,
     Member,
     MemberCategory,
     Offer,

@@ -6,9 +6,8 @@ from datetime import date
 
 import pytest
 from billing_scene import Ledger, demo_month
-from fastapi.testclient import TestClient
-
 from civicloud_support import API, error_code, ok
+from fastapi.testclient import TestClient
 
 
 @pytest.fixture

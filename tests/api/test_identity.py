@@ -6,11 +6,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from civicloud_support import API, error_code, ok
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from civicloud.services import identity
-from civicloud_support import API, error_code, ok
 
 PASSWORD = "correct horse battery staple"
 
@@ -57,16 +57,19 @@ def test_an_auditor_reads_and_changes_nothing(client: TestClient, admin: dict[st
     assert error_code(refused, 403) == "civicloud.auth.forbidden"
 
 
-def test_member_roles_are_refused_until_member_scoped_access_exists(client: TestClient,
-                                                                    admin: dict[str, str]) -> None:
+def test_a_member_admin_sees_its_own_member_only(client: TestClient, admin: dict[str, str]) -> None:
     member = ok(client.post(f"{API}/members", headers=admin, json={"name": "Bobigny", "siren": "219300084",
                                                                    "category": "commune"}), 201)
+    other = ok(client.post(f"{API}/members", headers=admin, json={"name": "Drancy", "siren": "219300290",
+                                                                  "category": "commune"}), 201)
     ok(client.post(f"{API}/users", headers=admin, json={"login": "dsi-bobigny", "password": PASSWORD,
                                                         "member_id": member["id"], "roles": ["member_admin"]}), 201)
     token = ok(client.post(f"{API}/auth/tokens", json={"login": "dsi-bobigny", "password": PASSWORD}), 201)["token"]
     headers = {"Authorization": f"Bearer {token}"}
     assert ok(client.get(f"{API}/auth/whoami", headers=headers), 200)["member_id"] == member["id"]
-    assert error_code(client.get(f"{API}/members", headers=headers), 403) == "civicloud.auth.forbidden"
+    assert [m["id"] for m in ok(client.get(f"{API}/members", headers=headers), 200)] == [member["id"]]
+    assert error_code(client.get(f"{API}/members/{other['id']}", headers=headers), 404) == "civicloud.member.not_found"
+    assert error_code(client.get(f"{API}/audit", headers=headers), 403) == "civicloud.auth.forbidden"
     wrong = client.post(f"{API}/users", headers=admin, json={"login": "x-op", "password": PASSWORD,
                                                              "member_id": member["id"], "roles": ["auditor"]})
     assert error_code(wrong, 422) == "civicloud.user.invalid_roles"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-
 from civicloud_support import API, SIREN_BOBIGNY, SIREN_DRANCY, create_member, error_code, ok
+from fastapi.testclient import TestClient
 
 
 def test_create(client: TestClient) -> None:

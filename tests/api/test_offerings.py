@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-
 from civicloud_support import API, error_code, ok
+from fastapi.testclient import TestClient
 
 DESKTOP = {"name": "desktop", "description": "a virtual desktop for remote work", "vcpus": 2, "memory_mib": 8192,
            "disk_gib": 50, "service_class": "guaranteed"}

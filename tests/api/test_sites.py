@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-
 from civicloud_support import API, SIREN_AVICENNE, SIREN_DRANCY, create_member, create_site, error_code, ok
+from fastapi.testclient import TestClient
 
 
 @pytest.fixture

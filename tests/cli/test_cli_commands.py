@@ -129,9 +129,9 @@ def test_site_offer_refuses_overlapping_windows_with_a_code(live_server) -> None
 
 
 def test_workload_explain_names_the_filter(live_server, live_region, running_agent) -> None:
-    from civicloud.wire import OfferSet, WorkloadCreate
-
     import time
+
+    from civicloud.wire import OfferSet, WorkloadCreate
 
     live_region.api.set_offer("drancy", OfferSet(default_percent=0))  # Drancy lends nothing now
     deadline = time.monotonic() + 10

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
+from civicloud_support import SIREN_BOBIGNY, SIREN_DRANCY
+from store_scene import new_id, run_place_pending
 
 from civicloud.domain import (
     DesiredPower,
@@ -39,8 +41,6 @@ from civicloud.services import catalogue, placement
 from civicloud.services.placement import PlacementOutcome, PlacementSettings, place_pending
 from civicloud.store import UnitOfWork
 from civicloud.store.tables import utcnow
-from civicloud_support import SIREN_BOBIGNY, SIREN_DRANCY
-from store_scene import new_id, run_place_pending
 
 Uows = Callable[[], UnitOfWork]
 S = WorkloadState

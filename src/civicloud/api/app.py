@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+
 from civicloud import __version__
 from civicloud.api import agent_routes, auth_routes, billing_routes, errors, middleware, routes
 from civicloud.services._common import utcnow
@@ -65,4 +66,29 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    unruled = unguarded_routes(app)
+    app.openapi_schema = None  # built for the check; built again on first use, with everything
+    if unruled:  # every route answers to an authorization rule, or the app does not start
+        raise RuntimeError(f"routes without an authorization rule in services/access.py: {', '.join(unruled)}")
+
     return app
+
+
+# Routes that take no operator or member credential: the agents' own channel, and logging in.
+OPEN_ROUTES = {("POST", "/auth/tokens")}
+
+
+def unguarded_routes(app: FastAPI) -> list[str]:
+    """'METHOD /route' of every API route that has no rule in ``services.access.RULES``."""
+    from civicloud.services.access import RULES
+
+    missing = []
+    for path, item in app.openapi()["paths"].items():
+        relative = path.removeprefix(API_PREFIX)
+        if relative.startswith("/agent/") or relative == "/healthz":
+            continue
+        for method in item:
+            key = (method.upper(), relative)
+            if key not in RULES and key not in OPEN_ROUTES:
+                missing.append(f"{key[0]} {path}")
+    return missing

@@ -12,7 +12,7 @@ from civicloud.api.deps import Caller, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.domain.identity import ApiToken, User
 from civicloud.errors import RateLimited
-from civicloud.services import identity
+from civicloud.services import access, identity
 from civicloud.wire import TokenCreate, TokenCreated, TokenOut, UserCreate, UserOut, WhoAmI
 from civicloud.wire.common import Ref
 
@@ -64,20 +64,23 @@ def revoke_token(token_id: Ref, uow: Uow, principal: Caller) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/whoami")
+@router.get("/whoami", dependencies=[Depends(require_operator)])
 def whoami(principal: Caller) -> WhoAmI:
     return WhoAmI(actor=principal.actor, roles=sorted(principal.roles, key=lambda r: r.value),
                   member_id=principal.member_id)
 
 
 @users.post("/users", status_code=status.HTTP_201_CREATED)
-def create_user(body: UserCreate, uow: Uow) -> UserOut:
+def create_user(body: UserCreate, uow: Uow, principal: Caller, request: Request) -> UserOut:
+    """A user of the federation (its admins), or of the caller's own member (its member admins)."""
+    access.require_own_member(request.app.state.uow_factory(), principal, body.member_id)
     return user_out(identity.create_user(uow, body))
 
 
 @users.get("/users")
-def list_users(uow: Uow) -> list[UserOut]:
-    return [user_out(u) for u in identity.list_users(uow)]
+def list_users(uow: Uow, principal: Caller) -> list[UserOut]:
+    scope = access.member_scope(principal)
+    return [user_out(u) for u in identity.list_users(uow) if scope is None or u.member_id == scope]
 
 
 def user_out(u: User) -> UserOut:

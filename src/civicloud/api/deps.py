@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from civicloud.domain.identity import Principal, Role, allowed
-from civicloud.errors import Forbidden, Unauthorized
-from civicloud.services import agents, identity
+from civicloud.domain.identity import Principal, Role
+from civicloud.errors import Unauthorized
+from civicloud.services import access, agents, identity
 from civicloud.store import UnitOfWork
 
 _bearer = HTTPBearer(auto_error=False)
@@ -52,13 +52,19 @@ Caller = Annotated[Principal, Depends(caller)]
 
 
 def require_operator(request: Request, principal: Caller) -> None:
-    """Guard of every non-agent route: the federation's admin may do anything, an auditor read anything;
-    members' roles are refused until member-scoped access exists (domain/identity.py)."""
-    if not allowed(principal, request.method):
-        raise Forbidden(f"{principal.actor} ({', '.join(sorted(r.value for r in principal.roles)) or 'no role'}) "
-                        f"may not {request.method} here: the operator API takes federation_admin, and auditor for "
-                        "reading; members' own access comes with member-scoped authorization",
-                        code="civicloud.auth.forbidden")
+    """Guard of every non-agent route: the route's rule in ``services.access`` — capability, then ownership."""
+    route = request.scope.get("route")
+    template = getattr(route, "path_format", None) or request.url.path
+    access.authorize(request.app.state.uow_factory, principal, request.method, template,
+                     dict(request.path_params))
+
+
+def scope_of(principal: Caller) -> str | None:
+    """The member whose objects alone the caller may list (None: the federation's staff see everything)."""
+    return access.member_scope(principal)
+
+
+MemberScope = Annotated[str | None, Depends(scope_of)]
 
 
 def require_site(request: Request, creds: Bearer) -> str:

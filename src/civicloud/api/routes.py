@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from civicloud.api import views
-from civicloud.api.deps import Uow, require_operator
+from civicloud.api.deps import Caller, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.domain import Offer, Window, WorkloadState
 from civicloud.domain.offers import DAY_NAMES
-from civicloud.services import audit, catalogue, groups, members, sites, workloads
+from civicloud.services import access, audit, catalogue, groups, members, sites, workloads
 from civicloud.services.placement import PlacementSettings
 from civicloud.wire import (
     AgreementCreate,
@@ -35,8 +35,8 @@ from civicloud.wire import (
     SiteOut,
     UsageSampleOut,
     WorkloadCreate,
-    WorkloadResize,
     WorkloadOut,
+    WorkloadResize,
 )
 from civicloud.wire.common import Instant, Ref
 
@@ -49,8 +49,9 @@ def create_member(body: MemberCreate, uow: Uow) -> MemberOut:
 
 
 @router.get("/members", tags=["members"])
-def list_members(uow: Uow) -> list[MemberOut]:
-    return [views.member_out(m) for m in members.list_members(uow)]
+def list_members(uow: Uow, principal: Caller, request: Request) -> list[MemberOut]:
+    scope = access.member_scope(principal)
+    return [views.member_out(m) for m in members.list_members(uow) if scope is None or m.id == scope]
 
 
 @router.get("/members/{member_id}", tags=["members"])
@@ -69,12 +70,14 @@ def list_agreements(member_id: Ref, uow: Uow) -> list[AgreementOut]:
 
 
 @router.post("/sites", status_code=status.HTTP_201_CREATED, tags=["sites"])
-def create_site(body: SiteCreate, uow: Uow) -> SiteOut:
+def create_site(body: SiteCreate, uow: Uow, principal: Caller, request: Request) -> SiteOut:
+    access.require_own_member(request.app.state.uow_factory(), principal, body.member_id)
     return views.site_out(sites.create_site(uow, body))
 
 
 @router.get("/sites", tags=["sites"])
-def list_sites(uow: Uow, member_id: Ref | None = None) -> list[SiteOut]:
+def list_sites(uow: Uow, principal: Caller, request: Request, member_id: Ref | None = None) -> list[SiteOut]:
+    member_id = access.own_member(request.app.state.uow_factory(), principal, member_id)
     return [views.site_out(s) for s in sites.list_sites(uow, member_id)]
 
 
@@ -133,12 +136,15 @@ def remove_host_offer(host_id: Ref, uow: Uow, request: Request) -> OfferOut:
 
 
 @router.post("/placement-groups", status_code=status.HTTP_201_CREATED, tags=["placement groups"])
-def create_group(body: PlacementGroupCreate, uow: Uow) -> PlacementGroupOut:
+def create_group(body: PlacementGroupCreate, uow: Uow, principal: Caller, request: Request) -> PlacementGroupOut:
+    access.require_own_member(request.app.state.uow_factory(), principal, body.member_id)
     return views.group_out(groups.create_group(uow, body))
 
 
 @router.get("/placement-groups", tags=["placement groups"])
-def list_groups(uow: Uow, member_id: Ref | None = None) -> list[PlacementGroupOut]:
+def list_groups(uow: Uow, principal: Caller, request: Request,
+                member_id: Ref | None = None) -> list[PlacementGroupOut]:
+    member_id = access.own_member(request.app.state.uow_factory(), principal, member_id)
     return [views.group_out(g) for g in groups.list_groups(uow, member_id)]
 
 
@@ -173,8 +179,13 @@ def revoke_site_agents(site_id: Ref, uow: Uow) -> dict[str, int]:
 
 
 @router.get("/hosts", tags=["hosts"])
-def list_hosts(uow: Uow, site_id: Ref | None = None) -> list[HostOut]:
-    return [views.host_out(h) for h in catalogue.list_hosts(uow, site_id)]
+def list_hosts(uow: Uow, principal: Caller, request: Request, site_id: Ref | None = None) -> list[HostOut]:
+    scope = access.member_scope(principal)
+    hosts = catalogue.list_hosts(uow, site_id)
+    if scope is not None:
+        own_sites = {s.id for s in sites.list_sites(request.app.state.uow_factory(), scope)}
+        hosts = [h for h in hosts if h.site_id in own_sites]
+    return [views.host_out(h) for h in hosts]
 
 
 @router.get("/hosts/{host_id}", tags=["hosts"])
@@ -198,18 +209,21 @@ def get_offering(offering_id: Ref, uow: Uow) -> OfferingOut:
 
 
 @router.post("/workloads", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
-def create_workload(body: WorkloadCreate, uow: Uow, request: Request) -> WorkloadOut:
+def create_workload(body: WorkloadCreate, uow: Uow, request: Request, principal: Caller) -> WorkloadOut:
+    access.require_own_member(request.app.state.uow_factory(), principal, body.member_id)
     workload = workloads.create_workload(uow, body)
     request.app.state.placer.wake()
     return views.workload_out(workload)
 
 
 @router.get("/workloads", tags=["workloads"])
-def list_workloads(uow: Uow, member_id: Ref | None = None, state: WorkloadState | None = None,
+def list_workloads(uow: Uow, principal: Caller, request: Request, member_id: Ref | None = None,
+                   state: WorkloadState | None = None,
                    include_deleted: bool = Query(default=False),
                    limit: int = Query(default=1000, ge=1, le=1000, description="at most this many, oldest first"),
                    offset: int = Query(default=0, ge=0, le=10_000_000, description="skip this many first")
                    ) -> list[WorkloadOut]:
+    member_id = access.own_member(request.app.state.uow_factory(), principal, member_id)
     return [views.workload_out(w) for w in workloads.list_workloads(uow, member=member_id, state=state,
                                                                       include_deleted=include_deleted,
                                                                       limit=limit, offset=offset)]

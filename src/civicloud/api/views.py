@@ -29,8 +29,8 @@ from civicloud.wire import (
     ResidencyIn,
     ResourcesOut,
     SiteOut,
-    WindowIn,
     UsageSampleOut,
+    WindowIn,
     WorkloadOut,
 )
 from civicloud.wire.resources import CertificationOut, PlacementReason, RatiosOut

@@ -9,6 +9,7 @@ Drancy's surplus and we wait until libvirt runs it.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -26,13 +27,15 @@ from civicloud.client import ApiClient
 from civicloud.errors import Unavailable
 from civicloud.settings import Settings
 from civicloud.wire import (
-    PriceBookCreate,
     AgreementCreate,
     CertificationIn,
     MemberCreate,
     OfferingCreate,
     OfferSet,
+    PriceBookCreate,
     SiteCreate,
+    TokenCreate,
+    UserCreate,
     WindowIn,
     WorkloadCreate,
 )
@@ -184,6 +187,29 @@ def wait_for_hosts(api: ApiClient, count: int, timeout: float) -> None:
             time.sleep(0.2)
 
 
+# One user per role (logins of the story; passwords drawn at random and printed: a demo's, not a deployment's).
+DEMO_USERS = (("admin", None, "federation_admin"), ("auditeur", None, "auditor"),
+              ("dsi-bobigny", "Ville de Bobigny", "member_admin"), ("agent-bobigny", "Ville de Bobigny", "member_user"),
+              ("technicien-drancy", "Ville de Drancy", "site_operator"))
+
+
+def seed_users(api: ApiClient) -> tuple[str, list[tuple[str, str, str]]]:
+    """The demo's users, one per role: (the admin's API token, [(login, role, password)]). The first user ends
+    the fresh server's open mode, so the rest are created with the admin's token."""
+    logins = []
+    token = ""
+    for login, member, role in DEMO_USERS:
+        password = secrets.token_urlsafe(12)
+        member_id = api.get_member(member).id if member else None
+        api.create_user(UserCreate(login=login, password=password, member_id=member_id, roles=[role]))
+        if not token:
+            token = api.login(TokenCreate(login=login, password=password, name="demo", ttl_days=1)).token
+            api = ApiClient(api.base_url, token=token)
+        logins.append((login, role, password))
+    api.close()
+    return token, logins
+
+
 def summary(api: ApiClient) -> None:
     members = {m.id: m for m in api.list_members()}
     sites = {s.id: s for s in api.list_sites()}
@@ -225,6 +251,8 @@ def run_demo(*, once: bool, port: int, data_dir: Path | None, timeout: float) ->
         with ApiClient(url) as api:
             agents = seed(api, data_dir)
             procs = start_agents(api, url, data_dir, agents)
+            token, logins = seed_users(api)
+        with ApiClient(url, token=token) as api:
             wait_for_hosts(api, sum(len(s.hosts) for s in SITES), timeout)
             bobigny = api.get_member("Ville de Bobigny")
             console.print("Bobigny asks for a [bold]vm.small[/] on the federation's surplus…")
@@ -240,9 +268,12 @@ def run_demo(*, once: bool, port: int, data_dir: Path | None, timeout: float) ->
             else:
                 console.print(f"[red]✘[/] {workload.name} is {workload.state.value}: {workload.message}")
             console.print(f"API: {url}/api/v1  ·  OpenAPI: {url}/api/v1/openapi.json  ·  docs: {url}/api/v1/docs")
+            console.print(table("Users (one per role; log in with 'civicloud login --login …')",
+                                ["login", "role", "password"], logins))
+            console.print(f"export CIVICLOUD_SERVER_URL={url} CIVICLOUD_API_TOKEN={token}   # the admin's token")
             if once:
                 return 0 if running else 1
-            console.print(f"Try: [bold]CIVICLOUD_SERVER_URL={url} civicloud workload list[/]. Ctrl-C stops the demo.")
+            console.print("Try: [bold]civicloud workload list[/] after the export above. Ctrl-C stops the demo.")
             try:
                 while True:
                     time.sleep(3600)

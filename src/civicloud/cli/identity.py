@@ -8,8 +8,16 @@ from typing import Annotated
 
 import typer
 
-from civicloud.cli.common import DEFAULT_SERVER, ServerOpt, TokenOpt, client, console, err_console, \
-    friendly_errors, table
+from civicloud.cli.common import (
+    DEFAULT_SERVER,
+    ServerOpt,
+    TokenOpt,
+    client,
+    console,
+    err_console,
+    friendly_errors,
+    table,
+)
 from civicloud.domain.identity import Role
 from civicloud.errors import InvalidInput
 from civicloud.wire import TokenCreate, UserCreate

@@ -4,9 +4,13 @@ Roles (Keystone-like; a user belongs to one member, the federation's own staff t
 
 - ``federation_admin`` — the operator: members, agreements, catalogue, price books, billing runs, everything;
 - ``auditor`` — reads everything, the audit log included, and changes nothing;
-- ``member_admin``, ``member_user``, ``site_operator`` — a member's own staff. Their access is scoped to
-  their member's objects, which the API does not enforce yet: until it does, these roles are refused
-  everywhere (deny by default) rather than given the operator's reach.
+- ``member_admin`` — its member's users, workloads, placement groups, invoices and usage, and, for a
+  lender, its sites, offers, hosts and reserves;
+- ``member_user`` — its member's workloads and placement groups;
+- ``site_operator`` — its member's sites, offers, hosts and reserves.
+
+What each may call, and the rule that a member's staff only ever see their own member's objects, live in
+``services/access.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ class Role(str, Enum):
 
 
 OPERATOR_ROLES = frozenset({Role.FEDERATION_ADMIN, Role.AUDITOR})  # roles of the federation's own staff
-READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -72,13 +75,6 @@ class Principal:
             if r in self.roles:
                 return r.value
         return "none"
-
-
-def allowed(principal: Principal, method: str) -> bool:
-    """May ``principal`` call a non-agent route with ``method``? (Member-scoped roles: not yet, see above.)"""
-    if Role.FEDERATION_ADMIN in principal.roles:
-        return True
-    return Role.AUDITOR in principal.roles and method in READS
 
 
 def check_roles(roles: frozenset[Role], member_id: str | None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-
 from datetime import timedelta
 
 from civicloud.domain import Resources, UsageSample, WorkloadState, can_transition, state_after_report

@@ -30,11 +30,20 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from civicloud.domain import AgreementKind, Member, ServiceClass, validate_siren, validate_siret
-from civicloud.domain.billing import Line, PriceBook, Prices, Quantities, Settlement, book_for, check_price_book, \
-    price_line, settle
-from civicloud.errors import Conflict, InvalidInput, NotFound
+from civicloud.domain.billing import (
+    Line,
+    PriceBook,
+    Prices,
+    Quantities,
+    Settlement,
+    book_for,
+    check_price_book,
+    price_line,
+    settle,
+)
 from civicloud.domain.metering import floor_hour
 from civicloud.domain.showback import Footprint, Peak, PowerModel, by_class, footprint, going_alone, peak
+from civicloud.errors import Conflict, InvalidInput, NotFound
 from civicloud.exports.facturx import InvoiceDoc, Party, describe, facturx_pdf
 from civicloud.services._common import UowFactory, new_id, utcnow
 from civicloud.services.members import require_member

@@ -6,11 +6,11 @@ import logging
 import threading
 from datetime import datetime
 
+from civicloud.domain.metering import floor_hour
 from civicloud.errors import CivicloudError
 from civicloud.services._common import UowFactory, utcnow
-from civicloud.services.placement import Clock, PlacementOutcome, PlacementSettings, place_pending
-from civicloud.domain.metering import floor_hour
 from civicloud.services.metering import roll_up
+from civicloud.services.placement import Clock, PlacementOutcome, PlacementSettings, place_pending
 from civicloud.services.reclaim import ReclaimOutcome, reclaim_pass
 
 log = logging.getLogger(__name__)

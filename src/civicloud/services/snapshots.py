@@ -26,7 +26,6 @@ from civicloud.services.sites import NO_OFFER, holidays_of
 from civicloud.store import UnitOfWork
 
 
-
 @dataclass(frozen=True)
 class PlacementContext:
     """Everything a placement pass reads from the store, once."""

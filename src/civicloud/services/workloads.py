@@ -18,8 +18,8 @@ from civicloud.domain import (
     Workload,
     WorkloadState,
 )
+from civicloud.errors import ConcurrentUpdate, Conflict, NotFound
 from civicloud.scheduler import profile_for, schedule
-from civicloud.errors import Conflict, ConcurrentUpdate, NotFound
 from civicloud.services._common import new_id, utcnow
 from civicloud.services.allocations import release_allocation
 from civicloud.services.catalogue import require_offering

@@ -27,8 +27,8 @@ from civicloud.store.repositories import (
     SiteRepository,
     TokenRepository,
     UsageRecordRepository,
-    UserRepository,
     UsageSampleRepository,
+    UserRepository,
     WorkloadRepository,
 )
 

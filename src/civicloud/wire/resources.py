@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, StringConstraints, field_serializer
 
-from civicloud.domain.identity import Role
 from civicloud.domain import (
     AgreementKind,
     CertificationKind,
@@ -17,6 +16,7 @@ from civicloud.domain import (
     ServiceClass,
     WorkloadState,
 )
+from civicloud.domain.identity import Role
 from civicloud.wire.common import In, Name, Out, Ref, ResourcesOut, Slug, Text
 
 Digits = Annotated[str, Field(min_length=9, max_length=20, pattern=r"^[0-9 ]+$")]

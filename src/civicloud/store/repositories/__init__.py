@@ -9,8 +9,8 @@ from civicloud.store.repositories.billing import (
     PriceBookRepository,
     UsageRecordRepository,
 )
-from civicloud.store.repositories.claims import Claim, ClaimRepository
 from civicloud.store.repositories.catalogue import OfferingRepository, PlacementGroupRepository
+from civicloud.store.repositories.claims import Claim, ClaimRepository
 from civicloud.store.repositories.credentials import CredentialRepository
 from civicloud.store.repositories.hosts import HostRepository
 from civicloud.store.repositories.identity import TokenRepository, UserRepository

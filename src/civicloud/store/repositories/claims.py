@@ -10,8 +10,8 @@ and places its workloads one at a time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import groupby
 from datetime import datetime
+from itertools import groupby
 
 from sqlalchemy import and_, bindparam, insert, update
 

@@ -11,11 +11,11 @@ become each site's default share.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic import op
-
 import uuid
 from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic import op
 
 import civicloud.store.tables
 

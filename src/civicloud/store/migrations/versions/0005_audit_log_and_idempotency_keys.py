@@ -14,7 +14,6 @@ from alembic import op
 
 import civicloud.store.tables
 
-
 revision = '0005'
 down_revision = '0004'
 branch_labels = None

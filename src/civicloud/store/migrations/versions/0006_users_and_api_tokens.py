@@ -14,7 +14,6 @@ from alembic import op
 
 import civicloud.store.tables
 
-
 revision = '0006'
 down_revision = '0005'
 branch_labels = None
