@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup lint bench vm-host clean
+.PHONY: demo test setup lint bench fuzz vm-host clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,10 @@ vm-host:
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
 test: lint vm-host
 	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# The deep run of the fuzz tests (make test runs them with 2 examples an operation and role).
+fuzz: $(STAMP)
+	CIVICLOUD_FUZZ_EXAMPLES=50 $(BIN)/pytest -m fuzz -p no:randomly
 
 # Speed is measured here, never in tests: each script prints a table and writes bench/results/*.json.
 bench: $(STAMP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from civicloud.api.deps import SiteId, Uow
+from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.services import agents
 from civicloud.wire import (
     DesiredState,
@@ -19,7 +20,7 @@ from civicloud.wire import (
     UsageBatch,
 )
 
-router = APIRouter(prefix="/agent", tags=["agent"])
+router = APIRouter(prefix="/agent", tags=["agent"], responses=ERROR_RESPONSES)
 
 
 @router.post("/join")

@@ -40,8 +40,10 @@ _HTTP_CODES = {
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": desc}
-    for status, desc in ((401, "Missing or bad credential"), (403, "The credential's roles do not allow it"),
-                         (404, "Not found"), (409, "Conflict"), (422, "Invalid input"))
+    for status, desc in ((400, "The body could not be read"), (401, "Missing or bad credential"),
+                         (403, "The credential's roles do not allow it"), (404, "Not found"), (409, "Conflict"),
+                         (413, "The body is over 1 MiB"), (422, "Invalid input"), (429, "Too many attempts"),
+                         (503, "The database is out of reach"))
 }
 
 
