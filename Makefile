@@ -30,7 +30,7 @@ vm-host:
 test: lint vm-host
 	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-# The deep run of the fuzz tests (make test runs them with 2 examples an operation and role).
+# The deep run of the fuzz tests (make test runs them with 1 example an operation and role).
 fuzz: $(STAMP)
 	CIVICLOUD_FUZZ_EXAMPLES=50 $(BIN)/pytest -m fuzz -p no:randomly
 

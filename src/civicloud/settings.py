@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     # Who issues the invoices (the seller on Factur-X files): the federation's operator.
     operator_name: str = Field(default="civicloud federation operator", min_length=1, max_length=120)
     operator_siret: str | None = None
+    # HTTPS: the server's certificate chain and key (PEM). Set both to serve the API and the agent channel over TLS.
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+    # Requests one API token may make per minute (a runaway script, a stolen token); 429 beyond.
+    token_requests_per_minute: int = Field(default=1200, ge=10, le=1_000_000)
     sql_echo: bool = False
 
     @field_validator("database_url", "operator_siret")
@@ -49,4 +54,16 @@ class Settings(BaseSettings):
 
     @property
     def api_url(self) -> str:
-        return f"http://{self.bind_host}:{self.bind_port}"
+        scheme = "https" if self.tls_certfile else "http"
+        return f"{scheme}://{self.bind_host}:{self.bind_port}"
+
+    def ssl_options(self) -> dict[str, str]:
+        """uvicorn's TLS arguments, or none; refuses half a configuration."""
+        if bool(self.tls_certfile) != bool(self.tls_keyfile):
+            from civicloud.errors import InvalidInput
+
+            raise InvalidInput("set both CIVICLOUD_TLS_CERTFILE and CIVICLOUD_TLS_KEYFILE, or neither",
+                               code="civicloud.server.tls_incomplete", field="tls_keyfile")
+        if not self.tls_certfile or not self.tls_keyfile:
+            return {}
+        return {"ssl_certfile": str(self.tls_certfile), "ssl_keyfile": str(self.tls_keyfile)}

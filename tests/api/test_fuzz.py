@@ -25,7 +25,7 @@ from civicloud.settings import Settings
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade
 
 pytestmark = pytest.mark.fuzz
-EXAMPLES = int(os.environ.get("CIVICLOUD_FUZZ_EXAMPLES", "2"))
+EXAMPLES = int(os.environ.get("CIVICLOUD_FUZZ_EXAMPLES", "1"))
 PASSWORD = "correct horse battery staple"
 _DIR = Path(tempfile.mkdtemp(prefix="civicloud-fuzz-"))
 _ENGINE = make_engine(f"sqlite:///{_DIR / 'fuzz.db'}")

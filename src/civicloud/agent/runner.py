@@ -78,7 +78,7 @@ class Agent:
     def __init__(self, server_url: str, state_dir: Path, drivers: Sequence[Driver], *,
                  join_token: str | None = None, agent_name: str | None = None,
                  transport: httpx.BaseTransport | None = None, sample_interval_s: float = 60.0,
-                 clock: Clock = _utcnow) -> None:
+                 clock: Clock = _utcnow, ca_file: str | None = None) -> None:
         if not drivers:
             raise InvalidInput("an agent drives at least one host; pass --libvirt-uri",
                                code="civicloud.agent.no_host")
@@ -92,8 +92,9 @@ class Agent:
         self.agent_name = agent_name or socket.gethostname()
         self._join_token = join_token
         self._transport = transport
+        self._ca_file = ca_file
         self.site_id, credential = self._credential()
-        self.client = AgentClient(server_url, token=credential, transport=transport)
+        self.client = AgentClient(server_url, token=credential, transport=transport, ca_file=ca_file)
         self.spool = Spool(state_dir)
         self.sample_interval_s = sample_interval_s
         self._clock = clock
@@ -115,7 +116,7 @@ class Agent:
         if not self._join_token:
             raise Unauthorized("this agent has not joined yet: pass --join-token (from "
                                "'civicloud site join-token SITE')", code="civicloud.agent.not_joined")
-        with AgentClient(self.server_url, transport=self._transport) as anon:
+        with AgentClient(self.server_url, transport=self._transport, ca_file=self._ca_file) as anon:
             joined = anon.join(self._join_token, self.agent_name)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

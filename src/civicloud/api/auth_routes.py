@@ -21,10 +21,11 @@ users = APIRouter(dependencies=[Depends(require_operator)], tags=["users"], resp
 
 
 class LoginLimiter:
-    """At most ``attempts`` logins a minute per client address and per login name (in this process)."""
+    """At most ``attempts`` in ``window_s`` per key — a client address, a login, an API token — in this process."""
 
-    def __init__(self, attempts: int = 10, window_s: float = 60.0) -> None:
-        self.attempts, self.window = attempts, window_s
+    def __init__(self, attempts: int = 10, window_s: float = 60.0,
+                 message: str = "too many logins from here or for this login") -> None:
+        self.attempts, self.window, self.message = attempts, window_s, message
         self._seen: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
@@ -36,8 +37,7 @@ class LoginLimiter:
                 while seen and now - seen[0] > self.window:
                     seen.popleft()
                 if len(seen) >= self.attempts:
-                    raise RateLimited(f"too many logins from here or for this login; wait {self.window:.0f} s",
-                                      code="civicloud.auth.rate_limited")
+                    raise RateLimited(f"{self.message}; wait {self.window:.0f} s", code="civicloud.auth.rate_limited")
             for key in keys:
                 self._seen[key].append(now)
 

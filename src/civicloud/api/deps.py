@@ -35,6 +35,7 @@ def caller(request: Request, creds: Bearer) -> Principal:
             principal = Principal("operator-token", frozenset({Role.FEDERATION_ADMIN}))
         elif secret.startswith(identity.TOKEN_PREFIX):
             principal = identity.authenticate(request.app.state.uow_factory(), secret)
+            request.app.state.token_limiter.check(f"token:{principal.token_id}")
         else:
             raise Unauthorized("this credential is not valid here; send 'Authorization: Bearer <API token>' "
                                "(get one with 'civicloud login')", code="civicloud.auth.unauthorized")

@@ -101,6 +101,8 @@ def agent(
                                                     help="seconds a guest gets to shut down before power-off")] = 30.0,
     sample_interval: Annotated[float, typer.Option(min=1, max=3600,
                                                    help="seconds between usage samples of each guest")] = 60.0,
+    ca_file: Annotated[Path | None, typer.Option(help="CA certificate of an https control plane (PEM), when "
+                                                      "it is not in the system's store")] = None,
     once: Annotated[bool, typer.Option("--once", help="one pass, then exit")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -109,7 +111,7 @@ def agent(
 
     setup_logging(verbose)
     run_agent(server, join_token, libvirt_uri or [], host or [], state_dir, interval, once,
-              AgentOptions(guest_dir, image or [], domain_type, shutdown_timeout, sample_interval))
+              AgentOptions(guest_dir, image or [], domain_type, shutdown_timeout, sample_interval, ca_file))
 
 
 @app.command()

@@ -30,7 +30,7 @@ def run_server(settings: Settings, *, migrate: bool) -> None:
         raise Conflict("the database schema is not up to date; run 'civicloud db upgrade' or start the server "
                        "with --migrate", code="civicloud.store.needs_migration")
     uvicorn.run(create_app(settings, engine=engine), host=settings.bind_host, port=settings.bind_port,
-                log_level="info")
+                log_level="info", **settings.ssl_options())
 
 
 def parse_hosts(uris: list[str], named: list[str]) -> list[tuple[str | None, str]]:
@@ -54,6 +54,7 @@ class AgentOptions:
     domain_type: str = "auto"
     shutdown_timeout_s: float = 30.0
     sample_interval_s: float = 60.0
+    ca_file: Path | None = None  # the control plane's CA certificate, when it is a private one
 
 
 def guest_images(state_dir: Path, options: AgentOptions):  # type: ignore[no-untyped-def]
@@ -82,7 +83,8 @@ def run_agent(server: str, join_token: str | None, uris: list[str], named: list[
     images = guest_images(state_dir, options)
     drivers = [open_driver(uri, name, images=images, domain_type=options.domain_type,
                            shutdown_timeout_s=options.shutdown_timeout_s) for name, uri in parse_hosts(uris, named)]
-    agent = Agent(server, state_dir, drivers, join_token=join_token, sample_interval_s=options.sample_interval_s)
+    agent = Agent(server, state_dir, drivers, join_token=join_token, sample_interval_s=options.sample_interval_s,
+                  ca_file=str(options.ca_file) if options.ca_file else None)
     try:
         if once:
             agent.tick()
@@ -108,7 +110,7 @@ class ThreadedServer:
         engine = make_engine(settings.resolved_database_url())
         upgrade(engine)
         config = uvicorn.Config(create_app(settings, engine=engine), host=settings.bind_host,
-                                port=settings.bind_port, log_level="warning")
+                                port=settings.bind_port, log_level="warning", **settings.ssl_options())
         self.server = uvicorn.Server(config)
         self.url = settings.api_url
         self.thread = threading.Thread(target=self.server.run, name="civicloud-server", daemon=True)

@@ -7,6 +7,7 @@ honest; everything else talks to a real server.
 
 from __future__ import annotations
 
+import ssl
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -80,10 +81,12 @@ class ApiError(CivicloudError):
 
 class _Base:
     def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 10.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, ca_file: str | None = None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=f"{self.base_url}/api/v1", headers=headers, timeout=timeout,
+        # https: the system's certificate store, or ``ca_file`` (a private CA's certificate, PEM).
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        self._http = httpx.Client(base_url=f"{self.base_url}/api/v1", headers=headers, timeout=timeout, verify=verify,
                                   transport=transport)
 
     def close(self) -> None:
