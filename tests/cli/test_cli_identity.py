@@ -61,3 +61,22 @@ def test_bootstrap_login_and_tokens(server: tuple[str, Path], tmp_path: Path) ->
     assert after.exit_code == 1 and "civicloud.auth.invalid_token" in after.output
     wrong = cli("login", "--login", "admin", "--server", url, stdin="not the password\n")
     assert wrong.exit_code == 1 and "civicloud.auth.bad_login" in wrong.output
+
+
+def test_a_server_without_users_or_token_stays_on_loopback(tmp_path: Path) -> None:
+    from civicloud.cli.serve import refuse_open_api
+    from civicloud.errors import InvalidInput
+    from civicloud.services.identity import bootstrap
+    from civicloud.store import SqlUnitOfWork, make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    upgrade(engine)
+    public = Settings(data_dir=tmp_path, bind_host="0.0.0.0")
+    with pytest.raises(InvalidInput) as refused:
+        refuse_open_api(public, engine)
+    assert refused.value.code == "civicloud.server.open_api" and "admin bootstrap" in refused.value.message
+    refuse_open_api(Settings(data_dir=tmp_path), engine)  # loopback: the open mode is for bootstrapping
+    refuse_open_api(public.model_copy(update={"api_token": "x" * 40}), engine)
+    bootstrap(SqlUnitOfWork(engine), "admin", PASSWORD.strip())
+    refuse_open_api(public, engine)  # users exist: every request needs a token, the address may be public
+    engine.dispose()

@@ -18,10 +18,6 @@ def run_server(settings: Settings, *, migrate: bool) -> None:
     from civicloud.api import create_app
     from civicloud.store import is_up_to_date, make_engine, upgrade
 
-    if settings.bind_host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
-        raise InvalidInput(f"refusing to serve on {settings.bind_host} without CIVICLOUD_API_TOKEN: until members "
-                           "have their own logins, anyone who reaches the API could act as the operator",
-                           code="civicloud.server.open_api", field="host")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
     if migrate:
@@ -29,8 +25,25 @@ def run_server(settings: Settings, *, migrate: bool) -> None:
     elif not is_up_to_date(engine):
         raise Conflict("the database schema is not up to date; run 'civicloud db upgrade' or start the server "
                        "with --migrate", code="civicloud.store.needs_migration")
+    refuse_open_api(settings, engine)
     uvicorn.run(create_app(settings, engine=engine), host=settings.bind_host, port=settings.bind_port,
                 log_level="info", **settings.ssl_options())
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def refuse_open_api(settings: Settings, engine) -> None:  # type: ignore[no-untyped-def]
+    """A server with neither users nor CIVICLOUD_API_TOKEN answers anyone as the operator (the fresh server's
+    open mode, for 'admin bootstrap'): it may only listen on loopback."""
+    from civicloud.services.identity import users_exist
+    from civicloud.store import SqlUnitOfWork
+
+    if settings.bind_host in LOOPBACK or settings.api_token or users_exist(SqlUnitOfWork(engine)):
+        return
+    raise InvalidInput(f"refusing to serve on {settings.bind_host}: this server has no user and no "
+                       "CIVICLOUD_API_TOKEN, so anyone reaching it would act as the operator; run 'civicloud admin "
+                       "bootstrap' first (or set CIVICLOUD_API_TOKEN)", code="civicloud.server.open_api", field="host")
 
 
 def parse_hosts(uris: list[str], named: list[str]) -> list[tuple[str | None, str]]:
