@@ -48,7 +48,9 @@ class Actual:
 
 
 @dataclass(frozen=True)
-class Define:
+class _WithDesired:
+    """An action that needs the whole wanted definition, not only the workload and host."""
+
     desired: Desired
 
     @property
@@ -61,18 +63,13 @@ class Define:
 
 
 @dataclass(frozen=True)
-class Resize:
+class Define(_WithDesired):
+    """Create the domain as wanted (stopped)."""
+
+
+@dataclass(frozen=True)
+class Resize(_WithDesired):
     """Give a stopped domain the size its (new) offering says: vCPUs, memory, and a larger disk."""
-
-    desired: Desired
-
-    @property
-    def workload_id(self) -> str:
-        return self.desired.workload_id
-
-    @property
-    def host(self) -> str:
-        return self.desired.host
 
 
 @dataclass(frozen=True)

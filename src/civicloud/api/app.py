@@ -49,8 +49,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     app.state.engine = engine
     app.state.uow_factory = lambda: SqlUnitOfWork(engine)
     app.state.placer = placer
-    app.state.login_limiter = auth_routes.LoginLimiter()
-    app.state.token_limiter = auth_routes.LoginLimiter(settings.token_requests_per_minute, 60.0,
+    app.state.login_limiter = auth_routes.RateLimiter()
+    app.state.token_limiter = auth_routes.RateLimiter(settings.token_requests_per_minute, 60.0,
                                                        "too many requests with this API token; slow down")
     errors.install(app)
     # Outermost last: headers on every answer, then the size limit, the audit trail, and Idempotency-Key.

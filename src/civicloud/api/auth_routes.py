@@ -20,7 +20,7 @@ router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
 users = APIRouter(dependencies=[Depends(require_operator)], tags=["users"], responses=ERROR_RESPONSES)
 
 
-class LoginLimiter:
+class RateLimiter:
     """At most ``attempts`` in ``window_s`` per key — a client address, a login, an API token — in this process."""
 
     def __init__(self, attempts: int = 10, window_s: float = 60.0,

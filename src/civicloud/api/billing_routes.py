@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from civicloud.api.deps import Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
-from civicloud.domain.billing import Line, PriceBook
+from civicloud.domain.billing import Line, PriceBook, euros
 from civicloud.domain.pricing import CostInputs, cost_model, with_margin
 from civicloud.services import billing
 from civicloud.store.repositories import BillingRun, GroupedUsage
@@ -182,8 +182,8 @@ def book_out(b: PriceBook) -> PriceBookOut:
 
 
 def run_out(r: BillingRun) -> BillingRunOut:
-    return BillingRunOut(id=r.id, period=r.period, created_at=r.created_at, charged_eur=_eur(r.charged_cents),
-                         fees_eur=_eur(r.fees_cents), credited_eur=_eur(r.charged_cents - r.fees_cents),
+    return BillingRunOut(id=r.id, period=r.period, created_at=r.created_at, charged_eur=euros(r.charged_cents),
+                         fees_eur=euros(r.fees_cents), credited_eur=euros(r.charged_cents - r.fees_cents),
                          own_use_hours=Decimal(r.own_use_seconds) / HOUR)
 
 
@@ -200,7 +200,7 @@ def line_out(line: Line) -> BillingLineOut:
 def document_out(d: billing.Document, period: str | None, lines: list[Line] | None = None) -> DocumentOut:
     return DocumentOut(id=d.id, number=d.number, kind=d.kind, member_id=d.member_id,
                        period=period or d.number.split("-", 1)[1][:7], issued_on=d.issued_on,
-                       total_eur=_eur(d.total_cents), fees_eur=_eur(d.fees_cents), corrects=d.corrects_id,
+                       total_eur=euros(d.total_cents), fees_eur=euros(d.fees_cents), corrects=d.corrects_id,
                        reason=d.reason, lines=[line_out(x) for x in lines or []])
 
 
@@ -211,10 +211,6 @@ def usage_out(g: GroupedUsage, counterpart: str) -> UsageLineOut:
                         hours=_q(Decimal(q.seconds) / HOUR), vcpu_hours=_q(q.vcpu_hours),
                         ram_gib_hours=_q(q.ram_gib_hours), disk_gib_months=_q(q.disk_gib_months),
                         gpu_hours=_q(q.gpu_hours), cpu_hours_used=_q(Decimal(g.cpu_time_ns) / HOUR / 10**9))
-
-
-def _eur(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
 def _q(value: Decimal) -> Decimal:

@@ -34,6 +34,16 @@ def to_cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def cents_of(amount: Decimal) -> int:
+    """An amount already rounded to the cent, as the integer cents the store keeps."""
+    return int(amount.scaleb(2))
+
+
+def euros(cents: int) -> Decimal:
+    """Integer cents as euros, exactly, with their two places (10 cents is 0.10)."""
+    return Decimal(cents).scaleb(-2)
+
+
 @dataclass(frozen=True)
 class Prices:
     """Unit prices in euros, excluding VAT."""

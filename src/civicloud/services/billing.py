@@ -37,7 +37,9 @@ from civicloud.domain.billing import (
     Quantities,
     Settlement,
     book_for,
+    cents_of,
     check_price_book,
+    euros,
     price_line,
     settle,
 )
@@ -117,8 +119,8 @@ def run_billing(uow_factory: UowFactory, period: str, now: datetime | None = Non
             if (existing := uow.billing.run_for(period)) is not None:
                 return existing, False
             lines, own_use = _price_period(uow, start, end)
-            run = BillingRun(new_id(), period, now, sum(int(line.amount * 100) for line in lines),
-                             sum(int(line.fee * 100) for line in lines), own_use)
+            run = BillingRun(new_id(), period, now, sum(cents_of(line.amount) for line in lines),
+                             sum(cents_of(line.fee) for line in lines), own_use)
             members = {m.id: m for m in uow.members.list()}
             uow.billing.add_run(run, [(new_id(), line) for line in lines], _documents(run, lines, members, end))
             uow.commit()
@@ -189,7 +191,7 @@ def _documents(run: BillingRun, lines: list[Line], members: dict[str, Member], e
         for seq, member_id in enumerate(sorted(groups, key=lambda m: (members[m].name, m)), start=1):
             ls = groups[member_id]
             docs.append(Document(new_id(), run.id, member_id, kind, f"{KIND_PREFIX[kind]}-{run.period}-{seq:04d}",
-                                 issued, int(total(ls) * 100), int(sum(x.fee for x in ls) * 100)))
+                                 issued, cents_of(total(ls)), cents_of(sum(x.fee for x in ls))))
     return docs
 
 
@@ -297,7 +299,7 @@ def document_facturx(uow: UnitOfWork, document_ref: str, member_ref: str, operat
         note = f"Capacité empruntée aux membres de la fédération, période {view.period}"
     else:
         lines = [(f"Avoir sur la facture {corrected.number if corrected else ''} : {d.reason}",
-                  Decimal(-d.total_cents).scaleb(-2))]
+                  euros(-d.total_cents))]
         note = d.reason
     doc = InvoiceDoc(d.number, d.kind, d.issued_on, start.astimezone(BILLING_TZ).date(),
                      (end.astimezone(BILLING_TZ) - timedelta(days=1)).date(), seller,
@@ -404,8 +406,8 @@ def showback(uow_factory: UowFactory, member_ref: str, period: str, default_carb
         sites = {site.id: site for site in uow.sites.list()}
         run = uow.billing.run_for(period)
         if run is not None:
-            cost = Decimal(sum(d.total_cents for d in uow.billing.documents(member_id=member.id, run_id=run.id)
-                               if d.kind in ("invoice", "credit_note"))).scaleb(-2)
+            cost = euros(sum(d.total_cents for d in uow.billing.documents(member_id=member.id, run_id=run.id)
+                             if d.kind in ("invoice", "credit_note")))
         else:
             lines, _own = _price_period(uow, start, until, member.id)
             cost = sum((line.amount for line in lines), Decimal("0.00"))

@@ -50,6 +50,10 @@ class PlacementSettings:
     default_carbon_g_per_kwh: float = 52.0
     metering_grace: timedelta = timedelta(minutes=10)  # an hour is rolled up this long after it closed
 
+    def context(self, uow: UnitOfWork, now: datetime) -> PlacementContext:
+        """Everything a pass reads from the store, as these settings say to read it."""
+        return load_context(uow, now, self.stale_after, self.default_carbon_g_per_kwh)
+
     @classmethod
     def of(cls, settings: Settings) -> PlacementSettings:
         return cls(stale_after=timedelta(seconds=settings.host_stale_after_s), retries=settings.claim_retries,
@@ -78,7 +82,7 @@ def place_pending(uow_factory: UowFactory, settings: PlacementSettings, clock: C
             if not page:
                 return outcomes
             if ctx is None:
-                ctx = load_context(uow, clock(), settings.stale_after, settings.default_carbon_g_per_kwh)
+                ctx = settings.context(uow, clock())
         after = (page[-1].created_at, page[-1].id)
         for start in range(0, len(page), settings.claim_batch):
             chunk = page[start:start + settings.claim_batch]
@@ -155,7 +159,7 @@ def _place_batch(uow_factory: UowFactory, ctx: PlacementContext, chunk: list[Wor
 
 def _fresh(uow: UnitOfWork, ctx: PlacementContext, clock: Clock, settings: PlacementSettings) -> PlacementContext:
     """After a lost claim: the hosts, and what other schedulers placed (quotas, groups), read again."""
-    return load_context(uow, clock(), settings.stale_after, settings.default_carbon_g_per_kwh)
+    return settings.context(uow, clock())
 
 
 def _place_one(uow_factory: UowFactory, ctx: PlacementContext, workload: Workload, settings: PlacementSettings,

@@ -35,8 +35,7 @@ from civicloud.scheduler.reclaim import Evictable, choose_evictions, host_defici
 from civicloud.services._common import UowFactory, new_id
 from civicloud.services.allocations import release_allocation
 from civicloud.services.placement import Clock, PlacementSettings
-from civicloud.services.snapshots import PlacementContext, load_context, record_claim, request_for
-from civicloud.store import UnitOfWork
+from civicloud.services.snapshots import PlacementContext, record_claim, request_for
 
 log = logging.getLogger(__name__)
 S = WorkloadState
@@ -54,7 +53,7 @@ def reclaim_pass(uow_factory: UowFactory, settings: PlacementSettings, clock: Cl
     outcome = ReclaimOutcome()
     now = clock()
     with uow_factory() as uow:
-        ctx = _context(uow, now, settings)
+        ctx = settings.context(uow, now)
         evicting = uow.workloads.evicting()
     deficits = host_deficits(ctx.snapshot)
     snap = ctx.snapshot
@@ -71,10 +70,6 @@ def reclaim_pass(uow_factory: UowFactory, settings: PlacementSettings, clock: Cl
     if outcome.evicted or evicting:
         _replace_evicting(uow_factory, settings, clock, outcome)
     return outcome
-
-
-def _context(uow: UnitOfWork, now: datetime, settings: PlacementSettings) -> PlacementContext:
-    return load_context(uow, now, settings.stale_after, settings.default_carbon_g_per_kwh)
 
 
 def _settle_host(uow_factory: UowFactory, ctx: PlacementContext, host_id: str, deficit: np.ndarray,
@@ -134,7 +129,7 @@ def _replace_evicting(uow_factory: UowFactory, settings: PlacementSettings, cloc
                       outcome: ReclaimOutcome) -> None:
     """Move every evicting workload that another host can take now; the others wait for their deadline."""
     with uow_factory() as uow:
-        ctx = _context(uow, clock(), settings)
+        ctx = settings.context(uow, clock())
         evicting = uow.workloads.evicting()
     for w in evicting:
         if w.host_id is None or w.desired.value == "absent":
@@ -163,7 +158,7 @@ def _replace_evicting(uow_factory: UowFactory, settings: PlacementSettings, cloc
             if not uow.hosts.claim(target, int(ctx.snapshot.generations[index]), offering.resources,
                                    w.service_class):
                 uow.rollback()
-                ctx = _context(uow, clock(), settings)
+                ctx = settings.context(uow, clock())
                 continue  # the next pass tries again on the hosts as they are then
             uow.allocations.add(Allocation(new_id(), w.id, target, offering.resources, now, None, w.service_class))
             uow.commit()

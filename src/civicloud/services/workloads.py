@@ -26,7 +26,7 @@ from civicloud.services.catalogue import require_offering
 from civicloud.services.groups import require_group
 from civicloud.services.members import require_member
 from civicloud.services.placement import PlacementSettings
-from civicloud.services.snapshots import load_context, request_for
+from civicloud.services.snapshots import request_for
 from civicloud.store import UnitOfWork
 from civicloud.wire import WorkloadCreate
 
@@ -214,7 +214,7 @@ def resize_workload(uow: UnitOfWork, workload_id: str, offering_ref: str, settin
                            field="offering_id")
         host_id = w.host_id
         assert host_id is not None  # stopped: placed
-        ctx = load_context(uow, utcnow(), settings.stale_after, settings.default_carbon_g_per_kwh)
+        ctx = settings.context(uow, utcnow())
         index = ctx.snapshot.index_of[host_id]
         # The snapshot and the quota usage without this workload's own allocation: that room is its own.
         own = old.resources

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from civicloud.domain import Resources, ServiceClass, UsageSample
-from civicloud.domain.billing import Line, PriceBook, Prices, Quantities
+from civicloud.domain.billing import Line, PriceBook, Prices, Quantities, cents_of, euros
 from civicloud.domain.members import AgreementKind, MemberCategory
 from civicloud.domain.metering import HeldAllocation, UsageRecord
 from civicloud.store import tables as t
@@ -229,7 +228,7 @@ class BillingRepository(Repo):
             stmt = stmt.where(L.lender_id == lender_id)
         return [Line(r.borrower_id, r.lender_id, r.workload_id, r.offering_id, ServiceClass(r.service_class),
                      r.price_book_id, Quantities(*(getattr(r, q) for q in QUANTITY_FIELDS)),
-                     _eur(r.amount_cents), _eur(r.fee_cents)) for r in self._conn.execute(stmt)]
+                     euros(r.amount_cents), euros(r.fee_cents)) for r in self._conn.execute(stmt)]
 
     def documents(self, *, member_id: str | None = None, run_id: str | None = None,
                   kind: str | None = None) -> list[Document]:
@@ -248,13 +247,9 @@ class BillingRepository(Repo):
                                       .where(D.number.like(prefix + "%"))).scalar_one())
 
 
-def _eur(cents: int) -> Decimal:
-    return Decimal(cents).scaleb(-2)  # exact: 10 cents is 0.10
-
-
 def _line_row(line_id: str, run_id: str, line: Line) -> dict[str, Any]:
     return {"id": line_id, "run_id": run_id, "borrower_id": line.borrower_id, "lender_id": line.lender_id,
             "workload_id": line.workload_id, "offering_id": line.offering_id,
             "service_class": line.service_class.value, "price_book_id": line.price_book_id,
             **{q: getattr(line.quantities, q) for q in QUANTITY_FIELDS},
-            "amount_cents": int(line.amount * 100), "fee_cents": int(line.fee * 100)}
+            "amount_cents": cents_of(line.amount), "fee_cents": cents_of(line.fee)}
