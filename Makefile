@@ -27,12 +27,17 @@ vm-host:
 	-bash scripts/libvirtd.sh && bash scripts/build-guest-image.sh
 
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
+# Two workers (pytest-xdist), a test file each at a time: many tests wait on PostgreSQL, sockets and agents.
 test: lint vm-host
-	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+	$(BIN)/pytest -n 2 --dist loadfile; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-# The deep run of the fuzz tests (make test runs them with 1 example an operation and role).
+# The deep run of the fuzz tests: schemathesis as each role (make test: 1 example an operation and role) and the
+# positive run with valid values (make test: its coverage phase and 2 random examples an operation).
+FUZZ_EXAMPLES ?= 50
+FUZZ_POSITIVE_EXAMPLES ?= 200
 fuzz: $(STAMP)
-	CIVICLOUD_FUZZ_EXAMPLES=50 $(BIN)/pytest -m fuzz -p no:randomly
+	CIVICLOUD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) CIVICLOUD_FUZZ_POSITIVE_EXAMPLES=$(FUZZ_POSITIVE_EXAMPLES) \
+		$(BIN)/pytest -m fuzz -p no:randomly -q -n 2 --dist loadfile
 
 # Speed is measured here, never in tests: each script prints a table and writes bench/results/*.json.
 bench: $(STAMP)

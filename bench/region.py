@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -45,8 +45,9 @@ def build_region(n_hosts: int, seed: int = 7, now: datetime = NOW) -> Region:
     rng = random.Random(seed)
     sites: list[SiteFacts] = []
     hosts: list[HostRow] = []
-    hds = Certification(CertificationKind.HDS, date(2028, 1, 1), frozenset(range(1, 7)))
-    expired = Certification(CertificationKind.HDS, date(2026, 6, 1), frozenset(range(1, 7)))
+    hds = Certification(CertificationKind.HDS, date(2028, 1, 1), frozenset(range(1, 7)), attested_at=now,
+                        attested_by="user:operator")  # only attested certifications count
+    expired = replace(hds, expires_on=date(2026, 6, 1))
     while len(hosts) < n_hosts:
         kind = rng.random()
         sid = f"site-{len(sites):05d}"

@@ -149,7 +149,8 @@ def region(client: TestClient) -> Region:
                   lendable each: (16 × 4 cpu ratio) × 50 % = 32 vCPU, 32768 MiB, 500 GiB
 
         member Hôpital Avicenne (hospital)
-          └─ site avicenne-dc (INSEE 93008), HDS activities 1–6, offer 0 % (lends nothing yet)
+          └─ site avicenne-dc (INSEE 93008), HDS activities 1–6 attested by the operator, offer 0 % (lends
+             nothing yet)
                └─ host avicenne-h1  32 vCPU  128 GiB RAM  2000 GiB disk
 
         catalogue: vm-small (2 vCPU, 4096 MiB, 20 GiB, harvest)
@@ -161,6 +162,9 @@ def region(client: TestClient) -> Region:
     mairie = create_site(client, drancy["id"], "drancy-mairie", "93029")
     hospital = create_site(client, avicenne["id"], "avicenne-dc", "93008", certifications=[
         {"kind": "hds", "expires_on": "2099-12-31", "activities": [1, 2, 3, 4, 5, 6]}])
+    ok(client.post(f"{API}/sites/{hospital['id']}/certifications/hds/attest", json={
+        "certificate_number": "HDS-2026-0042", "issuer": "a certification body", "valid_from": "2026-01-01",
+        "expires_on": "2099-12-31"}), 200)
     ok(client.put(f"{API}/sites/{mairie['id']}/offer", json={"default_percent": 50}), 200)
     drancy_agent = join_site(client, mairie["id"], host_report("drancy-h1"), host_report("drancy-h2"),
                              agent_name="drancy-agent")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from civicloud.domain import (
@@ -29,8 +29,10 @@ EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 WEEKDAYS = frozenset(range(5))
 NIGHTS_ONLY = Offer(default_percent=0, windows=(Window(WEEKDAYS, time(20), time(7), 80),
                                                 Window(frozenset({5, 6}), time(0), time(0), 80)))
-HDS_VALID = Certification(CertificationKind.HDS, date(2027, 12, 31), frozenset(range(1, 7)))
-HDS_EXPIRED = Certification(CertificationKind.HDS, date(2026, 6, 30), frozenset(range(1, 7)))
+# Attested by the federation's operator: only attested certifications count for placement.
+HDS_VALID = Certification(CertificationKind.HDS, date(2027, 12, 31), frozenset(range(1, 7)), attested_at=EPOCH,
+                          attested_by="user:operator", certificate_number="HDS-0001", issuer="a certification body")
+HDS_EXPIRED = replace(HDS_VALID, expires_on=date(2026, 6, 30))
 SIRENS = iter(["219300290", "219300084", "269300612", "912345675", "217500016", "213105554", "210100012"] * 100)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -40,7 +42,24 @@ class Settings(BaseSettings):
     tls_keyfile: Path | None = None
     # Requests one API token may make per minute (a runaway script, a stolen token); 429 beyond.
     token_requests_per_minute: int = Field(default=1200, ge=10, le=1_000_000)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs, comma-separated); none by default,
+    # so that no caller can choose the address the audit log records and the login limit counts.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     sql_echo: bool = False
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            for item in value:
+                try:
+                    ipaddress.ip_network(str(item), strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an IP address or network (CIVICLOUD_TRUSTED_PROXIES takes "
+                                     "addresses or CIDRs, comma-separated)") from None
+        return value
 
     @field_validator("database_url", "operator_siret")
     @classmethod

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ from civicloud.agent.reconcile import Define
 from civicloud.agent.runner import Agent
 from civicloud.client import ApiError
 from civicloud.errors import Unauthorized
-from civicloud.wire import WorkloadCreate, WorkloadOut
+from civicloud.wire import UsageSampleIn, WorkloadCreate, WorkloadOut
 
 pytestmark = pytest.mark.libvirt
 
@@ -197,3 +200,24 @@ def test_reboot_power_cycles_the_domain_once(live_region, node_file, tmp_path: P
     with pytest.raises(ApiError) as refused:
         live_region.api.reboot_workload(w.id)
     assert refused.value.code == "civicloud.workload.not_running"
+
+
+def test_a_refused_sample_is_acknowledged_and_dropped(live_region, node_file, tmp_path: Path, caplog) -> None:
+    """The control plane refuses an impossible sample for good: the agent forgets it instead of retrying it at
+    every pass, and its real samples (the test driver's, counted from the domain's start) are stored."""
+    _driver, agent, w = one_running_workload(live_region, node_file, tmp_path)
+    impossible = UsageSampleIn(id=str(uuid.uuid4()), workload_id=w.id, host_name="hv1", sampled_at=datetime.now(UTC),
+                               vcpus=100_000, cpu_time_ns=2**63 - 1, memory_mib=512, disk_read_bytes=0,
+                               disk_write_bytes=0, net_rx_bytes=0, net_tx_bytes=0)
+    agent.spool.put("sample", [(impossible.id, impossible.model_dump(mode="json"))])
+    time.sleep(0.01)
+    assert agent.sample() == 1
+    with caplog.at_level(logging.WARNING, logger="civicloud.agent.runner"):
+        assert agent.flush() >= 2
+    assert agent.spool.pending("sample") == 0
+    assert f"sample {impossible.id} refused (civicloud.sample.vcpus_over_allocation)" in caplog.text
+    stored = live_region.api.workload_samples(w.id)
+    assert stored and impossible.id not in {s.id for s in stored}
+    assert all(s.vcpus == 1 and 0 <= s.cpu_time_ns < 60 * 10**9 for s in stored)  # since start, not since 1970
+    agent.flush()  # nothing left to send
+    assert agent.spool.pending() == 0

@@ -73,7 +73,7 @@ def test_a_retry_while_the_first_is_handled_waits(client: TestClient, region: Re
     with engine.begin() as conn:  # as if the first request with this key were still running
         conn.execute(text("INSERT INTO idempotency_keys (principal, key, request, body_sha256, created_at) "
                           "VALUES (:p, 'k-busy', 'POST /api/v1/offerings', :sha, :now)"),
-                     {"p": hashlib.sha256(b"anonymous").hexdigest(), "sha": hashlib.sha256(raw).hexdigest(),
+                     {"p": "open-api", "sha": hashlib.sha256(raw).hexdigest(),
                       "now": datetime.now(UTC).replace(tzinfo=None)})
     response = client.post(f"{API}/offerings", content=raw,
                            headers={"Idempotency-Key": "k-busy", "content-type": "application/json"})

@@ -53,7 +53,7 @@ def world(client: TestClient, region: Region, uow_factory, app: FastAPI) -> dict
         staff[role] = login(client, f"bobigny-{role}")
     foreign = {"member_id": drancy, "site_id": region.sites["drancy-mairie"], "host_id": region.host("drancy-h1"),
                "workload_id": workload["id"], "group_id": group["id"], "offering_id": region.offerings["vm-small"],
-               "invoice_id": "INV-2026-09-0001", "period": "2026-09", "token_id": "some-token"}
+               "invoice_id": "INV-2026-09-0001", "period": "2026-09", "token_id": "some-token", "kind": "hds"}
     return {"admin": admin, "staff": staff, "foreign": foreign, "drancy": drancy, "bobigny": bobigny,
             "mine": mine["id"]}
 

@@ -381,7 +381,12 @@ def scene(client: TestClient, region: Region, guarded_app: FastAPI) -> Scene:
         "login": "auditor-probe",
         "password": PASSWORD,
         "token_id": token_id,
-    }, per_path={f"{API}/users": {"login": "new-user-probe"}})
+    }, per_path={f"{API}/users": {"login": "new-user-probe"},
+                 # Attesting needs a proposed certification: the hospital's HDS. ("kind" is an agreement's
+                 # kind elsewhere, so it is set on these routes only.)
+                 f"{API}/sites/{{site_id}}/certifications/{{kind}}/attest": {"site_id": region.sites["avicenne-dc"],
+                                                                              "kind": "hds"},
+                 f"{API}/sites/{{site_id}}/certifications": {"kind": "hds"}})
     return Scene(known, region.agents["drancy-mairie"].headers)
 
 
@@ -498,7 +503,7 @@ def test_every_route_is_covered() -> None:
     # new route would be a 404 and the test would say so only by failing.
     names = {n for p in PATHS for n in re.findall(r"{(\w+)}", p)}
     assert names == {"member_id", "site_id", "host_id", "workload_id", "offering_id", "group_id", "period", "invoice_id",
-                     "token_id"}
+                     "token_id", "kind"}
 
 
 def test_nested_bodies_get_broken_too() -> None:

@@ -6,8 +6,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from civicloud_support import API, SIREN_AVICENNE, SIREN_DRANCY, create_member, create_site, error_code, ok
+from civicloud_support import (
+    API,
+    SIREN_AVICENNE,
+    SIREN_BOBIGNY,
+    SIREN_DRANCY,
+    Region,
+    bearer,
+    create_member,
+    create_site,
+    error_code,
+    host_report,
+    join_site,
+    ok,
+)
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from civicloud.services import identity
+
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -43,9 +61,11 @@ def test_create_with_certifications(client: TestClient) -> None:
         {"kind": "iso27001", "expires_on": "2028-01-01"},
     ])
     assert site["member_id"] == avicenne["id"]
+    unattested = {"attested": False, "valid_from": None, "attested_at": None, "attested_by": None,
+                  "certificate_number": None, "issuer": None}  # proposed: nothing counts until the operator attests
     assert sorted(site["certifications"], key=lambda c: c["kind"]) == [
-        {"kind": "hds", "expires_on": "2029-06-30", "activities": [1, 2, 5]},
-        {"kind": "iso27001", "expires_on": "2028-01-01", "activities": []},
+        {"kind": "hds", "expires_on": "2029-06-30", "activities": [1, 2, 5], **unattested},
+        {"kind": "iso27001", "expires_on": "2028-01-01", "activities": [], **unattested},
     ]
     assert ok(client.get(f"{API}/sites/{site['id']}"), 200) == site
 
@@ -69,8 +89,49 @@ def test_conflict_on_name(client: TestClient, drancy: str) -> None:
     assert len(ok(client.get(f"{API}/sites"), 200)) == 1
 
 
+def test_names_are_unique_per_member_and_resolved_within_the_callers(client: TestClient, drancy: str,
+                                                                      uow_factory: Any) -> None:
+    """Two members may both call a site "salle-serveurs"; neither learns of the other's by a refusal, each
+    reaches its own by name, and the federation's staff, for whom the name is ambiguous, must use the id."""
+    bobigny = create_member(client, "Bobigny", SIREN_BOBIGNY, "commune")["id"]
+    theirs = create_site(client, drancy, "salle-serveurs", "93029")
+    identity.bootstrap(uow_factory(), "admin", PASSWORD)
+    admin = login(client, "admin")
+    ok(client.post(f"{API}/users", headers=admin, json={"login": "bobigny-tech", "password": PASSWORD,
+                                                        "member_id": bobigny, "roles": ["site_operator"]}), 201)
+    tech = login(client, "bobigny-tech")
+    assert error_code(client.get(f"{API}/sites/salle-serveurs", headers=tech), 404) == "civicloud.site.not_found"
+    mine = ok(client.post(f"{API}/sites", headers=tech, json={
+        "member_id": bobigny, "name": "salle-serveurs", "insee_code": "93008"}), 201)  # not name_taken
+    assert mine["id"] != theirs["id"]
+    for headers, expected in ((tech, mine), (admin, None)):
+        r = client.get(f"{API}/sites/salle-serveurs", headers=headers)
+        if expected is None:  # the operator sees both: the name alone does not say which
+            assert error_code(r, 409) == "civicloud.site.ambiguous_name"
+            assert "id" in r.json()["error"]["message"]
+        else:
+            assert ok(r, 200) == expected
+    ok(client.put(f"{API}/sites/salle-serveurs/offer", headers=tech, json={"default_percent": 30}), 200)
+    assert ok(client.get(f"{API}/sites/{mine['id']}/offer", headers=admin), 200)["default_percent"] == 30.0
+    assert ok(client.get(f"{API}/sites/{theirs['id']}/offer", headers=admin), 200)["default_percent"] == 0.0
+    assert error_code(client.post(f"{API}/sites/salle-serveurs/join-tokens", headers=admin), 409) == \
+        "civicloud.site.ambiguous_name"
+    ok(client.post(f"{API}/sites/salle-serveurs/join-tokens", headers=tech), 201)  # Bobigny's own, by name
+    assert ok(client.get(f"{API}/hosts", headers=tech, params={"site_id": "salle-serveurs"}), 200) == []
+    assert error_code(client.get(f"{API}/sites/{theirs['id']}", headers=tech), 404) == "civicloud.site.not_found"
+    r = client.post(f"{API}/sites", headers=tech, json={"member_id": bobigny, "name": "salle-serveurs",
+                                                        "insee_code": "93008"})
+    assert error_code(r, 409) == "civicloud.site.name_taken"  # within its own member, names stay unique
+
+
 @pytest.mark.parametrize(("case", "body", "status", "code"), [
     ("not an INSEE code", {"insee_code": "9302A"}, 422, "civicloud.site.invalid_insee_code"),
+    ("well-formed, in no official list", {"insee_code": "00000"}, 422, "civicloud.site.invalid_insee_code"),
+    ("a postcode, not an INSEE code", {"insee_code": "93700"}, 422, "civicloud.site.invalid_insee_code"),
+    ("no such commune in Corse-du-Sud", {"insee_code": "2A999"}, 422, "civicloud.site.invalid_insee_code"),
+    ("the same kind twice", {"certifications": [{"kind": "iso27001", "expires_on": "2029-01-01"},
+                                                {"kind": "iso27001", "expires_on": "2030-01-01"}]},
+     422, "civicloud.site.duplicate_certification"),
     ("INSEE code with non-ASCII digits", {"insee_code": "٩٣٠٢٩"}, 422, "civicloud.site.invalid_insee_code"),
     ("INSEE code too short", {"insee_code": "9302"}, 422, "civicloud.request.invalid"),
     ("unknown time zone", {"timezone": "Europe/Drancy"}, 422, "civicloud.site.invalid_timezone"),
@@ -138,3 +199,125 @@ def test_join_token(client: TestClient, drancy: str) -> None:
     again = ok(client.post(f"{API}/sites/drancy-mairie/join-tokens"), 201)
     assert again["token"] != issued["token"]
     assert error_code(client.post(f"{API}/sites/nowhere/join-tokens"), 404) == "civicloud.site.not_found"
+
+
+# -- certifications: proposed by the site's member, attested by the federation's operator ------------------
+
+
+def login(client: TestClient, name: str) -> dict[str, str]:
+    return bearer(ok(client.post(f"{API}/auth/tokens", json={"login": name, "password": PASSWORD}), 201)["token"])
+
+
+ATTESTATION = {"certificate_number": "HDS-2026-0042", "issuer": "a certification body", "valid_from": "2026-01-01",
+               "expires_on": "2099-06-30"}
+HDS_ALL = {"kind": "hds", "expires_on": "2099-06-30", "activities": [1, 2, 3, 4, 5, 6]}
+
+
+@pytest.fixture
+def staff(client: TestClient, region: Region, uow_factory: Any) -> dict[str, dict[str, str]]:
+    """The region (see conftest.region), then users: the federation's admin, and Avicenne's site operator."""
+    identity.bootstrap(uow_factory(), "admin", PASSWORD)
+    admin = login(client, "admin")
+    ok(client.post(f"{API}/users", headers=admin, json={"login": "avicenne-tech", "password": PASSWORD,
+                                                        "member_id": region.members["Hôpital Avicenne"],
+                                                        "roles": ["site_operator"]}), 201)
+    return {"admin": admin, "operator": login(client, "avicenne-tech")}
+
+
+def reasons(client: TestClient, workload_id: str, headers: dict[str, str]) -> dict[tuple[str, str], int]:
+    body = ok(client.get(f"{API}/workloads/{workload_id}", headers=headers), 200)
+    return {(r["filter"], r["code"]): r["hosts"] for r in body["placement"]["reasons"]}
+
+
+def test_a_self_declared_hds_site_gets_no_health_data_until_the_operator_attests(
+        app: FastAPI, client: TestClient, region: Region, staff: dict[str, dict[str, str]]) -> None:
+    """Avicenne's site operator declares a new room HDS 1–6 and opens it fully: an e-health workload stays
+    pending there for the certification until the federation's operator attests the certificate."""
+    admin, tech = staff["admin"], staff["operator"]
+    room = ok(client.post(f"{API}/sites", headers=tech, json={
+        "member_id": region.members["Hôpital Avicenne"], "name": "avicenne-salle-2", "insee_code": "93008",
+        "certifications": [HDS_ALL]}), 201)
+    assert [c["attested"] for c in room["certifications"]] == [False]
+    ok(client.put(f"{API}/sites/{room['id']}/offer", headers=tech, json={"default_percent": 100}), 200)
+    agent = join_site(client, room["id"], host_report("salle2-h1", 32, 131072, 2000), agent_name="salle2",
+                      headers=tech)
+    ok(client.post(f"{API}/offerings", headers=admin, json={"name": "vm-sante", "vcpus": 2, "memory_mib": 4096,
+                                                            "hds_activities": [1, 2]}), 201)
+    w = ok(client.post(f"{API}/workloads", headers=admin, json={
+        "member_id": region.members["Bobigny"], "offering_id": "vm-sante", "name": "dossier-patient"}), 202)
+    [outcome] = app.state.placer.run_once()
+    assert not outcome.placed
+    # Drancy's two hosts and the self-declared room: not certified; avicenne-dc (attested) lends nothing.
+    assert reasons(client, w["id"], admin) == {("certification", "not_hds_certified"): 3,
+                                               ("offer_open", "offer_closed_now"): 1}
+
+    attest = f"{API}/sites/{room['id']}/certifications/hds/attest"
+    r = client.post(attest, headers=tech, json=ATTESTATION)  # the site's own operator cannot attest
+    assert error_code(r, 403) == "civicloud.auth.forbidden"
+    r = client.post(attest, headers=admin, json={**ATTESTATION, "valid_from": "2020-01-01", "expires_on": "2021-01-01"})
+    assert error_code(r, 422) == "civicloud.certification.expired"
+    r = client.post(attest, headers=admin, json={**ATTESTATION, "valid_from": "2030-01-01", "expires_on": "2029-01-01"})
+    assert error_code(r, 422) == "civicloud.certification.invalid_attestation"
+    r = client.post(f"{API}/sites/{room['id']}/certifications/iso27001/attest", headers=admin, json=ATTESTATION)
+    assert error_code(r, 404) == "civicloud.certification.not_found"  # nothing proposed of that kind
+    app.state.placer.run_once()
+    assert reasons(client, w["id"], admin)[("certification", "not_hds_certified")] == 3  # refusals changed nothing
+
+    attested = ok(client.post(attest, headers=admin, json=ATTESTATION), 200)
+    [cert] = attested["certifications"]
+    assert (cert["attested"], cert["attested_by"], cert["certificate_number"], cert["issuer"]) == \
+        (True, "user:admin", "HDS-2026-0042", "a certification body")
+    assert (cert["valid_from"], cert["expires_on"], cert["activities"]) == \
+        ("2026-01-01", "2099-06-30", [1, 2, 3, 4, 5, 6])
+    assert ok(client.get(f"{API}/sites/{room['id']}", headers=tech), 200)["certifications"] == [cert]
+    [outcome] = app.state.placer.run_once()
+    assert outcome.placed and outcome.host_id == agent.hosts["salle2-h1"]
+
+    entries = [e for e in ok(client.get(f"{API}/audit", headers=admin, params={"action": "/attest"}), 200)
+               if f"site_id={room['id']}" in e["target"]]
+    assert [(e["action"], e["outcome"], e["actor"]) for e in entries] == [
+        ("POST /api/v1/sites/{site_id}/certifications/{kind}/attest", 200, "user:admin"),
+        ("POST /api/v1/sites/{site_id}/certifications/{kind}/attest", 404, "user:admin"),
+        ("POST /api/v1/sites/{site_id}/certifications/{kind}/attest", 422, "user:admin"),
+        ("POST /api/v1/sites/{site_id}/certifications/{kind}/attest", 422, "user:admin"),
+        ("POST /api/v1/sites/{site_id}/certifications/{kind}/attest", 403, "user:avicenne-tech"),
+    ]
+    assert entries[0]["target"] == f"kind=hds,site_id={room['id']}"
+
+
+def test_a_proposal_or_renewal_replaces_the_attested_one_until_attested_again(
+        client: TestClient, region: Region, staff: dict[str, dict[str, str]]) -> None:
+    admin, tech = staff["admin"], staff["operator"]
+    site = region.sites["avicenne-dc"]  # HDS 1–6, attested in the region
+    assert ok(client.get(f"{API}/sites/{site}", headers=tech), 200)["certifications"][0]["attested"] is True
+    proposed = ok(client.post(f"{API}/sites/{site}/certifications", headers=tech, json={
+        "kind": "hds", "expires_on": "2031-12-31", "activities": [1, 2, 3, 4, 5, 6]}), 201)
+    [cert] = proposed["certifications"]
+    assert (cert["attested"], cert["expires_on"], cert["certificate_number"]) == (False, "2031-12-31", None)
+    ok(client.post(f"{API}/sites/avicenne-dc/certifications", headers=tech, json={  # by name, its own
+        "kind": "iso27001", "expires_on": "2030-01-01"}), 201)
+    kinds = {c["kind"]: c["attested"] for c in ok(client.get(f"{API}/sites/{site}", headers=admin), 200)[
+        "certifications"]}
+    assert kinds == {"hds": False, "iso27001": False}
+    # The operator attests the renewal, then withdraws it (a certificate suspended by its issuer).
+    ok(client.post(f"{API}/sites/{site}/certifications/hds/attest", headers=admin, json=ATTESTATION), 200)
+    assert error_code(client.delete(f"{API}/sites/{site}/certifications/hds/attest", headers=tech), 403) == \
+        "civicloud.auth.forbidden"
+    revoked = ok(client.delete(f"{API}/sites/{site}/certifications/hds/attest", headers=admin), 200)
+    hds = next(c for c in revoked["certifications"] if c["kind"] == "hds")
+    assert (hds["attested"], hds["attested_by"], hds["certificate_number"]) == (False, None, None)
+
+
+@pytest.mark.parametrize(("case", "path", "body", "status", "code"), [
+    ("HDS without activities", "avicenne-dc/certifications", {"kind": "hds", "expires_on": "2030-01-01"},
+     422, "civicloud.site.invalid_certification"),
+    ("unknown kind", "avicenne-dc/certifications", {"kind": "pci-dss", "expires_on": "2030-01-01"},
+     422, "civicloud.request.invalid"),
+    ("another member's site", "drancy-mairie/certifications", HDS_ALL, 404, "civicloud.site.not_found"),
+    ("attest: unknown kind", "avicenne-dc/certifications/pci-dss/attest", ATTESTATION,
+     422, "civicloud.request.invalid"),
+])
+def test_invalid_certification_requests(client: TestClient, staff: dict[str, dict[str, str]], case: str, path: str,
+                                        body: dict[str, Any], status: int, code: str) -> None:
+    headers = staff["admin"] if "attest" in path else staff["operator"]
+    assert error_code(client.post(f"{API}/sites/{path}", headers=headers, json=body), status) == code

@@ -79,7 +79,7 @@ def test_no_room_names_the_reason(app: FastAPI, client: TestClient, region: Regi
     offering(client, "vm-giant", 8, 65536, 40)
     w = stopped_workload(app, client, region)
     message = resize(client, w["id"], "vm-giant").json()["error"]["message"]
-    assert message.startswith("drancy-h1 cannot take vm-giant: lent share used up")
+    assert message.startswith("its host at drancy-mairie cannot take vm-giant: lent share used up")
 
 
 def test_a_running_workload_is_not_resized(app: FastAPI, client: TestClient, region: Region) -> None:

@@ -69,7 +69,7 @@ def test_life_of_a_workload(app: FastAPI, client: TestClient, region: Region) ->
     assert outcome.placed and outcome.host_id == h1
     body = w.see()
     assert (body["state"], body["host_id"]) == ("scheduled", h1)
-    assert body["message"] == "placed on drancy-h1 (3 hosts: 2 fit, 1 offer closed now)"
+    assert body["message"] == "placed at drancy-mairie (3 hosts: 2 fit, 1 offer closed now)"
     assert allocated(client, h1) == SMALL
     assert ok(client.get(f"{API}/hosts/{h1}"), 200)["free"] == {"vcpus": 30, "memory_mib": 28672, "disk_gib": 480,
                                                                 "gpus": 0}

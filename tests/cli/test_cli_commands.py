@@ -119,6 +119,26 @@ def test_site_offer_set_and_show_as_a_timeline(live_server, live_region) -> None
     assert "mon" in shown.output and "08:00" in shown.output and "commune, hospital" in shown.output
 
 
+def test_site_certification_propose_then_attest(live_server, live_region) -> None:
+    url = live_server.url
+    proposed = cli(url, "site", "certification", "propose", "drancy", "hds", "--expires", "2099-06-30",
+                   "--activities", "1,2")
+    assert proposed.exit_code == 0, proposed.output
+    assert "proposed" in proposed.output and "civicloud site certification attest drancy hds" in proposed.output
+    assert "(proposed)" in cli(url, "site", "list").output
+    expired = cli(url, "site", "certification", "attest", "drancy", "hds", "--number", "HDS-0042",
+                  "--issuer", "a certification body", "--valid-from", "2020-01-01", "--expires", "2021-01-01")
+    assert expired.exit_code == 1 and "civicloud.certification.expired" in expired.output
+    attested = cli(url, "site", "certification", "attest", "drancy", "hds", "--number", "HDS-0042",
+                   "--issuer", "a certification body", "--valid-from", "2026-01-01", "--expires", "2099-06-30")
+    assert attested.exit_code == 0, attested.output
+    assert "attested" in attested.output and "HDS-0042" in attested.output
+    [cert] = live_region.api.get_site("drancy").certifications
+    assert (cert.attested, cert.certificate_number, str(cert.expires_on)) == (True, "HDS-0042", "2099-06-30")
+    revoked = cli(url, "site", "certification", "revoke", "drancy", "hds")
+    assert revoked.exit_code == 0 and not live_region.api.get_site("drancy").certifications[0].attested
+
+
 def test_site_offer_refuses_overlapping_windows_with_a_code(live_server) -> None:
     result = cli(live_server.url, "site", "offer", "set", "drancy", "--window", "mon 08:00-12:00 20",
                  "--window", "mon 11:00-13:00 30")

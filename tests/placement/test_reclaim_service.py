@@ -54,7 +54,8 @@ def test_closing_window_evicts_the_fewest_newest_harvest_workloads(scene: Scene)
         w = scene.get(ids[name])
         assert w.state is S.EVICTING
         assert w.evict_deadline == WEDNESDAY_10H + timedelta(seconds=120)
-        assert "hv1's owner takes it back (its offer lends less now)" in w.message
+        # The workload's message is its borrower's: the lending site, not the lender's host.
+        assert "the owner of its host at drancy takes it back (its offer lends less now)" in w.message
     assert scene.get(ids["oldest"]).state is S.SCHEDULED
     assert scene.get(ids["safe"]).state is S.SCHEDULED  # guaranteed: never evicted
     # Evicting workloads still hold their room until they are stopped or moved.
@@ -78,7 +79,7 @@ def test_evicted_workloads_move_to_another_members_surplus(scene: Scene) -> None
     assert target == scene.hosts["mt1"] and moved_id in (ids["newest"], ids["middle"])
     moved = scene.get(moved_id)
     assert moved.state is S.SCHEDULED and moved.host_id == scene.hosts["mt1"] and moved.evict_deadline is None
-    assert "re-placed on mt1" in moved.message
+    assert "re-placed at montreuil" in moved.message and "mt1" not in moved.message
     left = ids["middle"] if moved_id == ids["newest"] else ids["newest"]
     assert scene.get(left).state is S.EVICTING  # no room anywhere: it waits for its deadline
     assert host_allocated(scene, "hv1") == Resources(3, 10240, 0)

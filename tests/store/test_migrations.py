@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from civicloud.store import is_up_to_date, upgrade
 from civicloud.store.migrate import alembic_config, current_revision, head_revision
@@ -56,3 +56,29 @@ def test_downgrade_to_base_then_upgrade_again(engine: Engine) -> None:
     assert not is_up_to_date(engine)
     upgrade(engine)
     assert schema_diff(engine) == []
+
+
+def test_0007_keeps_sites_that_other_rows_refer_to(engine: Engine) -> None:
+    """Moving the site-name constraint makes SQLite copy the sites table: with hosts, offers and
+    certifications referring to a site, that must neither fail on the foreign keys nor lose a row."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO members (id, name, siren, category, created_at) "
+                          "VALUES ('m1', 'Drancy', '219300290', 'commune', '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO sites (id, member_id, name, insee_code, timezone, created_at) "
+                          "VALUES ('s1', 'm1', 'drancy-mairie', '93029', 'Europe/Paris', '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO certifications (id, site_id, kind, activities, expires_on) "
+                          "VALUES ('c1', 's1', 'hds', '1,2', '2030-01-01')"))
+        conn.execute(text("INSERT INTO offers (id, site_id, committed_percent, default_percent, windows, "
+                          "reclaim_notice_s, updated_at) VALUES ('o1', 's1', 0, 50, '[]', 30, '2026-01-01 00:00:00')"))
+    upgrade(engine)
+    assert schema_diff(engine) == []
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT site_id FROM offers")).scalars().all() == ["s1"]
+        # Certifications from before attestations existed are left proposed: the operator attests them.
+        assert conn.execute(text("SELECT site_id, attested_at FROM certifications")).all() == [("s1", None)]
+        if engine.dialect.name == "sqlite":
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1  # enforced again afterwards

@@ -118,7 +118,8 @@ def test_sites_crud_with_certifications(uow_factory: Uows, scene: Scene) -> None
     with uow_factory() as uow:
         site = uow.sites.get(hospital.id)
         assert site == hospital  # certifications, coordinates and carbon intensity round-trip
-        assert uow.sites.get_by_name("avicenne-dc") == hospital
+        assert uow.sites.named("avicenne-dc") == [hospital]
+        assert uow.sites.named("avicenne-dc", scene.drancy) == []  # names are per member
         assert uow.offers.get(hospital.id) is None  # nothing is lent until the lender says so
         assert [s.name for s in uow.sites.list()] == ["avicenne-dc", "drancy-mairie"]
         assert [s.name for s in uow.sites.list(member_id=scene.drancy)] == ["drancy-mairie"]
@@ -191,9 +192,36 @@ def test_one_offer_per_site_and_per_host(engine: Engine, uow_factory: Uows, scen
             borrower_categories="", reclaim_notice_s=30, updated_at=NOW))
 
 
-def test_site_name_is_unique(uow_factory: Uows, scene: Scene) -> None:
-    with pytest.raises(Conflict), uow_factory() as uow:
+def test_site_name_is_unique_within_a_member(uow_factory: Uows, scene: Scene) -> None:
+    with uow_factory() as uow:  # another member may use the name
         uow.sites.add(Site(new_id(), scene.bobigny, "drancy-mairie", "93008", "Europe/Paris", (), NOW), cert_ids=[])
+        uow.commit()
+    with pytest.raises(Conflict), uow_factory() as uow:
+        uow.sites.add(Site(new_id(), scene.drancy, "drancy-mairie", "93029", "Europe/Paris", (), NOW), cert_ids=[])
+        uow.commit()
+    with uow_factory() as uow:
+        assert sorted(s.member_id for s in uow.sites.named("drancy-mairie")) == sorted([scene.drancy, scene.bobigny])
+
+
+def test_certifications_attested_and_replaced(uow_factory: Uows, scene: Scene) -> None:
+    attested = Certification(CertificationKind.HDS, date(2029, 6, 30), frozenset({1, 2}), date(2026, 7, 1), NOW,
+                             "user:operator", "HDS-2026-0042", "a certification body")
+    with uow_factory() as uow:
+        uow.sites.set_certification(new_id(), scene.site, attested)
+        uow.commit()
+    with uow_factory() as uow:
+        site = uow.sites.get(scene.site)
+        assert site is not None and site.certifications == (attested,)  # every attestation field round-trips
+        assert attested.counts_on(date(2027, 1, 1)) and not attested.counts_on(date(2026, 6, 30))
+        renewed = Certification(CertificationKind.HDS, date(2032, 6, 30), frozenset({1, 2}))
+        uow.sites.set_certification(new_id(), scene.site, renewed)  # one of each kind: the proposal replaces it
+        uow.commit()
+    with uow_factory() as uow:
+        site = uow.sites.get(scene.site)
+        assert site is not None and site.certifications == (renewed,) and not renewed.attested
+    with pytest.raises(Conflict), uow_factory() as uow:
+        uow.sites.add(Site(new_id(), scene.drancy, "twice-hds", "93029", "Europe/Paris", (renewed, renewed), NOW),
+                      cert_ids=[new_id(), new_id()])
         uow.commit()
 
 

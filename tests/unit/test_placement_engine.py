@@ -44,8 +44,9 @@ def test_office_hours_offer_refuses_at_10h_and_places_at_22h() -> None:
 
 
 def test_ehealth_lands_only_on_a_valid_hds_site() -> None:
-    hds = Certification(CertificationKind.HDS, date(2027, 6, 30), frozenset(range(1, 7)))
-    expired = Certification(CertificationKind.HDS, date(2026, 11, 1), frozenset(range(1, 7)))
+    hds = Certification(CertificationKind.HDS, date(2027, 6, 30), frozenset(range(1, 7)), attested_at=TUESDAY_22H,
+                        attested_by="user:operator")
+    expired = replace(hds, expires_on=date(2026, 11, 1))
     sites = [site("drancy"), site("avicenne", certifications=(hds,)), site("old-hds", certifications=(expired,))]
     hosts = [host("d1", "drancy", TUESDAY_22H), host("a1", "avicenne", TUESDAY_22H),
              host("o1", "old-hds", TUESDAY_22H)]

@@ -18,8 +18,16 @@ NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)  # a Tuesday, 22:00 in Paris
 SITE = SiteFacts("s1", "drancy", "lender", "Europe/Paris", "93", "11", Offer(committed_percent=25, default_percent=50))
 HOST = HostRow("h1", "hv1", "s1", total=(16, 65536, 1000, 0), ratios=(1.0, 1.0, 1.0, 1.0), last_seen_at=NOW)
 REQ = Request("w1", (2, 4096, 10, 0), ServiceClass.HARVEST, "borrower", MemberCategory.COMMUNE)
-HDS_SITE = replace(SITE, certifications=(Certification(CertificationKind.HDS, date(2027, 1, 1), frozenset({1, 2, 3})),
-                                         Certification(CertificationKind.ISO27001, date(2026, 1, 1))))
+
+
+def attested(cert: Certification) -> Certification:
+    """The certification as the federation's operator attested it: only then does it count."""
+    return replace(cert, attested_at=NOW, attested_by="user:operator")
+
+
+HDS_SITE = replace(SITE, certifications=(
+    attested(Certification(CertificationKind.HDS, date(2027, 1, 1), frozenset({1, 2, 3}))),
+    attested(Certification(CertificationKind.ISO27001, date(2026, 1, 1)))))
 
 
 def run(filter_name: str, request: Request, host: HostRow = HOST, site: SiteFacts = SITE) -> str | None:
@@ -76,7 +84,15 @@ CASES = [
     ("HDS activity not held", "certification", replace(REQ, hds_activities=frozenset({5})), HOST, HDS_SITE,
      "not_hds_certified"),
     ("HDS expired", "certification", replace(REQ, hds_activities=frozenset({1})), HOST,
-     replace(HDS_SITE, certifications=(Certification(CertificationKind.HDS, date(2026, 11, 30), frozenset({1})),)),
+     replace(HDS_SITE, certifications=(attested(Certification(CertificationKind.HDS, date(2026, 11, 30),
+                                                              frozenset({1}))),)),
+     "not_hds_certified"),
+    ("HDS only proposed, not attested", "certification", replace(REQ, hds_activities=frozenset({1})), HOST,
+     replace(HDS_SITE, certifications=(Certification(CertificationKind.HDS, date(2027, 1, 1), frozenset({1})),)),
+     "not_hds_certified"),
+    ("HDS attested, not valid yet", "certification", replace(REQ, hds_activities=frozenset({1})), HOST,
+     replace(HDS_SITE, certifications=(attested(Certification(CertificationKind.HDS, date(2028, 1, 1),
+                                                              frozenset({1}), valid_from=date(2027, 1, 1))),)),
      "not_hds_certified"),
     ("ISO 27001 expired", "certification", replace(REQ, traits=frozenset({"iso27001"})), HOST, HDS_SITE,
      "missing_certification"),

@@ -264,8 +264,8 @@ class Agent:
                 log.error("control plane refused %d spooled samples for good (%s): %s; dropping them",
                           len(batch), exc.code, exc.message)
             else:
-                for r in ack.rejected:
-                    log.warning("sample %s refused: %s", r.id, r.reason)
+                for r in ack.rejected:  # refused for good (domain/usage.py): acknowledged all the same, dropped
+                    log.warning("sample %s refused (%s): %s", r.id, r.code, r.reason)
             self.spool.ack([i.item_id for i in batch])
             sent += len(batch)
         return sent

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from civicloud.api.deps import SiteId, Uow
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.services import agents
+from civicloud.store import after_commit
 from civicloud.wire import (
     DesiredState,
     Heartbeat,
@@ -24,15 +25,18 @@ router = APIRouter(prefix="/agent", tags=["agent"], responses=ERROR_RESPONSES)
 
 
 @router.post("/join")
-def join(body: JoinRequest, uow: Uow) -> JoinResponse:
+def join(body: JoinRequest, uow: Uow, request: Request) -> JoinResponse:
+    """Trade a one-time join token for the site's credential. Never replayed: an ``Idempotency-Key`` is ignored
+    here, and a second try with the same token is refused (the credential is shown once)."""
     site_id, credential = agents.join(uow, body)
+    request.state.actor, request.state.role = f"site:{site_id}", "site_agent"
     return JoinResponse(site_id=site_id, credential=credential)
 
 
 @router.post("/heartbeat")
 def heartbeat(body: Heartbeat, uow: Uow, site_id: SiteId, request: Request) -> HeartbeatResponse:
     hosts = agents.heartbeat(uow, site_id, body)
-    request.app.state.placer.wake()  # a host that (re)appears may take a pending workload
+    after_commit(request.app.state.placer.wake)  # a host that (re)appears may take a pending workload
     return HeartbeatResponse(site_id=site_id, hosts=[RegisteredHost(id=i, name=n) for i, n in hosts])
 
 
@@ -44,7 +48,7 @@ def desired(uow: Uow, site_id: SiteId) -> DesiredState:
 @router.post("/report")
 def report(body: Report, uow: Uow, site_id: SiteId, request: Request) -> ReportResponse:
     accepted, ignored = agents.report(uow, site_id, body)
-    request.app.state.placer.wake()  # a deleted workload frees room
+    after_commit(request.app.state.placer.wake)  # a deleted workload frees room
     return ReportResponse(accepted=accepted, ignored=ignored)
 
 

@@ -52,11 +52,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     app.state.login_limiter = auth_routes.RateLimiter()
     app.state.token_limiter = auth_routes.RateLimiter(settings.token_requests_per_minute, 60.0,
                                                        "too many requests with this API token; slow down")
+    app.state.clock = clock
     errors.install(app)
-    # Outermost last: headers on every answer, then the size limit, the audit trail, and Idempotency-Key.
-    app.add_middleware(middleware.Idempotency, uow_factory=app.state.uow_factory)
-    app.add_middleware(middleware.Audit, uow_factory=app.state.uow_factory)
+    # Outermost last: headers on every answer, the client's address, the body's size and type, then one
+    # transaction per change (with its audit entry and the Idempotency-Key answer the route's guard claimed).
+    app.add_middleware(middleware.RequestTransaction, engine=engine, clock=clock)
     app.add_middleware(middleware.BodyLimit)
+    app.add_middleware(middleware.ClientAddress, trusted=settings.trusted_proxies)
     app.add_middleware(middleware.SecurityHeaders)
     app.include_router(routes.router, prefix=API_PREFIX)
     app.include_router(billing_routes.router, prefix=API_PREFIX)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from civicloud.api import idempotency
 from civicloud.domain.identity import Principal, Role
 from civicloud.errors import Unauthorized
 from civicloud.services import access, agents, identity
@@ -53,11 +54,26 @@ Caller = Annotated[Principal, Depends(caller)]
 
 
 def require_operator(request: Request, principal: Caller) -> None:
-    """Guard of every non-agent route: the route's rule in ``services.access`` — capability, then ownership."""
+    """Guard of every non-agent route: the route's rule in ``services.access`` — capability, then ownership —
+    and then, for a POST with an ``Idempotency-Key``, the key (``api.idempotency``): a retry is checked
+    exactly as a new request before it may get the stored answer."""
     route = request.scope.get("route")
     template = getattr(route, "path_format", None) or request.url.path
     access.authorize(request.app.state.uow_factory, principal, request.method, template,
                      dict(request.path_params))
+    key = request.headers.get("idempotency-key")
+    if key is None or request.method != "POST":
+        return
+    idempotency.check_key(key)
+    owner = idempotency.owner_of(principal)
+    digest = request.scope.get("state", {}).get("body_sha256", "")
+    try:
+        idempotency.claim(request.app.state.uow_factory, owner, key, f"POST {request.url.path}"[:300], digest,
+                          request.app.state.clock())
+    except idempotency.Replay:
+        request.state.replayed = True
+        raise
+    request.state.idempotency = (owner, key)
 
 
 def scope_of(principal: Caller) -> str | None:

@@ -12,9 +12,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from civicloud.api.idempotency import Replay
 from civicloud.errors import CivicloudError, ErrorKind
 from civicloud.wire import ErrorBody
 
@@ -42,7 +43,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": desc}
     for status, desc in ((400, "The body could not be read"), (401, "Missing or bad credential"),
                          (403, "The credential's roles do not allow it"), (404, "Not found"), (409, "Conflict"),
-                         (413, "The body is over 1 MiB"), (422, "Invalid input"), (429, "Too many attempts"),
+                         (413, "The body is over 1 MiB"), (415, "The body is not JSON"), (422, "Invalid input"), (429, "Too many attempts"),
                          (503, "The database is out of reach"))
 }
 
@@ -56,6 +57,11 @@ def error_json(status: int, code: str, message: str, field: str | None = None,
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(Replay)
+    async def _replay(_: Request, replay: Replay) -> Response:
+        return Response(replay.body, status_code=replay.status, media_type="application/json",
+                        headers={"Idempotent-Replayed": "true"})
+
     @app.exception_handler(CivicloudError)
     async def _civicloud(_: Request, exc: CivicloudError) -> JSONResponse:
         status = STATUS[exc.kind]

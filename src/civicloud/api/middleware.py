@@ -1,4 +1,5 @@
-"""ASGI middleware of the API: the audit trail of every change, Idempotency-Key, request size, headers.
+"""ASGI middleware of the API: one transaction per change (with its audit entry and Idempotency-Key answer),
+request size and media type, the client's address behind trusted proxies, and headers on every answer.
 
 All of them are plain ASGI (no BaseHTTPMiddleware), so bodies stream and the
 routes see the request as sent.
@@ -7,17 +8,19 @@ routes see the request as sent.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import anyio
 
+from civicloud.api import idempotency
 from civicloud.domain.audit import AuditEntry
-from civicloud.errors import CivicloudError
-from civicloud.store import UnitOfWork
+from civicloud.errors import CivicloudError, Conflict, Unavailable
+from civicloud.store import Engine, SharedTransaction, SqlUnitOfWork, outside_transaction
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -25,14 +28,12 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-UowFactory = Callable[[], UnitOfWork]
 
 API_PREFIX = "/api/v1"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Machine telemetry, many times a minute per site: recorded in its own tables, not in the audit log.
 TELEMETRY = frozenset({"/api/v1/agent/heartbeat", "/api/v1/agent/report", "/api/v1/agent/usage"})
 MAX_BODY = 1 << 20  # 1 MiB: the largest legitimate body (1,000 usage samples) is well under it
-KEPT_FOR = timedelta(days=1)  # how long an Idempotency-Key is remembered
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, bytes]:
@@ -76,22 +77,6 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
-class _Recorder:
-    """Passes an answer on, remembering its status and up to ``keep`` bytes of its body."""
-
-    def __init__(self, send: Send, keep: int) -> None:
-        self._send, self._keep = send, keep
-        self.status = 500  # what counts if the app fails before it answers
-        self.body = bytearray()
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-        elif message["type"] == "http.response.body" and len(self.body) < self._keep:
-            self.body.extend(message.get("body", b""))
-        await self._send(message)
-
-
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
@@ -100,7 +85,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class BodyLimit:
-    """Refuses bodies over ``limit`` bytes with 413 before any route reads them."""
+    """Refuses bodies over ``limit`` bytes with 413 before any route reads them, and bodies that are not JSON
+    with 415; keeps the body's SHA-256 for ``Idempotency-Key`` (``scope["state"]["body_sha256"]``)."""
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
         self.app, self.limit = app, limit
@@ -119,53 +105,194 @@ class BodyLimit:
             await _answer(send, *_error(413, "civicloud.request.too_large",
                                         f"the body is over {self.limit:,} bytes; send less at a time"))
             return
+        if body.strip() and not _is_json(_header(scope, b"content-type")):
+            await _answer(send, *_error(415, "civicloud.request.unsupported_media_type",
+                                        "send the body as JSON, with 'Content-Type: application/json'"))
+            return
+        scope.setdefault("state", {})["body_sha256"] = hashlib.sha256(body).hexdigest()
         await self.app(scope, _replay(body), send)
 
 
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+class ClientAddress:
+    """The client's address: the peer's, or — only when the peer is a proxy listed in settings
+    (``CIVICLOUD_TRUSTED_PROXIES``; none by default) — the last address in ``X-Forwarded-For`` that is not
+    one of those proxies. Anybody else's ``X-Forwarded-For`` is ignored: it would let a caller choose the
+    address the audit log records and the per-address login limit counts."""
+
+    def __init__(self, app: ASGIApp, trusted: Sequence[str] = ()) -> None:
+        self.app = app
+        self.trusted = [ipaddress.ip_network(t, strict=False) for t in trusted]
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and self.trusted and client and self._is_trusted(client[0]):
+            forwarded = ",".join(v.decode("latin-1") for k, v in scope.get("headers", [])
+                                 if k.lower() == b"x-forwarded-for")
+            hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+            for hop in reversed(hops):
+                if not self._is_trusted(hop):
+                    try:
+                        ipaddress.ip_address(hop)
+                    except ValueError:
+                        break  # a proxy we trust would not write that: keep the peer's address
+                    scope = {**scope, "client": (hop, 0)}
+                    break
+        await self.app(scope, receive, send)
+
+
 class SecurityHeaders:
-    """Headers every answer carries: no sniffing, no framing, no referrer, no caching of API answers."""
+    """Headers every answer carries — no sniffing, no framing, no referrer, no caching of API answers — whatever
+    produced it: a route, an error handler, or an exception nothing else caught, which becomes a 500 here
+    (logged, not raised on, so the server keeps the client's connection for its next request)."""
 
     HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-               (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store"),
-               (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")]
+               (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store")]
+    CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+    # The interactive docs page loads Swagger UI's script and style and runs an inline script.
+    DOCS_CSP = (b"content-security-policy", b"default-src 'none'; script-src 'self' 'unsafe-inline' "
+                b"https://cdn.jsdelivr.net; style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: "
+                b"https://fastapi.tiangolo.com; connect-src 'self'; frame-ancestors 'none'")
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].endswith("/docs"):  # the interactive docs load their script
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        extra = [*self.HEADERS, self.DOCS_CSP if scope["path"].endswith("/docs") else self.CSP]
+        started = False
 
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 names = {k.lower() for k, _v in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []), *(h for h in self.HEADERS if h[0] not in names)]
+                message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in names)]
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await _answer(with_headers, *_error(
+                    500, "civicloud.internal", "an internal error happened; it has been logged. Retry, and "
+                    "report it to the federation operator if it persists"))
 
 
-class Audit:
-    """Appends an entry to the hash-chained audit log for every change the API answers (telemetry aside).
+class _Held:
+    """Holds an answer back (status, headers, body) until the request's transaction is settled."""
 
-    Who acted comes from the route's credential check (``scope["state"]["actor"]``, set in ``api.deps``);
-    what was created, from the answer's ``id``. The entry is written once the answer is sent, outside the
-    action's own transaction: if the database fails then, the failure is logged and the action stands."""
+    def __init__(self) -> None:
+        self.start: Message | None = None
+        self.body = bytearray()
+        self.more: list[Message] = []
 
-    def __init__(self, app: ASGIApp, uow_factory: UowFactory) -> None:
-        self.app, self.uow_factory = app, uow_factory
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.start = message
+        elif message["type"] == "http.response.body":
+            self.body.extend(message.get("body", b""))
+        else:
+            self.more.append(message)
+
+    @property
+    def status(self) -> int:
+        return self.start["status"] if self.start else 500
+
+    async def release(self, send: Send) -> None:
+        if self.start is None:
+            return
+        headers = [(k, v) for k, v in self.start.get("headers", []) if k.lower() != b"content-length"]
+        await send({**self.start, "headers": [*headers, (b"content-length", str(len(self.body)).encode())]})
+        await send({"type": "http.response.body", "body": bytes(self.body)})
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters written as escapes: a path can hold a NUL byte, which PostgreSQL's text
+    refuses, and the audit log must take every request's entry."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def _audited(scope: Scope, status: int) -> bool:
+    """Every change the API answers is audited, refusals included; not agents' telemetry, nor a request that
+    reached no route (an unknown path, a method the route does not take): nothing was acted on."""
+    return scope["path"] not in TELEMETRY and scope.get("route") is not None and status != 405
+
+
+class RequestTransaction:
+    """Every change the API answers is one database transaction: the action, its audit entry and the stored
+    answer of its ``Idempotency-Key`` commit together, before the answer leaves.
+
+    Who acted comes from the route's credential check (``scope["state"]``, set in ``api.deps``); what was
+    created, from the answer's ``id``. Refusals (4xx) are audited too, in the same transaction as whatever the
+    request did before it was refused. A failure of the server's own (5xx, an exception, a commit that fails)
+    rolls the whole request back — nothing half-written, no key kept — and is audited in a transaction of its
+    own. Agent telemetry is recorded in its own tables, not in the audit log."""
+
+    def __init__(self, app: ASGIApp, engine: Engine, clock: Callable[[], datetime]) -> None:
+        self.app, self.engine, self.clock = app, engine, clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in MUTATING or scope["path"] in TELEMETRY:
+        if scope["type"] != "http" or scope["method"] not in MUTATING:
             await self.app(scope, receive, send)
             return
-        answer = _Recorder(send, keep=65536)
+        tx = SharedTransaction(self.engine)
+        held = _Held()
+        with tx.current():
+            try:
+                await self.app(scope, receive, held.send)
+            except Exception:
+                await anyio.to_thread.run_sync(self._failed, tx, scope, 500)
+                raise
+        if held.status >= 500:
+            await anyio.to_thread.run_sync(self._failed, tx, scope, held.status)
+        else:
+            try:
+                await anyio.to_thread.run_sync(self._commit, tx, scope, held.status, bytes(held.body))
+            except CivicloudError as exc:
+                log.error("a change was not saved (%s): %s", exc.code, exc.message)
+                status = 503 if exc.kind.value == "unavailable" else 409
+                await anyio.to_thread.run_sync(self._failed, tx, scope, status)
+                await _answer(send, *_error(status, exc.code, exc.message))
+                return
+        await held.release(send)
+
+    def _commit(self, tx: SharedTransaction, scope: Scope, status: int, body: bytes) -> None:
+        with tx.current():
+            state = scope.get("state") or {}
+            claimed = state.get("idempotency")
+            if claimed is not None:
+                with SqlUnitOfWork(self.engine) as uow:
+                    uow.idempotency.answer(*claimed, status, idempotency.stored_answer(body))
+                    uow.commit()
+            if _audited(scope, status):
+                self._append(self._entry(scope, status, body))
+            tx.commit()
+
+    def _failed(self, tx: SharedTransaction, scope: Scope, status: int) -> None:
+        tx.rollback()
+        if not _audited(scope, status):
+            return
         try:
-            await self.app(scope, receive, answer.send)
-        finally:
-            entry = self._entry(scope, answer.status, bytes(answer.body))
-            await anyio.to_thread.run_sync(self._append, entry)
+            with outside_transaction():
+                self._append(self._entry(scope, status, b""))
+        except CivicloudError as exc:
+            log.error("audit entry not written (%s: %s): %s %s", exc.code, exc.message, scope["method"],
+                      scope["path"])
 
     def _entry(self, scope: Scope, status: int, body: bytes) -> AuditEntry:
         state = scope.get("state") or {}
@@ -182,87 +309,22 @@ class Audit:
                 created = None
             if created and f"={created}" not in target:
                 target = f"{target},id={created}" if target else f"id={created}"
+        if state.get("replayed"):
+            target = f"{target},replay" if target else "replay"
         client = scope.get("client")
-        return AuditEntry(0, datetime.now(UTC), state.get("actor", "anonymous"), state.get("member_id"),
-                          state.get("role", "none"), f"{scope['method']} {template}"[:200], target[:500], status,
-                          (client[0] if client else "")[:64])
+        return AuditEntry(0, self.clock(), state.get("actor", "anonymous"), state.get("member_id"),
+                          state.get("role", "none"), _printable(f"{scope['method']} {template}")[:200],
+                          _printable(target)[:500], status, _printable(client[0] if client else "")[:64])
 
     def _append(self, entry: AuditEntry) -> None:
-        for _ in range(20):
+        """Chain the entry after the head (compare-and-swap), in the current transaction or one of its own."""
+        for _ in range(50):
             try:
-                with self.uow_factory() as uow:
+                with SqlUnitOfWork(self.engine) as uow:
                     if uow.audit.append(entry) is not None:
                         uow.commit()
                         return
-            except CivicloudError as exc:
-                log.error("audit entry not written (%s: %s): %s %s by %s", exc.code, exc.message, entry.action,
-                          entry.target, entry.actor)
-                return
-        log.error("audit entry not written after 20 tries: %s %s by %s", entry.action, entry.target, entry.actor)
-
-
-class Idempotency:
-    """``Idempotency-Key`` on POST: the first answer is stored and replayed to a retry with the same key.
-
-    Keys are per caller (the credential it sends) and kept a day. The same key with another body or on
-    another route is refused (422 ``civicloud.idempotency.key_reused``); a retry arriving while the first
-    request is still being handled gets 409 ``civicloud.idempotency.in_progress``. An answer of the
-    server's own failure (5xx) is not kept: the retry runs again."""
-
-    def __init__(self, app: ASGIApp, uow_factory: UowFactory) -> None:
-        self.app, self.uow_factory = app, uow_factory
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        key = _header(scope, b"idempotency-key") if scope["type"] == "http" and scope["method"] == "POST" else None
-        if key is None:
-            await self.app(scope, receive, send)
-            return
-        if not (1 <= len(key) <= 200) or not key.isprintable():
-            await _answer(send, *_error(422, "civicloud.idempotency.invalid_key",
-                                        "an Idempotency-Key is 1 to 200 printable characters, e.g. a UUID"))
-            return
-        body = await _read_body(receive, MAX_BODY) or b""
-        principal = hashlib.sha256((_header(scope, b"authorization") or "anonymous").encode()).hexdigest()
-        request = f"POST {scope['path']}"[:300]
-        digest = hashlib.sha256(body).hexdigest()
-        outcome = await anyio.to_thread.run_sync(self._claim, principal, key, request, digest)
-        if outcome is not None:
-            await _answer(send, *outcome, [(b"idempotent-replayed", b"true")] if outcome[0] < 400 else None)
-            return
-        answer = _Recorder(send, keep=MAX_BODY * 8)
-        try:
-            await self.app(scope, _replay(body), answer.send)
-        finally:
-            await anyio.to_thread.run_sync(self._settle, principal, key, answer.status, bytes(answer.body))
-
-    def _claim(self, principal: str, key: str, request: str, digest: str) -> tuple[int, bytes] | None:
-        """None: handle the request (the key is ours now); else the answer to send instead."""
-        with self.uow_factory() as uow:
-            found = uow.idempotency.get(principal, key)
-            if found is None:
-                uow.idempotency.forget_before(datetime.now(UTC) - KEPT_FOR)
-                uow.idempotency.claim(principal, key, request, digest, datetime.now(UTC))
-                try:
-                    uow.commit()
-                except CivicloudError:  # a concurrent first request claimed it between our read and write
-                    return _error(409, "civicloud.idempotency.in_progress",
-                                  "a request with this Idempotency-Key is being handled; retry in a moment")
-                return None
-        if found.request != request or found.body_sha256 != digest:
-            return _error(422, "civicloud.idempotency.key_reused",
-                          "this Idempotency-Key was used for another request; use a new key for a new request")
-        if found.status is None:
-            return _error(409, "civicloud.idempotency.in_progress",
-                          "a request with this Idempotency-Key is being handled; retry in a moment")
-        return found.status, (found.response or "").encode()
-
-    def _settle(self, principal: str, key: str, status: int, body: bytes) -> None:
-        try:
-            with self.uow_factory() as uow:
-                if status >= 500:
-                    uow.idempotency.release(principal, key)
-                else:
-                    uow.idempotency.answer(principal, key, status, body.decode("utf-8", "replace"))
-                uow.commit()
-        except CivicloudError as exc:
-            log.error("idempotency answer not kept (%s): %s", exc.code, exc.message)
+            except Conflict:  # the first entry of a new log, written by two at once
+                continue
+        raise Unavailable("the audit log is too busy to take this entry; retry in a moment",
+                          code="civicloud.audit.busy")

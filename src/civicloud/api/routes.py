@@ -10,15 +10,19 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from civicloud.api import views
 from civicloud.api.deps import Caller, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
-from civicloud.domain import Offer, Window, WorkloadState
+from civicloud.domain import CertificationKind, Offer, Window, Workload, WorkloadState
+from civicloud.domain.identity import Principal
 from civicloud.domain.offers import DAY_NAMES
 from civicloud.services import access, audit, catalogue, groups, members, sites, workloads
 from civicloud.services.placement import PlacementSettings
+from civicloud.store import after_commit
 from civicloud.wire import (
     AgreementCreate,
     AgreementOut,
     AuditEntryOut,
     AuditVerifyOut,
+    CertificationAttest,
+    CertificationIn,
     HostOut,
     HostPowerSet,
     HostReserveSet,
@@ -81,22 +85,50 @@ def list_sites(uow: Uow, principal: Caller, request: Request, member_id: Ref | N
     return [views.site_out(s) for s in sites.list_sites(uow, member_id)]
 
 
+# A site in a path is its id or its name; names are unique within a member only, so they are resolved
+# within the caller's member (member_scope; see services.sites.require_site).
+
+
 @router.get("/sites/{site_id}", tags=["sites"])
-def get_site(site_id: Ref, uow: Uow) -> SiteOut:
-    return views.site_out(sites.get_site(uow, site_id))
+def get_site(site_id: Ref, uow: Uow, principal: Caller) -> SiteOut:
+    return views.site_out(sites.get_site(uow, site_id, access.member_scope(principal)))
 
 
 @router.put("/sites/{site_id}/offer", tags=["offers"])
-def set_site_offer(site_id: Ref, body: OfferSet, uow: Uow, request: Request) -> OfferOut:
+def set_site_offer(site_id: Ref, body: OfferSet, uow: Uow, request: Request, principal: Caller) -> OfferOut:
     """Set what the site lends: committed share, calendar windows, borrower categories, reclaim notice."""
-    view = sites.set_offer(uow, offer_from(body), site_ref=site_id)
-    request.app.state.placer.wake()  # more room may fit a pending workload now
+    view = sites.set_offer(uow, offer_from(body), site_ref=site_id, member_id=access.member_scope(principal))
+    after_commit(request.app.state.placer.wake)  # more room may fit a pending workload now
     return views.offer_out(view)
 
 
 @router.get("/sites/{site_id}/offer", tags=["offers"])
-def get_site_offer(site_id: Ref, uow: Uow) -> OfferOut:
-    return views.offer_out(sites.get_offer(uow, site_ref=site_id))
+def get_site_offer(site_id: Ref, uow: Uow, principal: Caller) -> OfferOut:
+    return views.offer_out(sites.get_offer(uow, site_ref=site_id, member_id=access.member_scope(principal)))
+
+
+@router.post("/sites/{site_id}/certifications", status_code=status.HTTP_201_CREATED, tags=["sites"])
+def propose_certification(site_id: Ref, body: CertificationIn, uow: Uow, principal: Caller) -> SiteOut:
+    """Propose a certification of the site (or its renewal, replacing the one of that kind). It counts for
+    placement only once the federation's operator has attested it."""
+    return views.site_out(sites.propose_certification(uow, site_id, body, access.member_scope(principal)))
+
+
+@router.post("/sites/{site_id}/certifications/{kind}/attest", tags=["sites"])
+def attest_certification(site_id: Ref, kind: CertificationKind, body: CertificationAttest, uow: Uow,
+                         principal: Caller, request: Request) -> SiteOut:
+    """The federation's operator attests the certification, having seen the certificate; from now until it
+    expires, placement relies on it."""
+    site = sites.attest_certification(uow, site_id, kind, body, principal.actor)
+    after_commit(request.app.state.placer.wake)  # a pending e-health workload may fit there now
+    return views.site_out(site)
+
+
+@router.delete("/sites/{site_id}/certifications/{kind}/attest", tags=["sites"])
+def revoke_attestation(site_id: Ref, kind: CertificationKind, uow: Uow) -> SiteOut:
+    """Withdraw the operator's attestation (a certificate suspended or withdrawn): the certification is
+    only proposed again, and new placements no longer rely on it."""
+    return views.site_out(sites.revoke_attestation(uow, site_id, kind))
 
 
 @router.put("/hosts/{host_id}/power", tags=["hosts"])
@@ -109,7 +141,7 @@ def set_host_power(host_id: Ref, body: HostPowerSet, uow: Uow) -> HostOut:
 def set_host_reserve(host_id: Ref, body: HostReserveSet, uow: Uow, request: Request) -> HostOut:
     """The owner's reserve on this host (never lent) and the allocation ratios of the rest."""
     host = catalogue.set_host_reserve(uow, host_id, body)
-    request.app.state.placer.wake()
+    after_commit(request.app.state.placer.wake)
     return views.host_out(host)
 
 
@@ -117,7 +149,7 @@ def set_host_reserve(host_id: Ref, body: HostReserveSet, uow: Uow, request: Requ
 def set_host_offer(host_id: Ref, body: OfferSet, uow: Uow, request: Request) -> OfferOut:
     """Give one host an offer of its own, overriding its site's."""
     view = sites.set_offer(uow, offer_from(body), host_id=host_id)
-    request.app.state.placer.wake()
+    after_commit(request.app.state.placer.wake)
     return views.offer_out(view)
 
 
@@ -131,7 +163,7 @@ def get_host_offer(host_id: Ref, uow: Uow) -> OfferOut:
 def remove_host_offer(host_id: Ref, uow: Uow, request: Request) -> OfferOut:
     """The host follows its site's offer again; answers that offer."""
     view = sites.remove_host_offer(uow, host_id)
-    request.app.state.placer.wake()
+    after_commit(request.app.state.placer.wake)
     return views.offer_out(view)
 
 
@@ -166,22 +198,22 @@ def offer_from(body: OfferSet) -> Offer:
 
 
 @router.post("/sites/{site_id}/join-tokens", status_code=status.HTTP_201_CREATED, tags=["sites"])
-def issue_join_token(site_id: Ref, uow: Uow, request: Request) -> JoinTokenOut:
+def issue_join_token(site_id: Ref, uow: Uow, request: Request, principal: Caller) -> JoinTokenOut:
     ttl = timedelta(seconds=request.app.state.settings.join_token_ttl_s)
-    issued = sites.issue_join_token(uow, site_id, ttl)
+    issued = sites.issue_join_token(uow, site_id, ttl, access.member_scope(principal))
     return JoinTokenOut(site_id=issued.site_id, token=issued.token, expires_at=issued.expires_at)
 
 
 @router.delete("/sites/{site_id}/credentials", tags=["sites"])
-def revoke_site_agents(site_id: Ref, uow: Uow) -> dict[str, int]:
+def revoke_site_agents(site_id: Ref, uow: Uow, principal: Caller) -> dict[str, int]:
     """Revoke every credential of the site's agents; they need a new join token to come back."""
-    return {"revoked": sites.revoke_agents(uow, site_id)}
+    return {"revoked": sites.revoke_agents(uow, site_id, access.member_scope(principal))}
 
 
 @router.get("/hosts", tags=["hosts"])
 def list_hosts(uow: Uow, principal: Caller, request: Request, site_id: Ref | None = None) -> list[HostOut]:
     scope = access.member_scope(principal)
-    hosts = catalogue.list_hosts(uow, site_id)
+    hosts = catalogue.list_hosts(uow, site_id, scope)
     if scope is not None:
         own_sites = {s.id for s in sites.list_sites(request.app.state.uow_factory(), scope)}
         hosts = [h for h in hosts if h.site_id in own_sites]
@@ -212,8 +244,8 @@ def get_offering(offering_id: Ref, uow: Uow) -> OfferingOut:
 def create_workload(body: WorkloadCreate, uow: Uow, request: Request, principal: Caller) -> WorkloadOut:
     access.require_own_member(request.app.state.uow_factory(), principal, body.member_id)
     workload = workloads.create_workload(uow, body)
-    request.app.state.placer.wake()
-    return views.workload_out(workload)
+    after_commit(request.app.state.placer.wake)
+    return _workload_out(uow, principal, workload)
 
 
 @router.get("/workloads", tags=["workloads"])
@@ -224,42 +256,48 @@ def list_workloads(uow: Uow, principal: Caller, request: Request, member_id: Ref
                    offset: int = Query(default=0, ge=0, le=10_000_000, description="skip this many first")
                    ) -> list[WorkloadOut]:
     member_id = access.own_member(request.app.state.uow_factory(), principal, member_id)
-    return [views.workload_out(w) for w in workloads.list_workloads(uow, member=member_id, state=state,
-                                                                      include_deleted=include_deleted,
-                                                                      limit=limit, offset=offset)]
+    found = workloads.list_workloads(uow, member=member_id, state=state, include_deleted=include_deleted,
+                                     limit=limit, offset=offset)
+    where = workloads.whereabouts(uow, (w.host_id for w in found))
+    return [views.workload_out(w, where.get(w.host_id or ""), principal) for w in found]
+
+
+def _workload_out(uow: Uow, principal: Principal, w: Workload) -> WorkloadOut:
+    return views.workload_out(w, workloads.whereabouts(uow, [w.host_id]).get(w.host_id or ""), principal)
 
 
 @router.get("/workloads/{workload_id}", tags=["workloads"])
-def get_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
-    return views.workload_out(workloads.get_workload(uow, workload_id))
+def get_workload(workload_id: Ref, uow: Uow, principal: Caller) -> WorkloadOut:
+    return _workload_out(uow, principal, workloads.get_workload(uow, workload_id))
 
 
 @router.delete("/workloads/{workload_id}", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
-def delete_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
-    return views.workload_out(workloads.delete_workload(uow, workload_id))
+def delete_workload(workload_id: Ref, uow: Uow, principal: Caller) -> WorkloadOut:
+    return _workload_out(uow, principal, workloads.delete_workload(uow, workload_id))
 
 
 @router.post("/workloads/{workload_id}/start", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
-def start_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
-    return views.workload_out(workloads.start_workload(uow, workload_id))
+def start_workload(workload_id: Ref, uow: Uow, principal: Caller) -> WorkloadOut:
+    return _workload_out(uow, principal, workloads.start_workload(uow, workload_id))
 
 
 @router.post("/workloads/{workload_id}/stop", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
-def stop_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
-    return views.workload_out(workloads.stop_workload(uow, workload_id))
+def stop_workload(workload_id: Ref, uow: Uow, principal: Caller) -> WorkloadOut:
+    return _workload_out(uow, principal, workloads.stop_workload(uow, workload_id))
 
 
 @router.post("/workloads/{workload_id}/reboot", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
-def reboot_workload(workload_id: Ref, uow: Uow) -> WorkloadOut:
+def reboot_workload(workload_id: Ref, uow: Uow, principal: Caller) -> WorkloadOut:
     """Power-cycle a running workload once (graceful shutdown, power-off after the agent's timeout, start)."""
-    return views.workload_out(workloads.reboot_workload(uow, workload_id))
+    return _workload_out(uow, principal, workloads.reboot_workload(uow, workload_id))
 
 
 @router.post("/workloads/{workload_id}/resize", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
-def resize_workload(workload_id: Ref, body: WorkloadResize, uow: Uow, request: Request) -> WorkloadOut:
+def resize_workload(workload_id: Ref, body: WorkloadResize, uow: Uow, request: Request,
+                    principal: Caller) -> WorkloadOut:
     """Another offering of the same class for a stopped workload, on its host; the agent resizes the domain."""
     settings = PlacementSettings.of(request.app.state.settings)
-    return views.workload_out(workloads.resize_workload(uow, workload_id, body.offering_id, settings))
+    return _workload_out(uow, principal, workloads.resize_workload(uow, workload_id, body.offering_id, settings))
 
 
 @router.get("/workloads/{workload_id}/samples", tags=["workloads"])

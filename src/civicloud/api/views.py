@@ -15,8 +15,10 @@ from civicloud.domain import (
     department_of,
     region_of,
 )
+from civicloud.domain.identity import Principal
 from civicloud.domain.offers import DAY_NAMES
 from civicloud.services.sites import OfferView
+from civicloud.services.workloads import Whereabouts
 from civicloud.wire import (
     AgreementOut,
     HostOut,
@@ -48,7 +50,9 @@ def agreement_out(a: Agreement) -> AgreementOut:
 
 
 def site_out(s: Site) -> SiteOut:
-    certs = [CertificationOut(kind=c.kind, expires_on=c.expires_on, activities=sorted(c.activities))
+    certs = [CertificationOut(kind=c.kind, expires_on=c.expires_on, activities=sorted(c.activities),
+                              attested=c.attested, valid_from=c.valid_from, attested_at=c.attested_at,
+                              attested_by=c.attested_by, certificate_number=c.certificate_number, issuer=c.issuer)
              for c in s.certifications]
     return SiteOut(id=s.id, member_id=s.member_id, name=s.name, insee_code=s.insee_code,
                    department=department_of(s.insee_code), region=region_of(s.insee_code), timezone=s.timezone,
@@ -94,7 +98,11 @@ def group_out(g: PlacementGroup) -> PlacementGroupOut:
     return PlacementGroupOut(id=g.id, member_id=g.member_id, name=g.name, policy=g.policy, created_at=g.created_at)
 
 
-def workload_out(w: Workload) -> WorkloadOut:
+def workload_out(w: Workload, where: Whereabouts | None = None, viewer: Principal | None = None) -> WorkloadOut:
+    """The workload as ``viewer`` may see it: its host only when the viewer is the federation's staff (no
+    member) or the host's lender; anyone who may see the workload sees the lending member and site."""
+    sees_host = viewer is None or viewer.member_id is None or (where is not None and
+                                                                where.lender_id == viewer.member_id)
     placement = None
     if w.placement is not None:
         placement = PlacementOut(summary=w.placement.summary, decided_at=w.placement.decided_at,
@@ -102,7 +110,11 @@ def workload_out(w: Workload) -> WorkloadOut:
                                           for f, c, t, n in w.placement.reasons])
     res = w.residency
     return WorkloadOut(id=w.id, member_id=w.member_id, offering_id=w.offering_id, name=w.name, state=w.state,
-                       desired=w.desired, host_id=w.host_id, message=w.message, service_class=w.service_class,
+                       desired=w.desired, host_id=w.host_id if sees_host else None,
+                       site_id=where.site_id if where else None, site_name=where.site_name if where else None,
+                       lender_id=where.lender_id if where else None,
+                       lender_name=where.lender_name if where else None, message=w.message,
+                       service_class=w.service_class,
                        group_id=w.group_id, residency=ResidencyIn(countries=list(res.countries),
                                                                   regions=list(res.regions),
                                                                   departments=list(res.departments)),

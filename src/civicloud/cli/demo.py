@@ -28,6 +28,7 @@ from civicloud.errors import Unavailable
 from civicloud.settings import Settings
 from civicloud.wire import (
     AgreementCreate,
+    CertificationAttest,
     CertificationIn,
     MemberCreate,
     OfferingCreate,
@@ -150,6 +151,10 @@ def seed(api: ApiClient, data_dir: Path) -> list[tuple[str, list[str]]]:
                                  expires_on=date.today() + timedelta(days=365))] if site.hds else []
         created = api.create_site(SiteCreate(member_id=ids[site.member], name=site.name, insee_code=site.insee_code,
                                              certifications=certs, latitude=site.latitude, longitude=site.longitude))
+        if site.hds:  # the hospital only proposes it: the federation's operator attests it, certificate in hand
+            api.attest_certification(created.id, "hds", CertificationAttest(
+                certificate_number="HDS-DEMO-2026-0001", issuer="organisme certificateur (démo)",
+                valid_from=date.today() - timedelta(days=30), expires_on=date.today() + timedelta(days=365)))
         if site.offer is not None:
             api.set_offer(created.id, site.offer)
         host_args = []
@@ -219,6 +224,7 @@ def summary(api: ApiClient) -> None:
     console.print(table("Sites", ["site", "member", "lends now", "certifications"],
                         [(s.name, members[s.member_id].name, f"{api.get_offer(s.id).lent_now_percent:g} %",
                           ", ".join(f"HDS {'-'.join(map(str, c.activities))} until {c.expires_on}"
+                                    f"{'' if c.attested else ' (proposed, not attested)'}"
                                     for c in s.certifications) or "—") for s in sites.values()]))
     console.print(table("Hosts", ["host", "site", "vCPU", "memory MiB", "allocated vCPU / MiB", "free vCPU / MiB"],
                         [(h.name, sites[h.site_id].name, h.total.vcpus, h.total.memory_mib,

@@ -18,6 +18,7 @@ from civicloud.cli.common import (
     styled_state,
     table,
 )
+from civicloud.cli.certifications import certification_app
 from civicloud.cli.offers import offer_app
 from civicloud.client import ApiClient
 from civicloud.errors import Unavailable
@@ -32,6 +33,7 @@ workload_app = typer.Typer(no_args_is_help=True, help="Virtual machines a member
 
 def register(app: typer.Typer) -> None:
     site_app.add_typer(offer_app, name="offer")
+    site_app.add_typer(certification_app, name="certification")
     app.add_typer(member_app, name="member")
     app.add_typer(site_app, name="site")
     app.add_typer(host_app, name="host")
@@ -57,7 +59,8 @@ def site_list(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> Non
         rows = [(s.name, owners.get(s.member_id, s.member_id), s.insee_code,
                  f"{api.get_offer(s.id).lent_now_percent:g} %",
                  ", ".join(f"{c.kind.value}{''.join(map(str, c.activities))} → {c.expires_on}"
-                           for c in s.certifications), s.id) for s in api.list_sites()]
+                           f"{'' if c.attested else ' (proposed)'}" for c in s.certifications), s.id)
+                for s in api.list_sites()]
     console.print(table("Sites", ["name", "member", "INSEE", "lends now", "certifications", "id"], rows))
 
 
@@ -191,7 +194,8 @@ def wait_for_state(api: ApiClient, workload_id: str, targets: set[str], timeout:
 
 def show_workload(w: WorkloadOut) -> None:
     rows = [("id", w.id), ("name", w.name), ("state", styled_state(w.state.value)), ("desired", w.desired.value),
-            ("host", w.host_id or "—"), ("why", w.message), ("created", f"{w.created_at:%Y-%m-%d %H:%M:%S} UTC")]
+            ("lender", f"{w.lender_name} — {w.site_name}" if w.site_name else "—"),
+            *([("host", w.host_id)] if w.host_id else []), ("why", w.message), ("created", f"{w.created_at:%Y-%m-%d %H:%M:%S} UTC")]
     if w.evict_deadline is not None:
         rows.insert(3, ("evicted at", f"{w.evict_deadline:%Y-%m-%d %H:%M:%S} UTC, unless re-placed first"))
     console.print(table(f"Workload {w.name}", ["", ""], rows))
@@ -230,9 +234,10 @@ def workload_list(member: Annotated[str | None, typer.Option(help="only this mem
         hosts = {h.id: h.name for h in api.list_hosts()}
         member_id = api.get_member(member).id if member else None
         rows = [(w.name, members.get(w.member_id, w.member_id), styled_state(w.state.value),
-                 hosts.get(w.host_id or "", "—"), w.id)
+                 hosts.get(w.host_id or "", w.site_name or "—"), w.id)
                 for w in api.list_workloads(member_id=member_id, include_deleted=all_)]
-    console.print(table("Workloads", ["name", "member", "state", "host", "id"], rows))
+    # A borrower is not shown its lenders' hosts: the lending site stands in their place.
+    console.print(table("Workloads", ["name", "member", "state", "host or site", "id"], rows))
 
 
 @workload_app.command("show")

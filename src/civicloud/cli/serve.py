@@ -27,7 +27,7 @@ def run_server(settings: Settings, *, migrate: bool) -> None:
                        "with --migrate", code="civicloud.store.needs_migration")
     refuse_open_api(settings, engine)
     uvicorn.run(create_app(settings, engine=engine), host=settings.bind_host, port=settings.bind_port,
-                log_level="info", **settings.ssl_options())
+                log_level="info", proxy_headers=False, **settings.ssl_options())
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -123,7 +123,8 @@ class ThreadedServer:
         engine = make_engine(settings.resolved_database_url())
         upgrade(engine)
         config = uvicorn.Config(create_app(settings, engine=engine), host=settings.bind_host,
-                                port=settings.bind_port, log_level="warning", **settings.ssl_options())
+                                port=settings.bind_port, log_level="warning", proxy_headers=False,
+                                **settings.ssl_options())
         self.server = uvicorn.Server(config)
         self.url = settings.api_url
         self.thread = threading.Thread(target=self.server.run, name="civicloud-server", daemon=True)

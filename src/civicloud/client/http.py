@@ -21,6 +21,8 @@ from civicloud.wire import (
     AgreementOut,
     BillingRunCreate,
     BillingRunOut,
+    CertificationAttest,
+    CertificationIn,
     CostModelIn,
     CostModelOut,
     CreditNoteCreate,
@@ -233,6 +235,15 @@ class ApiClient(BillingClient):
 
     def get_offer(self, site: str) -> OfferOut:
         return self._call("GET", f"/sites/{_seg(site)}/offer", OfferOut)
+
+    def propose_certification(self, site: str, body: CertificationIn) -> SiteOut:
+        return self._call("POST", f"/sites/{_seg(site)}/certifications", SiteOut, body)
+
+    def attest_certification(self, site: str, kind: str, body: CertificationAttest) -> SiteOut:
+        return self._call("POST", f"/sites/{_seg(site)}/certifications/{_seg(kind)}/attest", SiteOut, body)
+
+    def revoke_attestation(self, site: str, kind: str) -> SiteOut:
+        return self._call("DELETE", f"/sites/{_seg(site)}/certifications/{_seg(kind)}/attest", SiteOut)
 
     def set_host_offer(self, host_id: str, offer: OfferSet) -> OfferOut:
         return self._call("PUT", f"/hosts/{_seg(host_id)}/offer", OfferOut, offer)

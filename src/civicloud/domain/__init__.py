@@ -22,6 +22,7 @@ from civicloud.domain.sites import (
     Certification,
     CertificationKind,
     Site,
+    check_attestation,
     check_certification,
     validate_insee_code,
     validate_timezone,
@@ -43,7 +44,8 @@ __all__ = [
     "PLACED_STATES", "TRAITS", "Agreement", "AgreementKind", "Allocation", "Certification", "CertificationKind",
     "DesiredPower", "GroupPolicy", "Host", "Member", "MemberCategory", "Offer", "Offering", "PlacementExplanation",
     "PlacementGroup", "Quota", "Ratios", "Residency", "Resources", "ServiceClass", "Site", "UsageSample", "Window", "Workload",
-    "WorkloadState", "can_transition", "check_agreement_dates", "check_certification", "check_offer",
+    "WorkloadState", "can_transition", "check_agreement_dates", "check_attestation",
+    "check_certification", "check_offer",
     "check_transition", "department_of", "is_public_holiday", "region_of", "state_after_report",
     "validate_insee_code", "validate_siren", "validate_siret", "validate_timezone",
 ]

@@ -20,6 +20,24 @@ from civicloud.errors import InvalidInput
 HOURS_PER_YEAR = Decimal(8760)
 MICRO = Decimal("0.000001")
 
+# What the model takes, (lowest, highest). The divisors — years, capacities, utilisation — have lower
+# bounds that keep every quotient finite and well within Decimal's 28 digits: at the extremes the dearest
+# price is about 2·10¹¹ € with its 6 places, 18 digits. The API (wire.billing.CostModelIn) and the CLI
+# state the same bounds; cost_model checks them, so nothing outside them reaches the arithmetic.
+COST_INPUT_BOUNDS: dict[str, tuple[Decimal, Decimal]] = {
+    "hardware_eur": (Decimal(0), Decimal(1_000_000_000)),
+    "amortisation_years": (Decimal("0.1"), Decimal(50)),
+    "power_watts": (Decimal(0), Decimal(10_000_000)),
+    "eur_per_kwh": (Decimal(0), Decimal(100)),
+    "staff_eur_per_year": (Decimal(0), Decimal(1_000_000_000)),
+    "other_eur_per_year": (Decimal(0), Decimal(1_000_000_000)),
+    "vcpus": (Decimal(1), Decimal(10_000_000)),
+    "memory_gib": (Decimal(1), Decimal(1_000_000_000)),
+    "disk_gib": (Decimal(1), Decimal(1_000_000_000)),
+    "utilisation": (Decimal("0.01"), Decimal(1)),
+    "margin_percent": (Decimal(0), Decimal(1000)),
+}
+
 
 @dataclass(frozen=True)
 class CostInputs:
@@ -46,18 +64,13 @@ class CostBreakdown:
 
 
 def cost_model(i: CostInputs) -> CostBreakdown:
-    for name in ("amortisation_years", "vcpus", "memory_gib", "disk_gib", "utilisation"):
-        if getattr(i, name) <= 0:
-            raise InvalidInput(f"{name} must be positive", code="civicloud.pricing.invalid_input", field=name)
-    if i.utilisation > 1:
-        raise InvalidInput("utilisation is a share of the capacity, between 0 and 1",
-                           code="civicloud.pricing.invalid_input", field="utilisation")
-    if i.cpu_weight + i.ram_weight + i.disk_weight != 1 or min(i.cpu_weight, i.ram_weight, i.disk_weight) < 0:
+    for name, (low, high) in COST_INPUT_BOUNDS.items():
+        if name != "margin_percent":
+            _check_bound(name, getattr(i, name), low, high)
+    weights = (i.cpu_weight, i.ram_weight, i.disk_weight)
+    if not all(w.is_finite() and w >= 0 for w in weights) or sum(weights) != 1:
         raise InvalidInput("the vCPU, memory and disk weights are shares that add up to 1",
                            code="civicloud.pricing.invalid_weights", field="cpu_weight")
-    for name in ("hardware_eur", "power_watts", "eur_per_kwh", "staff_eur_per_year", "other_eur_per_year"):
-        if getattr(i, name) < 0:
-            raise InvalidInput(f"{name} cannot be negative", code="civicloud.pricing.invalid_input", field=name)
     energy = i.power_watts * HOURS_PER_YEAR / 1000 * i.eur_per_kwh
     yearly = i.hardware_eur / i.amortisation_years + energy + i.staff_eur_per_year + i.other_eur_per_year
     hourly = yearly / HOURS_PER_YEAR / i.utilisation
@@ -69,8 +82,16 @@ def cost_model(i: CostInputs) -> CostBreakdown:
 
 def with_margin(prices: Prices, percent: Decimal) -> Prices:
     """Prices raised by ``percent`` (partners under a PPP pay cost plus a margin)."""
+    _check_bound("margin_percent", percent, *COST_INPUT_BOUNDS["margin_percent"])
     factor = 1 + percent / 100
     return Prices(**{name: _micro(value * factor) for name, value in vars(prices).items()})
+
+
+def _check_bound(name: str, value: Decimal, low: Decimal, high: Decimal) -> None:
+    # is_finite first: comparing a NaN raises InvalidOperation.
+    if not (isinstance(value, Decimal) and value.is_finite() and low <= value <= high):
+        raise InvalidInput(f"{name} must be between {low} and {high}, not {value}",
+                           code="civicloud.pricing.invalid_input", field=name)
 
 
 def _micro(value: Decimal) -> Decimal:

@@ -37,9 +37,11 @@ def hds_bits(activities: frozenset[int]) -> int:
 
 
 def certification_bits(certs: Sequence[Certification], day: date) -> int:
+    """The bits of the certifications placement may rely on that day: attested by the federation's
+    operator and not expired (a certification its site only proposed counts for nothing)."""
     bits = 0
     for cert in certs:
-        if not cert.valid_on(day):
+        if not cert.counts_on(day):
             continue
         if cert.kind is CertificationKind.HDS:
             bits |= hds_bits(cert.activities)
@@ -143,6 +145,11 @@ class Snapshot:
 
     def per_host(self, values: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         return values if candidates.size == self.size else values[candidates]
+
+    def site_name(self, index: int) -> str:
+        """The name of the site host ``index`` belongs to: what a borrower is told of where its workload runs
+        (the host's own name is its lender's business)."""
+        return self.sites[self.site_of[index]].name
 
     def with_claim(self, index: int, resources: np.ndarray, service_class: ServiceClass) -> Snapshot:
         """A new snapshot where host ``index`` holds ``resources`` more (after a successful claim)."""

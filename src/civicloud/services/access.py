@@ -60,6 +60,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/sites/{site_id}/offer"): R("sites.read", "site_id"),
     ("POST", "/sites/{site_id}/join-tokens"): R("sites.write", "site_id"),
     ("DELETE", "/sites/{site_id}/credentials"): R("sites.write", "site_id"),
+    # A site's member proposes its certifications; only the federation's operator attests them.
+    ("POST", "/sites/{site_id}/certifications"): R("sites.write", "site_id"),
+    ("POST", "/sites/{site_id}/certifications/{kind}/attest"): R("certifications.attest"),
+    ("DELETE", "/sites/{site_id}/certifications/{kind}/attest"): R("certifications.attest"),
     ("GET", "/hosts"): R("hosts.read"),
     ("GET", "/hosts/{host_id}"): R("hosts.read", "host_id"),
     ("PUT", "/hosts/{host_id}/power"): R("hosts.write", "host_id"),
@@ -125,14 +129,17 @@ def member_scope(principal: Principal) -> str | None:
     return principal.member_id or "-"  # a member role without a member sees nothing
 
 
-def _owner(uow: UnitOfWork, kind: str, ref: str) -> str | None:
-    """The member that owns the object a path names (by id, or by name where names work); None if none."""
+def _owner(uow: UnitOfWork, kind: str, ref: str, scope: str | None = None) -> str | None:
+    """The member that owns the object a path names (by id, or by name where names work); None if none.
+
+    Site names are unique within a member only: a site's name is looked up among the ``scope``
+    member's sites (``services.sites.require_site`` resolves it the same way)."""
     with uow:
         if kind == "member_id":
             m = uow.members.get(ref) or uow.members.get_by_name(ref)
             return m.id if m else None
         if kind == "site_id":
-            s = uow.sites.get(ref) or uow.sites.get_by_name(ref)
+            s = uow.sites.get(ref) or next(iter(uow.sites.named(ref, scope)), None)
             return s.member_id if s else None
         if kind == "host_id":
             h = uow.hosts.get(ref)
@@ -164,7 +171,7 @@ def authorize(uow_factory: Callable[[], UnitOfWork], principal: Principal, metho
     if scope is None or rule.target is None:
         return
     ref = path_params.get(rule.target, "")
-    if _owner(uow_factory(), rule.target, ref) != scope:
+    if _owner(uow_factory(), rule.target, ref, scope) != scope:
         raise NotFound.of(_NOT_FOUND_AREA[rule.target], ref)  # another member's: as if it did not exist
 
 

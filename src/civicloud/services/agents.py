@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import logging
-import secrets
-from datetime import timedelta
+from collections import defaultdict
+from datetime import datetime
 
 from civicloud.domain import Resources, UsageSample, WorkloadState, can_transition, state_after_report
+from civicloud.domain.secrets import SecretKind, new_secret
+from civicloud.domain.usage import (
+    BEFORE_ALLOCATION,
+    NOT_HELD,
+    UNKNOWN_HOST,
+    AllocationFacts,
+    Refusal,
+    allocation_at,
+    check_series,
+)
 from civicloud.errors import Unauthorized
 from civicloud.services._common import new_id, utcnow
 from civicloud.services.allocations import release_allocation
@@ -15,7 +25,7 @@ from civicloud.store import UnitOfWork
 from civicloud.wire import DesiredWorkload, Heartbeat, JoinRequest, RejectedSample, Report, UsageAck, UsageBatch
 
 log = logging.getLogger(__name__)
-CREDENTIAL_PREFIX = "cvs_"
+CREDENTIAL_PREFIX = SecretKind.SITE_CREDENTIAL.value
 
 
 def join(uow: UnitOfWork, req: JoinRequest) -> tuple[str, str]:
@@ -26,7 +36,7 @@ def join(uow: UnitOfWork, req: JoinRequest) -> tuple[str, str]:
         if site_id is None:
             raise Unauthorized("this join token is unknown, expired or already used; issue a new one with "
                                "'civicloud site join-token SITE'", code="civicloud.agent.invalid_join_token")
-        credential = CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
+        credential = new_secret(SecretKind.SITE_CREDENTIAL)
         uow.credentials.add_site_credential(new_id(), site_id, hash_secret(credential), req.agent_name, now)
         uow.commit()
     return site_id, credential
@@ -106,15 +116,14 @@ def report(uow: UnitOfWork, site_id: str, rep: Report) -> tuple[int, int]:
     return accepted, ignored
 
 
-# How far ahead of the control plane's clock a sample may be dated: agents' clocks drift a little.
-CLOCK_SKEW = timedelta(minutes=10)
-
-
-def ingest_usage(uow: UnitOfWork, site_id: str, batch: UsageBatch) -> UsageAck:
+def ingest_usage(uow: UnitOfWork, site_id: str, batch: UsageBatch, now: datetime | None = None) -> UsageAck:
     """Store an agent's samples, each once. Every sample is acknowledged, so the agent can forget it: stored
-    now, already stored (a retry), or refused for good with the reason (not one of this site's guests)."""
-    now = utcnow()
-    rejected: list[RejectedSample] = []
+    now, already stored (a retry), or refused for good with the rule it breaks (``domain.usage``: one of
+    this site's hosts and guests, within what the allocation holds, counters no faster than the hardware).
+    A workload's samples on one host are checked in ``sampled_at`` order, each against the latest believed
+    before it (the latest stored, then each one accepted from this batch)."""
+    now = now or utcnow()
+    refused: dict[str, Refusal] = {}
     with uow:
         hosts = {h.name: h.id for h in uow.hosts.list(site_id)}
         seen: set[str] = set()
@@ -126,23 +135,42 @@ def ingest_usage(uow: UnitOfWork, site_id: str, batch: UsageBatch) -> UsageAck:
             seen.add(s.id)
             fresh.append(s)
         pairs = {(s.workload_id, hosts[s.host_name]) for s in fresh if s.host_name in hosts}
-        held = uow.allocations.held(pairs)
+        held = uow.allocations.held_on(pairs)
         members = uow.workloads.members_of({w for w, _h in held})
-        rows = []
+        series: dict[tuple[str, str], list[tuple[AllocationFacts, UsageSample]]] = defaultdict(list)
         for s in fresh:
             host_id = hosts.get(s.host_name)
             if host_id is None:
-                rejected.append(RejectedSample(id=s.id, reason=f"no host named {s.host_name!r} on this site"))
-            elif (s.workload_id, host_id) not in held:
-                rejected.append(RejectedSample(id=s.id, reason=f"workload {s.workload_id} never ran on "
-                                                              f"{s.host_name}"))
-            elif s.sampled_at > now + CLOCK_SKEW:
-                rejected.append(RejectedSample(id=s.id, reason="dated in the future: check the host's clock"))
-            else:
-                rows.append(UsageSample(s.id, s.workload_id, members[s.workload_id], site_id, host_id, s.sampled_at,
-                                        now, s.vcpus, s.cpu_time_ns, s.memory_mib, s.memory_used_mib,
-                                        s.disk_read_bytes, s.disk_write_bytes, s.net_rx_bytes, s.net_tx_bytes))
+                refused[s.id] = Refusal(UNKNOWN_HOST, f"no host named {s.host_name!r} on this site", "host_name")
+                continue
+            allocations = held.get((s.workload_id, host_id))
+            if not allocations:
+                refused[s.id] = Refusal(NOT_HELD, f"workload {s.workload_id} never ran on {s.host_name}",
+                                        "workload_id")
+                continue
+            allocation = allocation_at(allocations, s.sampled_at)
+            if allocation is None:
+                refused[s.id] = Refusal(BEFORE_ALLOCATION, f"dated before workload {s.workload_id} was first "
+                                                           f"placed on {s.host_name}", "sampled_at")
+                continue
+            series[(s.workload_id, host_id)].append((allocation, UsageSample(
+                s.id, s.workload_id, members[s.workload_id], site_id, host_id, s.sampled_at, now, s.vcpus,
+                s.cpu_time_ns, s.memory_mib, s.memory_used_mib, s.disk_read_bytes, s.disk_write_bytes,
+                s.net_rx_bytes, s.net_tx_bytes)))
+        latest = uow.usage.latest(set(series))
+        rows = []
+        for pair, candidates in series.items():
+            for sample, refusal in check_series(latest.get(pair), candidates, now):
+                if refusal is None:
+                    rows.append(sample)
+                else:
+                    refused[sample.id] = refusal
         uow.usage.add_many(rows)
         uow.commit()
+    if refused:
+        log.warning("site %s: %d of %d samples refused (%s)", site_id, len(refused), len(batch.samples),
+                    ", ".join(sorted({r.code for r in refused.values()})))
+    rejected = [RejectedSample(id=s.id, reason=refused[s.id].message, code=refused[s.id].code,
+                               field=refused[s.id].field) for s in fresh if s.id in refused]
     return UsageAck(accepted=len(rows), duplicates=len(batch.samples) - len(rows) - len(rejected),
                     rejected=rejected)

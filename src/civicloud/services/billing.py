@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -53,25 +54,47 @@ from civicloud.services.metering import roll_up
 from civicloud.store import UnitOfWork
 from civicloud.store.repositories import BillingRun, Document, GroupedUsage
 from civicloud.wire import PriceBookCreate
+from civicloud.wire.common import FIRST_YEAR, LAST_YEAR
 
 BILLING_TZ = ZoneInfo("Europe/Paris")
 KIND_PREFIX = {"invoice": "INV", "statement": "STM", "credit_note": "AVO"}
+_PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
 
 def period_bounds(period: str) -> tuple[datetime, datetime]:
-    """'2026-11' -> the month's first and next month's first instant, Paris midnights, in UTC."""
-    try:
-        year, month = (int(x) for x in period.split("-"))
-        first = date(year, month, 1)
-    except ValueError:
-        raise InvalidInput(f"a period is a month written YYYY-MM, e.g. 2026-11, not {period!r}",
-                           code="civicloud.billing.invalid_period", field="period") from None
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return _midnight(first), _midnight(following)
+    """'2026-11' -> the month's first and next month's first instant, Paris midnights, in UTC.
+
+    Total: anything but a month of the years the API takes (``wire.common.FIRST_YEAR``..``LAST_YEAR``) is
+    an InvalidInput, never an OverflowError or ValueError."""
+    match = _PERIOD.fullmatch(period) if isinstance(period, str) else None
+    if match is None or not FIRST_YEAR <= int(match[1]) <= LAST_YEAR:
+        raise InvalidInput(f"a period is a month written YYYY-MM between {FIRST_YEAR}-01 and {LAST_YEAR}-12, e.g. "
+                           f"2026-11, not {period!r}", code="civicloud.billing.invalid_period", field="period")
+    year, month = int(match[1]), int(match[2])
+    return _midnight(date(year, month, 1)), _midnight(date(year + (month == 12), month % 12 + 1, 1))
 
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=BILLING_TZ).astimezone(UTC)
+
+
+def _cut(day: date, start: datetime, end: datetime) -> datetime:
+    """Where a boundary at the Paris midnight opening ``day`` cuts [start, end], clamped to it.
+
+    A boundary outside the period cuts nothing, so only days of the period (and the one after it) are
+    ever turned into instants: a date stored before the API bounded them (0001-01-01, 9999-12-31) cannot
+    overflow the calendar."""
+    first, last = start.astimezone(BILLING_TZ).date(), end.astimezone(BILLING_TZ).date()
+    if day <= first:
+        return start
+    if day > last:
+        return end
+    return min(max(_midnight(day), start), end)
+
+
+def _day_after(day: date) -> date:
+    """The day after ``day``, or ``day`` itself at the calendar's end (it cuts nothing there anyway)."""
+    return day if day == date.max else day + timedelta(days=1)
 
 
 # -- price books -----------------------------------------------------------------------------------------
@@ -84,7 +107,8 @@ def add_price_book(uow: UnitOfWork, cmd: PriceBookCreate) -> PriceBook:
                      cmd.operator_fee_percent, cmd.agreement_kind, cmd.member_category, cmd.service_class, utcnow())
     check_price_book(book)
     with uow:
-        closed = [r.period for r in uow.billing.runs() if period_bounds(r.period)[1] > _midnight(book.valid_from)]
+        closed = [r.period for r in uow.billing.runs() if period_bounds(r.period)[1].astimezone(BILLING_TZ).date()
+                  > book.valid_from]
         if closed:
             raise Conflict(f"period {closed[-1]} is billed already and this price book would apply to it; make it "
                            "valid from after the last billed period (a correction is a credit note)",
@@ -141,12 +165,12 @@ def _price_period(uow: UnitOfWork, start: datetime, end: datetime,
     offerings = {o.id: o for o in uow.offerings.list()}
     cuts = {start, end}
     for b in books:
-        cuts.add(_midnight(b.valid_from))
+        cuts.add(_cut(b.valid_from, start, end))
     for a in agreements:
-        cuts.add(_midnight(a.valid_from))
+        cuts.add(_cut(a.valid_from, start, end))
         if a.valid_to is not None:
-            cuts.add(_midnight(a.valid_to + timedelta(days=1)))
-    bounds = sorted(c for c in cuts if start <= c <= end)
+            cuts.add(_cut(_day_after(a.valid_to), start, end))
+    bounds = sorted(cuts)
     summed: dict[tuple[str, str, str, str, ServiceClass, str], Quantities] = defaultdict(Quantities)
     own_use = 0
     for piece_start, piece_end in zip(bounds, bounds[1:]):

@@ -46,10 +46,11 @@ def list_offerings(uow: UnitOfWork) -> list[Offering]:
         return uow.offerings.list()
 
 
-def list_hosts(uow: UnitOfWork, site_ref: str | None = None) -> list[Host]:
-    """Hosts with the share each lends right now (its own offer, or its site's)."""
+def list_hosts(uow: UnitOfWork, site_ref: str | None = None, member_id: str | None = None) -> list[Host]:
+    """Hosts with the share each lends right now (its own offer, or its site's); ``member_id`` resolves
+    ``site_ref`` as ``require_site`` does."""
     with uow:
-        site_id = require_site(uow, site_ref).id if site_ref is not None else None
+        site_id = require_site(uow, site_ref, member_id).id if site_ref is not None else None
         hosts = uow.hosts.list(site_id)
         sites = {s.id: s for s in uow.sites.list()}
         by_site, by_host = effective_offers(uow, list(sites.values()), hosts)

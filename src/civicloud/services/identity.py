@@ -10,13 +10,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from civicloud.domain.identity import ApiToken, Principal, Role, User, check_password, check_roles
+from civicloud.domain.secrets import SecretKind, new_secret
 from civicloud.errors import Conflict, Forbidden, NotFound, Unauthorized
 from civicloud.services._common import new_id, utcnow
 from civicloud.services.members import require_member
 from civicloud.store import UnitOfWork
 from civicloud.wire import TokenCreate, UserCreate
 
-TOKEN_PREFIX = "cct_"
+TOKEN_PREFIX = SecretKind.API_TOKEN.value
 MAX_TOKEN_DAYS = 90
 _hasher = PasswordHasher()  # argon2id, the library's defaults (RFC 9106's second recommended profile)
 # A hash to verify against when the login is unknown, so that a wrong login and a wrong password take as long.
@@ -88,7 +89,7 @@ def issue_token(uow: UnitOfWork, cmd: TokenCreate) -> tuple[ApiToken, str]:
                             field="roles")
         if _hasher.check_needs_rehash(stored):
             uow.users.set_password_hash(user.id, _hasher.hash(cmd.password.get_secret_value()))
-        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        secret = new_secret(SecretKind.API_TOKEN)
         token = ApiToken(new_id(), user.id, cmd.name, roles, now + timedelta(days=cmd.ttl_days), now)
         uow.tokens.add(token, secret_hash(secret))
         uow.commit()

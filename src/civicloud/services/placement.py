@@ -108,7 +108,7 @@ def _explanation(ctx: PlacementContext, workload: Workload, decision: Decision,
 
 
 def _placed(ctx: PlacementContext, index: int, decision: Decision) -> str:
-    return f"placed on {ctx.snapshot.host_names[index]} ({decision.summary()})"
+    return f"placed at {ctx.snapshot.site_name(index)} ({decision.summary()})"
 
 
 def _place_batch(uow_factory: UowFactory, ctx: PlacementContext, chunk: list[Workload], settings: PlacementSettings,

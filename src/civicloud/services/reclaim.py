@@ -81,8 +81,8 @@ def _settle_host(uow_factory: UowFactory, ctx: PlacementContext, host_id: str, d
         if not deficit.any():
             for w, _r in going:
                 if uow.workloads.update(w.id, S.EVICTING, now=now, state=S.RUNNING, evict_deadline=None,
-                                        message=f"eviction called off: {snap.host_names[index]}'s owner no longer "
-                                                "needs the room"):
+                                        message="eviction called off: the owner of its host at "
+                                                f"{snap.site_name(index)} no longer needs the room"):
                     outcome.cancelled.append(w.id)
             uow.commit()
             return
@@ -105,7 +105,7 @@ def _settle_host(uow_factory: UowFactory, ctx: PlacementContext, host_id: str, d
         for w, _r in on_host:
             if w.id in chosen and uow.workloads.update(
                     w.id, w.state, now=now, state=S.EVICTING, evict_deadline=deadline,
-                    message=f"{snap.host_names[index]}'s owner takes it back ({why}): stops at "
+                    message=f"the owner of its host at {snap.site_name(index)} takes it back ({why}): stops at "
                             f"{deadline:%Y-%m-%d %H:%M:%S} UTC ({notice} s notice) unless re-placed first"):
                 marked.append(w.id)
         uow.commit()
@@ -147,10 +147,10 @@ def _replace_evicting(uow_factory: UowFactory, settings: PlacementSettings, cloc
         index = ctx.snapshot.index_of[target]
         now = clock()
         with uow_factory() as uow:
-            old_host = ctx.snapshot.host_names[ctx.snapshot.index_of[w.host_id]] \
-                if w.host_id in ctx.snapshot.index_of else w.host_id
-            message = (f"re-placed on {ctx.snapshot.host_names[index]} ({decision.summary()}) as {old_host}'s "
-                       "owner takes its host back: starting afresh there")
+            old_site = ctx.snapshot.site_name(ctx.snapshot.index_of[w.host_id]) \
+                if w.host_id in ctx.snapshot.index_of else "its site"
+            message = (f"re-placed at {ctx.snapshot.site_name(index)} ({decision.summary()}) as the owner of its "
+                       f"host at {old_site} takes it back: starting afresh there")
             if not uow.workloads.update(w.id, S.EVICTING, now=now, state=S.SCHEDULED, host_id=target,
                                         evict_deadline=None, message=message):
                 continue  # stopped, deleted or called off meanwhile

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from civicloud.domain import (
     Certification,
+    CertificationKind,
     Offer,
     Site,
+    check_attestation,
     check_certification,
     check_offer,
     department_of,
@@ -19,13 +20,14 @@ from civicloud.domain import (
     validate_insee_code,
     validate_timezone,
 )
+from civicloud.domain.secrets import SecretKind, new_secret
 from civicloud.errors import Conflict, InvalidInput, NotFound
 from civicloud.services._common import new_id, utcnow
 from civicloud.services.members import require_member
 from civicloud.store import UnitOfWork
-from civicloud.wire import SiteCreate
+from civicloud.wire import CertificationAttest, CertificationIn, SiteCreate
 
-JOIN_TOKEN_PREFIX = "cvj_"
+JOIN_TOKEN_PREFIX = SecretKind.JOIN_TOKEN.value
 NO_OFFER = Offer()  # a site that has not said what it lends lends nothing
 
 
@@ -56,16 +58,20 @@ def hash_secret(secret: str) -> str:
 def create_site(uow: UnitOfWork, cmd: SiteCreate) -> Site:
     insee = validate_insee_code(cmd.insee_code)
     tz = validate_timezone(cmd.timezone)
+    # Proposed only: they count for placement once the federation's operator attests them.
     certs = tuple(Certification(c.kind, c.expires_on, frozenset(c.activities)) for c in cmd.certifications)
     for cert in certs:
         check_certification(cert)
+    if len({c.kind for c in certs}) < len(certs):
+        raise InvalidInput("give each kind of certification once", code="civicloud.site.duplicate_certification",
+                           field="certifications")
     if (cmd.latitude is None) != (cmd.longitude is None):
         raise InvalidInput("give both latitude and longitude, or neither", code="civicloud.site.invalid_location",
                            field="longitude" if cmd.longitude is None else "latitude")
     with uow:
         member = require_member(uow, cmd.member_id)
-        if uow.sites.get_by_name(cmd.name) is not None:
-            raise Conflict(f"a site named {cmd.name!r} already exists; choose another name",
+        if uow.sites.named(cmd.name, member.id):  # only the member's own: others' names are not told
+            raise Conflict(f"{member.name} already has a site named {cmd.name!r}; choose another name",
                            code="civicloud.site.name_taken")
         site = Site(new_id(), member.id, cmd.name, insee, tz, certs, utcnow(), cmd.latitude, cmd.longitude,
                     cmd.carbon_g_per_kwh, cmd.country)
@@ -74,16 +80,30 @@ def create_site(uow: UnitOfWork, cmd: SiteCreate) -> Site:
     return site
 
 
-def require_site(uow: UnitOfWork, ref: str) -> Site:
-    site = uow.sites.get(ref) or uow.sites.get_by_name(ref)
+def require_site(uow: UnitOfWork, ref: str, member_id: str | None = None) -> Site:
+    """The site ``ref`` names: its id, or its name.
+
+    Site names are unique among one member's sites only, so a name is resolved within a member:
+    ``member_id`` is the caller's member for a member's staff (``access.member_scope``), and then
+    another member's site — by id or by name — answers 404 exactly as an unknown one. The
+    federation's staff (``member_id`` None) may name any site, but a name two members use is
+    ambiguous: 409 ``civicloud.site.ambiguous_name``, use the site's id.
+    """
+    site = uow.sites.get(ref)
     if site is None:
+        named = uow.sites.named(ref, member_id)
+        if len(named) > 1:
+            raise Conflict(f"{len(named)} members have a site named {ref!r}; name it by its id "
+                           "(civicloud site list shows the ids)", code="civicloud.site.ambiguous_name")
+        site = named[0] if named else None
+    if site is None or (member_id is not None and site.member_id != member_id):
         raise NotFound.of("site", ref)
     return site
 
 
-def get_site(uow: UnitOfWork, ref: str) -> Site:
+def get_site(uow: UnitOfWork, ref: str, member_id: str | None = None) -> Site:
     with uow:
-        return require_site(uow, ref)
+        return require_site(uow, ref, member_id)
 
 
 def list_sites(uow: UnitOfWork, member_id: str | None = None) -> list[Site]:
@@ -116,20 +136,22 @@ def _view(site: Site, host_id: str | None, found: tuple[Offer, datetime] | None,
     return OfferView(site, host_id, offer, updated, share, change)
 
 
-def set_offer(uow: UnitOfWork, offer: Offer, *, site_ref: str | None = None, host_id: str | None = None) -> OfferView:
+def set_offer(uow: UnitOfWork, offer: Offer, *, site_ref: str | None = None, host_id: str | None = None,
+              member_id: str | None = None) -> OfferView:
     """Set what a site lends, or one of its hosts (overriding the site's offer for that host)."""
     check_offer(offer)
     now = utcnow()
     with uow:
-        site = _require_site_of(uow, site_ref, host_id)
+        site = _require_site_of(uow, site_ref, host_id, member_id)
         uow.offers.set(new_id(), site.id, host_id, offer, now)
         uow.commit()
     return _view(site, host_id, (offer, now), now)
 
 
-def get_offer(uow: UnitOfWork, *, site_ref: str | None = None, host_id: str | None = None) -> OfferView:
+def get_offer(uow: UnitOfWork, *, site_ref: str | None = None, host_id: str | None = None,
+              member_id: str | None = None) -> OfferView:
     with uow:
-        site = _require_site_of(uow, site_ref, host_id)
+        site = _require_site_of(uow, site_ref, host_id, member_id)
         found = uow.offers.get(site.id, host_id)
         if found is None and host_id is not None:
             found = uow.offers.get(site.id)  # the host follows its site's offer
@@ -146,11 +168,12 @@ def remove_host_offer(uow: UnitOfWork, host_id: str) -> OfferView:
         return _view(site, None, uow.offers.get(site.id), utcnow())
 
 
-def _require_site_of(uow: UnitOfWork, site_ref: str | None, host_id: str | None) -> Site:
+def _require_site_of(uow: UnitOfWork, site_ref: str | None, host_id: str | None,
+                     member_id: str | None = None) -> Site:
     if host_id is None:
         if site_ref is None:
             raise InvalidInput("name a site or a host", code="civicloud.offer.no_target")
-        return require_site(uow, site_ref)
+        return require_site(uow, site_ref, member_id)
     host = uow.hosts.get(host_id)
     if host is None:
         raise NotFound.of("host", host_id)
@@ -159,20 +182,76 @@ def _require_site_of(uow: UnitOfWork, site_ref: str | None, host_id: str | None)
     return site
 
 
-def revoke_agents(uow: UnitOfWork, site_ref: str) -> int:
+def revoke_agents(uow: UnitOfWork, site_ref: str, member_id: str | None = None) -> int:
     """Revoke the credentials of every agent of a site (a stolen or retired machine): they must join again."""
     with uow:
-        site = require_site(uow, site_ref)
+        site = require_site(uow, site_ref, member_id)
         revoked = uow.credentials.revoke_site_credentials(site.id, utcnow())
         uow.commit()
     return revoked
 
 
-def issue_join_token(uow: UnitOfWork, site_ref: str, ttl: timedelta) -> IssuedToken:
-    token = JOIN_TOKEN_PREFIX + secrets.token_urlsafe(32)
+def issue_join_token(uow: UnitOfWork, site_ref: str, ttl: timedelta, member_id: str | None = None) -> IssuedToken:
+    token = new_secret(SecretKind.JOIN_TOKEN)
     now = utcnow()
     with uow:
-        site = require_site(uow, site_ref)
+        site = require_site(uow, site_ref, member_id)
         uow.credentials.add_join_token(new_id(), site.id, hash_secret(token), now, now + ttl)
         uow.commit()
     return IssuedToken(site.id, token, now + ttl)
+
+
+# -- certifications: proposed by the site's member, attested by the federation's operator ---------------
+
+
+def propose_certification(uow: UnitOfWork, site_ref: str, cmd: CertificationIn,
+                          member_id: str | None = None) -> Site:
+    """Propose a certification of the site (a new one, or a renewal): it replaces the site's certification
+    of that kind — attested or not — and counts for nothing until the operator attests it."""
+    cert = Certification(cmd.kind, cmd.expires_on, frozenset(cmd.activities))
+    check_certification(cert)
+    with uow:
+        site = require_site(uow, site_ref, member_id)
+        uow.sites.set_certification(new_id(), site.id, cert)
+        site = require_site(uow, site.id)
+        uow.commit()
+    return site
+
+
+def attest_certification(uow: UnitOfWork, site_ref: str, kind: CertificationKind, cmd: CertificationAttest,
+                         actor: str) -> Site:
+    """The federation's operator has seen the certificate: its number, issuer and validity (which replace
+    what the site proposed). From then on the certification counts for placement, until it expires."""
+    now = utcnow()
+    check_attestation(cmd.certificate_number, cmd.issuer, cmd.valid_from, cmd.expires_on, now.date())
+    with uow:
+        site = require_site(uow, site_ref)
+        cert = _require_certification(site, kind)
+        uow.sites.set_certification(new_id(), site.id, replace(
+            cert, valid_from=cmd.valid_from, expires_on=cmd.expires_on, attested_at=now, attested_by=actor,
+            certificate_number=cmd.certificate_number, issuer=cmd.issuer))
+        site = require_site(uow, site.id)
+        uow.commit()
+    return site
+
+
+def revoke_attestation(uow: UnitOfWork, site_ref: str, kind: CertificationKind) -> Site:
+    """Withdraw the operator's attestation (a certificate suspended or withdrawn by its issuer): the
+    certification is only proposed again. Revoking one that is not attested changes nothing."""
+    with uow:
+        site = require_site(uow, site_ref)
+        cert = _require_certification(site, kind)
+        if cert.attested:
+            uow.sites.set_certification(new_id(), site.id, replace(
+                cert, attested_at=None, attested_by=None, certificate_number=None, issuer=None))
+            site = require_site(uow, site.id)
+            uow.commit()
+    return site
+
+
+def _require_certification(site: Site, kind: CertificationKind) -> Certification:
+    cert = next((c for c in site.certifications if c.kind is kind), None)
+    if cert is None:
+        raise NotFound(f"site {site.name!r} has no {kind.value} certification; the site's member proposes it "
+                       "first (civicloud site certification propose)", code="civicloud.certification.not_found")
+    return cert

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -100,6 +101,37 @@ def list_workloads(uow: UnitOfWork, *, member: str | None = None, state: Workloa
         member_id = require_member(uow, member).id if member is not None else None
         return uow.workloads.list(member_id=member_id, state=state, include_deleted=include_deleted, limit=limit,
                                   offset=offset)
+
+
+@dataclass(frozen=True)
+class Whereabouts:
+    """Where a placed workload runs, as its borrower may know it: the lending member and its site. The host
+    itself (its id and name) is the lender's business: the API shows it to the lender and the operator only."""
+
+    host_id: str
+    site_id: str
+    site_name: str
+    lender_id: str
+    lender_name: str
+
+
+def whereabouts(uow: UnitOfWork, host_ids: Iterable[str | None]) -> dict[str, Whereabouts]:
+    """The whereabouts of each of these hosts (unknown ones left out)."""
+    out: dict[str, Whereabouts] = {}
+    with uow:
+        sites: dict[str, tuple[str, str, str]] = {}
+        for host_id in {h for h in host_ids if h}:
+            host = uow.hosts.get(host_id)
+            if host is None:
+                continue
+            if host.site_id not in sites:
+                site = uow.sites.get(host.site_id)
+                member = uow.members.get(site.member_id) if site else None
+                if site is None or member is None:
+                    continue
+                sites[host.site_id] = (site.name, member.id, member.name)
+            out[host_id] = Whereabouts(host_id, host.site_id, *sites[host.site_id])
+    return out
 
 
 def usage_samples(uow: UnitOfWork, workload_id: str, limit: int = 100) -> list[UsageSample]:
@@ -228,7 +260,7 @@ def resize_workload(uow: UnitOfWork, workload_id: str, offering_ref: str, settin
         rejected = decision.reason_for(host_id)
         if rejected is not None:
             texts = {code: text for _f, code, text, _n in decision.reason_counts}
-            raise Conflict(f"{ctx.snapshot.host_names[index]} cannot take {new.name}: "
+            raise Conflict(f"its host at {ctx.snapshot.site_name(index)} cannot take {new.name}: "
                            f"{texts.get(rejected[1], rejected[1])}; choose a smaller offering, or re-create the "
                            "workload to have it placed elsewhere", code="civicloud.workload.resize_no_room",
                            field="offering_id")

@@ -4,6 +4,8 @@ from sqlalchemy import Engine
 
 from civicloud.store.engine import make_engine
 from civicloud.store.migrate import is_up_to_date, upgrade
+from civicloud.store.transaction import SharedTransaction, after_commit, current_transaction, outside_transaction
 from civicloud.store.uow import SqlUnitOfWork, UnitOfWork
 
-__all__ = ["Engine", "SqlUnitOfWork", "UnitOfWork", "is_up_to_date", "make_engine", "upgrade"]
+__all__ = ["Engine", "SharedTransaction", "SqlUnitOfWork", "UnitOfWork", "after_commit", "current_transaction",
+           "is_up_to_date", "make_engine", "outside_transaction", "upgrade"]

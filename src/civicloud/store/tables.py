@@ -93,7 +93,7 @@ sites = Table(
     "sites", metadata,
     _id(),
     Column("member_id", String(36), ForeignKey("members.id"), nullable=False, index=True),
-    Column("name", String(120), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
     Column("insee_code", String(5), nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -101,6 +101,9 @@ sites = Table(
     Column("longitude", Float(), nullable=True),
     Column("carbon_g_per_kwh", Float(), nullable=True),
     Column("country", String(2), nullable=False, server_default=text("'FR'")),
+    # Names are unique among one member's sites only: a federation-wide rule would tell a member, by a
+    # refusal, the names of other members' sites.
+    UniqueConstraint("member_id", "name", name="uq_sites_member_id_name"),
 )
 
 # What a site lends (host_id NULL), or one of its hosts when the lender overrides the site's offer.
@@ -129,6 +132,14 @@ certifications = Table(
     Column("kind", String(32), nullable=False),
     Column("activities", String(32), nullable=False, server_default=text("''")),  # "1,2,5"
     Column("expires_on", Date(), nullable=False),
+    # Proposed by the site's member; counts for placement once the federation's operator has attested it
+    # (attested_at set), with the certificate's number, issuer and validity.
+    Column("valid_from", Date(), nullable=True),
+    Column("attested_at", UtcDateTime(), nullable=True),
+    Column("attested_by", String(120), nullable=True),
+    Column("certificate_number", String(120), nullable=True),
+    Column("issuer", String(200), nullable=True),
+    UniqueConstraint("site_id", "kind", name="uq_certifications_site_id_kind"),  # one of each kind per site
 )
 
 hosts = Table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, NestedTransaction
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 
@@ -31,6 +31,7 @@ from civicloud.store.repositories import (
     UserRepository,
     WorkloadRepository,
 )
+from civicloud.store.transaction import current_transaction
 
 
 class UnitOfWork(Protocol):
@@ -66,16 +67,26 @@ class SqlUnitOfWork:
     Database errors leave as CivicloudError: a constraint violation is a
     Conflict, a value the column cannot hold is InvalidInput, a lost
     connection is Unavailable.
+
+    While a ``SharedTransaction`` of the same engine is current (an API request), the unit of work joins
+    it as a savepoint instead: ``commit`` releases the savepoint, and the request's transaction commits
+    everything together (``store/transaction.py``).
     """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._conn: Connection | None = None
+        self._savepoint: NestedTransaction | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
+        shared = current_transaction(self._engine)
         try:
-            conn = self._engine.connect()
-            conn.begin()
+            if shared is not None:
+                conn = shared.connection()
+                self._savepoint = conn.begin_nested()
+            else:
+                conn = self._engine.connect()
+                conn.begin()
         except (OperationalError, SAInterfaceError) as exc:
             raise Unavailable(f"the database cannot be reached ({type(exc.orig).__name__}); "
                               "check CIVICLOUD_DATABASE_URL and that the server is up",
@@ -105,24 +116,38 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         assert self._conn is not None, "commit outside 'with uow:'"
         try:
-            self._conn.commit()
+            if self._savepoint is not None:
+                self._savepoint.commit()
+                self._savepoint = self._conn.begin_nested()  # what follows in the block is undone on its own
+            else:
+                self._conn.commit()
         except IntegrityError as exc:
             raise _conflict(exc) from exc
 
     def rollback(self) -> None:
-        if self._conn is not None and self._conn.in_transaction():
+        if self._savepoint is not None:
+            if self._savepoint.is_active:
+                self._savepoint.rollback()
+            assert self._conn is not None
+            self._savepoint = self._conn.begin_nested()
+        elif self._conn is not None and self._conn.in_transaction():
             self._conn.rollback()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         conn, self._conn = self._conn, None
+        savepoint, self._savepoint = self._savepoint, None
         if conn is None:
             return
-        try:
-            if conn.in_transaction():
-                conn.rollback()
-        finally:
-            conn.close()
+        if savepoint is not None:  # the request's transaction goes on; only this block's work is undone
+            if savepoint.is_active:
+                savepoint.rollback()
+        else:
+            try:
+                if conn.in_transaction():
+                    conn.rollback()
+            finally:
+                conn.close()
         if exc is None or isinstance(exc, CivicloudError):
             return
         if isinstance(exc, IntegrityError):

@@ -111,8 +111,13 @@ class UsageBatch(In):
 
 
 class RejectedSample(Out):
+    """A sample refused for good: the agent forgets it (sending it again would be refused again)."""
+
     id: str
-    reason: str
+    reason: str = Field(description="what is wrong, in words")
+    code: str = Field(default="civicloud.sample.refused", description="the rule it breaks, stable: "
+                      "civicloud.sample.* (see docs/security.md, sample validation)")
+    field: str | None = Field(default=None, description="the sample's field at fault, where one is")
 
 
 class UsageAck(Out):

@@ -9,17 +9,16 @@ from typing import Annotated
 from pydantic import Field
 
 from civicloud.domain import AgreementKind, MemberCategory, ServiceClass
-from civicloud.wire.common import In, Name, Out, Text
+from civicloud.domain.pricing import COST_INPUT_BOUNDS as BOUNDS
+from civicloud.wire.common import DAY_RANGE, Day, DecimalText, In, Name, Out, Period, Text
 
 # Unit prices in euros, excluding VAT: at most a million, to the micro-euro.
-Price = Annotated[Decimal, Field(ge=0, le=1_000_000, decimal_places=6, max_digits=13)]
-Period = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="a calendar month, YYYY-MM",
-                              examples=["2026-11"])]
+Price = Annotated[Decimal, DecimalText(0, 1_000_000, 6, "euros excluding VAT")]
 
 
 class PriceBookCreate(In):
     name: Name
-    valid_from: date = Field(description="the first day (Paris time) it applies to")
+    valid_from: Day = Field(description=f"the first day (Paris time) it applies to: {DAY_RANGE}")
     agreement_kind: AgreementKind | None = Field(default=None, description="unset: any agreement")
     member_category: MemberCategory | None = Field(default=None, description="unset: any category of borrower")
     service_class: ServiceClass | None = Field(default=None, description="unset: both classes")
@@ -29,7 +28,7 @@ class PriceBookCreate(In):
     gpu_hour: Price = Decimal(0)
     desktop_month: Price = Decimal(0)
     ehealth_month: Price = Field(default=Decimal(0), description="per workload needing HDS hosting, per month")
-    operator_fee_percent: Annotated[Decimal, Field(ge=0, le=100, decimal_places=4, max_digits=7)] = Decimal(0)
+    operator_fee_percent: Annotated[Decimal, DecimalText(0, 100, 4, "percent of each line")] = Decimal(0)
 
 
 class PriceBookOut(Out):
@@ -94,7 +93,7 @@ class DocumentOut(Out):
 
 
 class CreditNoteCreate(In):
-    amount_eur: Annotated[Decimal, Field(gt=0, le=100_000_000, decimal_places=2)]
+    amount_eur: Annotated[Decimal, DecimalText("0.01", 100_000_000, 2, "euros")]
     reason: Text = Field(min_length=1)
 
 
@@ -140,17 +139,21 @@ class MemberUsageOut(Out):
 
 
 class CostModelIn(In):
-    hardware_eur: Annotated[Decimal, Field(ge=0, le=1_000_000_000)]
-    amortisation_years: Annotated[Decimal, Field(gt=0, le=50)] = Decimal(5)
-    power_watts: Annotated[Decimal, Field(ge=0, le=10_000_000)]
-    eur_per_kwh: Annotated[Decimal, Field(ge=0, le=100)] = Decimal("0.20")
-    staff_eur_per_year: Annotated[Decimal, Field(ge=0, le=1_000_000_000)] = Decimal(0)
-    other_eur_per_year: Annotated[Decimal, Field(ge=0, le=1_000_000_000)] = Decimal(0)
-    vcpus: Annotated[Decimal, Field(gt=0, le=10_000_000)]
-    memory_gib: Annotated[Decimal, Field(gt=0, le=1_000_000_000)]
-    disk_gib: Annotated[Decimal, Field(gt=0, le=1_000_000_000)]
-    utilisation: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.7")
-    margin_percent: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal(0)
+    """The divisors (years, capacities, utilisation) have lower bounds that keep the arithmetic finite:
+    ``domain.pricing.COST_INPUT_BOUNDS``, which ``domain.pricing.cost_model`` checks too."""
+
+    hardware_eur: Annotated[Decimal, DecimalText(*BOUNDS["hardware_eur"], 2, "purchase price of the hosts")]
+    amortisation_years: Annotated[Decimal, DecimalText(*BOUNDS["amortisation_years"], 2)] = Decimal(5)
+    power_watts: Annotated[Decimal, DecimalText(*BOUNDS["power_watts"], 3, "average draw, cooling included")]
+    eur_per_kwh: Annotated[Decimal, DecimalText(*BOUNDS["eur_per_kwh"], 6)] = Decimal("0.20")
+    staff_eur_per_year: Annotated[Decimal, DecimalText(*BOUNDS["staff_eur_per_year"], 2)] = Decimal(0)
+    other_eur_per_year: Annotated[Decimal, DecimalText(*BOUNDS["other_eur_per_year"], 2)] = Decimal(0)
+    vcpus: Annotated[Decimal, DecimalText(*BOUNDS["vcpus"], 2, "vCPUs sold: cores × allocation ratio")]
+    memory_gib: Annotated[Decimal, DecimalText(*BOUNDS["memory_gib"], 3)]
+    disk_gib: Annotated[Decimal, DecimalText(*BOUNDS["disk_gib"], 3)]
+    utilisation: Annotated[Decimal, DecimalText(*BOUNDS["utilisation"], 4, "share of the capacity used")] = \
+        Decimal("0.7")
+    margin_percent: Annotated[Decimal, DecimalText(*BOUNDS["margin_percent"], 4, "percent above cost")] = Decimal(0)
 
 
 class CostModelOut(Out):

@@ -17,7 +17,7 @@ from civicloud.domain import (
     WorkloadState,
 )
 from civicloud.domain.identity import Role
-from civicloud.wire.common import In, Name, Out, Ref, ResourcesOut, Slug, Text
+from civicloud.wire.common import OPEN_END, Day, In, Name, Out, Ref, ResourcesOut, Slug, Text
 
 Digits = Annotated[str, Field(min_length=9, max_length=20, pattern=r"^[0-9 ]+$")]
 
@@ -52,8 +52,8 @@ class QuotaIn(In):
 
 class AgreementCreate(In):
     kind: AgreementKind
-    valid_from: date
-    valid_to: date | None = None
+    valid_from: Day
+    valid_to: Day | None = Field(default=None, description=f"its last day; {OPEN_END}")
     quotas: dict[ServiceClass, QuotaIn] = Field(default_factory=dict,
                                                 description="per service class; a class absent has no limit")
 
@@ -69,14 +69,29 @@ class AgreementOut(Out):
 
 class CertificationIn(In):
     kind: CertificationKind
-    expires_on: date
+    expires_on: Day
     activities: list[Annotated[int, Field(ge=1, le=6)]] = Field(default_factory=list, max_length=6)
+
+
+class CertificationAttest(In):
+    """What the federation's operator read on the certificate it attests (its validity replaces the proposed)."""
+
+    certificate_number: Name
+    issuer: Name = Field(description="the certification body that issued the certificate")
+    valid_from: Day
+    expires_on: Day
 
 
 class CertificationOut(Out):
     kind: CertificationKind
     expires_on: date
     activities: list[int]
+    attested: bool = Field(description="attested by the federation's operator: only then does it count for placement")
+    valid_from: date | None = None
+    attested_at: datetime | None = None
+    attested_by: str | None = None
+    certificate_number: str | None = None
+    issuer: str | None = None
 
 
 class SiteCreate(In):
@@ -277,7 +292,12 @@ class WorkloadOut(Out):
     name: str
     state: WorkloadState
     desired: DesiredPower
-    host_id: str | None
+    host_id: str | None = Field(description="the host it runs on: shown to the host's lender and the federation's "
+                                "staff only (a host is its lender's business); null for the borrower")
+    site_id: str | None = Field(default=None, description="the lending site it runs at, once placed")
+    site_name: str | None = Field(default=None, description="the lending site's name")
+    lender_id: str | None = Field(default=None, description="the member lending the capacity")
+    lender_name: str | None = Field(default=None, description="the lending member's name")
     message: str = Field(description="why the workload is where it is, e.g. the last placement decision")
     service_class: ServiceClass
     group_id: str | None

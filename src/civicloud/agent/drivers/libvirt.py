@@ -70,6 +70,10 @@ class LibvirtDriver:
         self.name = name or self._conn.getHostname()
         self._cpu_before: tuple[int, int] | None = None  # (busy ns, total ns) at the previous inventory
         self._type = self._conn.getType()  # "TEST", "QEMU", …
+        # libvirt's test driver gives the host's wall clock (ns since 1970) as every domain's CPU time, which
+        # no guest could have used: there, CPU time counts from the domain's start (a guest busy on one vCPU),
+        # so its samples pass the control plane's checks like a real guest's (domain/usage.py).
+        self._test_cpu_origin: dict[str, int] = {}
         self.domain_type = "test" if self._type == "TEST" else detect_domain_type(domain_type)
         if self._type != "TEST":
             self.features = self.features | {"disk_overlay", "serial_console", "graceful_stop"}
@@ -150,6 +154,8 @@ class LibvirtDriver:
                     _state, _max_kib, mem_kib, vcpus, cpu_ns = dom.info()
                 except libvirt.libvirtError:
                     continue  # gone between the two calls: nothing to measure
+                if self._type == "TEST":
+                    cpu_ns = max(0, cpu_ns - self._test_cpu_origin.setdefault(workload_id, cpu_ns))
                 used = stats.get("balloon.rss")
                 out.append(DomainSample(
                     workload_id, self.name, int(stats.get("vcpu.current", vcpus)), int(stats.get("cpu.time", cpu_ns)),
@@ -223,6 +229,8 @@ class LibvirtDriver:
             dom = self._lookup(workload_id)
             if not dom.isActive():
                 dom.create()
+                if self._type == "TEST":
+                    self._test_cpu_origin[workload_id] = dom.info()[4]
 
     def stop(self, workload_id: str) -> None:
         """Ask the guest to shut down (ACPI); power it off if it is still up after the timeout."""
@@ -249,6 +257,7 @@ class LibvirtDriver:
             if dom.isActive():
                 dom.destroy()
             dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM if self._type == "QEMU" else 0)
+        self._test_cpu_origin.pop(workload_id, None)
         if self.images is not None:
             self.images.remove(workload_id)  # the overlay and the console log go with the domain
 

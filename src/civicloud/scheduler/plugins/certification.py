@@ -1,4 +1,5 @@
-"""Certification: e-health needs a site holding the HDS activities asked, not expired; ISO 27001 and SecNumCloud likewise."""
+"""Certification: e-health needs a site holding the HDS activities asked, attested and not expired; ISO 27001 and
+SecNumCloud likewise (the snapshot's bits hold only attested certifications)."""
 
 from __future__ import annotations
 

@@ -20,17 +20,32 @@ class SiteRepository(Repo):
             timezone=site.timezone, created_at=site.created_at, latitude=site.latitude, longitude=site.longitude,
             carbon_g_per_kwh=site.carbon_g_per_kwh, country=site.country))
         for cert_id, cert in zip(cert_ids, site.certifications, strict=True):
-            self._conn.execute(insert(t.certifications).values(
-                id=cert_id, site_id=site.id, kind=cert.kind.value, activities=join_ints(cert.activities),
-                expires_on=cert.expires_on))
+            self._add_cert(cert_id, site.id, cert)
+
+    def set_certification(self, cert_id: str, site_id: str, cert: Certification) -> None:
+        """Put ``cert`` in place of the site's certification of its kind, if it has one."""
+        self._conn.execute(delete(t.certifications).where(and_(t.certifications.c.site_id == site_id,
+                                                               t.certifications.c.kind == cert.kind.value)))
+        self._add_cert(cert_id, site_id, cert)
+
+    def _add_cert(self, cert_id: str, site_id: str, cert: Certification) -> None:
+        self._conn.execute(insert(t.certifications).values(
+            id=cert_id, site_id=site_id, kind=cert.kind.value, activities=join_ints(cert.activities),
+            expires_on=cert.expires_on, valid_from=cert.valid_from, attested_at=cert.attested_at,
+            attested_by=cert.attested_by, certificate_number=cert.certificate_number, issuer=cert.issuer))
 
     def get(self, site_id: str) -> Site | None:
         row = self._one(select(t.sites).where(t.sites.c.id == site_id))
         return self._site(row, self._certs([row.id]).get(row.id, ())) if row else None
 
-    def get_by_name(self, name: str) -> Site | None:
-        row = self._one(select(t.sites).where(t.sites.c.name == name))
-        return self._site(row, self._certs([row.id]).get(row.id, ())) if row else None
+    def named(self, name: str, member_id: str | None = None) -> list[Site]:
+        """The sites called ``name`` (names are unique within a member only), of one member if given."""
+        stmt = select(t.sites).where(t.sites.c.name == name).order_by(t.sites.c.id)
+        if member_id is not None:
+            stmt = stmt.where(t.sites.c.member_id == member_id)
+        rows = list(self._conn.execute(stmt))
+        certs = self._certs([r.id for r in rows])
+        return [self._site(r, certs.get(r.id, ())) for r in rows]
 
     def list(self, member_id: str | None = None) -> list[Site]:
         stmt = select(t.sites).order_by(t.sites.c.name)
@@ -49,7 +64,8 @@ class SiteRepository(Repo):
             stmt = stmt.where(t.certifications.c.site_id.in_(site_ids))
         for r in self._conn.execute(stmt):
             out.setdefault(r.site_id, []).append(
-                Certification(CertificationKind(r.kind), r.expires_on, split_ints(r.activities)))
+                Certification(CertificationKind(r.kind), r.expires_on, split_ints(r.activities), r.valid_from,
+                              r.attested_at, r.attested_by, r.certificate_number, r.issuer))
         return {k: tuple(v) for k, v in out.items()}
 
     @staticmethod

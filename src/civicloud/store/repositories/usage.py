@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select
+from sqlalchemy import Row, and_, func, insert, select
 
 from civicloud.domain import UsageSample
 from civicloud.store import tables as t
@@ -26,6 +26,18 @@ class UsageSampleRepository(Repo):
         of the same ids fails on the primary key and the caller's transaction rolls back: nothing twice."""
         if samples:
             self._conn.execute(insert(t.usage_samples), [asdict(s) for s in samples])
+
+    def latest(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], UsageSample]:
+        """(workload, host) -> the latest sample stored of the workload on the host (by sampled_at, then id),
+        for the pairs among ``pairs`` that have one: what a new sample's counters are checked against. One
+        indexed look-up a pair (newest first on (workload_id, sampled_at)), not a scan of their history."""
+        out: dict[tuple[str, str], UsageSample] = {}
+        for workload_id, host_id in sorted(pairs):
+            row = self._one(select(t.usage_samples).where(and_(U.workload_id == workload_id, U.host_id == host_id))
+                            .order_by(U.sampled_at.desc(), U.id.desc()).limit(1))
+            if row is not None:
+                out[(workload_id, host_id)] = _sample(row)
+        return out
 
     def for_workload(self, workload_id: str, limit: int = 100) -> list[UsageSample]:
         """The most recent samples of a workload, newest first."""

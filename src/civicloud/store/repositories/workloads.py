@@ -18,6 +18,7 @@ from civicloud.domain import (
     Workload,
     WorkloadState,
 )
+from civicloud.domain.usage import AllocationFacts
 from civicloud.store import tables as t
 from civicloud.store.repositories._base import Repo
 
@@ -186,13 +187,22 @@ class AllocationRepository(Repo):
                                     .values(released_at=now))
         return result.rowcount == 1
 
-    def held(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        """The (workload, host) pairs among ``pairs`` for which the workload ever held an allocation on the
-        host: the hosts an agent may send samples of that workload from."""
+    def held_on(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], list[AllocationFacts]]:
+        """(workload, host) -> every allocation the workload held on the host (open or released), oldest
+        first, for the pairs among ``pairs`` that ever held one: what an agent's samples are checked against.
+
+        The rows stay locked until the caller's transaction ends (FOR UPDATE on PostgreSQL, in one order so
+        that two callers cannot deadlock; SQLite's writers queue anyway): two deliveries of samples of one
+        workload are checked one after the other, each against what the other stored."""
         if not pairs:
-            return set()
-        stmt = select(A.workload_id, A.host_id).where(tuple_(A.workload_id, A.host_id).in_(list(pairs))).distinct()
-        return {(w, h) for w, h in self._conn.execute(stmt)}
+            return {}
+        out: dict[tuple[str, str], list[AllocationFacts]] = defaultdict(list)
+        stmt = (select(A.workload_id, A.host_id, A.vcpus, A.memory_mib, A.created_at)
+                .where(tuple_(A.workload_id, A.host_id).in_(list(pairs))).order_by(A.created_at, A.id)
+                .with_for_update())
+        for w, h, vcpus, memory_mib, created_at in self._conn.execute(stmt):
+            out[(w, h)].append(AllocationFacts(vcpus, memory_mib, created_at))
+        return dict(out)
 
     def open_totals_by_host(self) -> dict[str, Resources]:
         """Sum of open allocations per host, to check the hosts' counters against."""
