@@ -323,3 +323,27 @@ def test_every_route_re_authenticates_its_replays(client: TestClient, region: Re
         assert replay.status_code == 401, (route, replay.status_code, replay.text)
         other = client.post(path, json={}, headers={**people["tech"], **key})
         assert "idempotent-replayed" not in other.headers, route
+
+
+def test_eight_concurrent_writers_lose_no_audit_entry(client: TestClient, region: Region) -> None:
+    """Eight clients creating at once: every accepted change has its entry, and the chain is intact (the audit
+    head is moved by compare-and-swap inside each request's transaction)."""
+    before = ok(client.get(f"{API}/audit/verify"), 200)["entries"]
+    answers: list[int] = []
+
+    def writer(n: int) -> None:
+        for i in range(6):
+            body = {"member_id": region.members["Bobigny"], "offering_id": "vm-small", "name": f"w-{n}-{i}"}
+            answers.append(client.post(f"{API}/workloads", json=body).status_code)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert answers.count(202) == 48, answers
+    report = ok(client.get(f"{API}/audit/verify"), 200)
+    assert report["intact"] and report["entries"] == before + 48
+    created = ok(client.get(f"{API}/audit", params={"action": "POST /api/v1/workloads", "limit": 100}), 200)
+    assert len(created) == 48 and all(e["outcome"] == 202 for e in created)
+    assert len(ok(client.get(f"{API}/workloads"), 200)) == 48
