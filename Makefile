@@ -32,7 +32,7 @@ test: lint vm-host
 	$(BIN)/pytest -n 2 --dist loadfile; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # The deep run of the fuzz tests: schemathesis as each role (make test: 1 example an operation and role) and the
-# positive run with valid values (make test: its coverage phase and 2 random examples an operation).
+# positive run with valid values (make test: its coverage phase and 1 random example an operation).
 FUZZ_EXAMPLES ?= 50
 FUZZ_POSITIVE_EXAMPLES ?= 200
 fuzz: $(STAMP)
