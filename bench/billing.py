@@ -50,7 +50,7 @@ from civicloud.domain import (  # noqa: E402
 )
 from civicloud.domain.billing import PriceBook, Prices  # noqa: E402
 from civicloud.domain.metering import HeldAllocation, records_for  # noqa: E402
-from civicloud.services._common import new_id  # noqa: E402
+from civicloud.clock import random_ids as new_id  # noqa: E402
 from civicloud.services.billing import period_bounds, run_billing  # noqa: E402
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade  # noqa: E402
 
@@ -86,9 +86,9 @@ def federation(engine, n_members: int, n_workloads: int) -> list[HeldAllocation]
         public = Prices(vcpu_hour=Decimal("0.005"), ram_gib_hour=Decimal("0.001"), disk_gib_month=Decimal("0.02"))
         ppp = Prices(vcpu_hour=Decimal("0.00625"), ram_gib_hour=Decimal("0.00125"), disk_gib_month=Decimal("0.025"))
         uow.price_books.add(PriceBook(new_id(), "public at cost", date(YEAR - 1, 1, 1), public, Decimal(2),
-                                      AgreementKind.MUTUALISATION_CONVENTION))
+                                      AgreementKind.MUTUALISATION_CONVENTION, created_at=uow.clock()))
         uow.price_books.add(PriceBook(new_id(), "PPP at cost + 25 %", date(YEAR - 1, 1, 1), ppp, Decimal(2),
-                                      AgreementKind.PPP))
+                                      AgreementKind.PPP, created_at=uow.clock()))
         for i in range(n_workloads):
             borrower = members[i % n_members]
             lender_id, site_id, host_id = next(x for k, x in enumerate(lenders[i % len(lenders):] + lenders)

@@ -17,7 +17,8 @@ from region import NOW, build_region, requests
 from sqlalchemy import create_engine, text
 
 from civicloud.domain import Member, MemberCategory, Offering, Ratios, Resources, Site
-from civicloud.services._common import new_id
+from civicloud.clock import FrozenClock
+from civicloud.clock import random_ids as new_id
 from civicloud.services.placement import PlacementSettings, place_pending
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade
 
@@ -69,11 +70,12 @@ def _run(url: str, n_hosts: int, n_requests: int) -> dict[str, float | int]:
     engine = make_engine(url)
     upgrade(engine)
     _load_region(engine, n_hosts, n_requests)
-    settings = PlacementSettings(stale_after=timedelta(days=3650), batch=n_requests)
-    factory = lambda: SqlUnitOfWork(engine)  # noqa: E731
+    settings = PlacementSettings(batch=n_requests)
+    clock = FrozenClock(NOW)  # the region's hosts reported at NOW: the pass decides at that instant
+    factory = lambda: SqlUnitOfWork(engine, clock)  # noqa: E731
     batches: list[tuple[float, int]] = []
     t0 = time.perf_counter()
-    outcomes = place_pending(factory, settings, lambda: NOW, observe=lambda s, n: batches.append((s, n)))
+    outcomes = place_pending(factory, settings, observe=lambda s, n: batches.append((s, n)))
     elapsed = time.perf_counter() - t0
     # A workload's claim latency is its batch's: from the batch's first decision to its commit.
     latencies = sorted(s for s, n in batches for _ in range(n))

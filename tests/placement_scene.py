@@ -22,8 +22,9 @@ from civicloud.domain import (
     Workload,
     WorkloadState,
 )
-from civicloud.services._common import new_id
-from civicloud.store import UnitOfWork
+from civicloud.clock import FrozenClock
+from civicloud.clock import random_ids as new_id
+from civicloud.store import Engine, SqlUnitOfWork, UnitOfWork
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 WEEKDAYS = frozenset(range(5))
@@ -38,11 +39,32 @@ SIRENS = iter(["219300290", "219300084", "269300612", "912345675", "217500016", 
 
 @dataclass
 class Scene:
+    """A region written straight into the store, on a frozen clock that its units of work share: the services
+    under test read ``scene.clock``; ``scene.at(t)`` moves it, the hosts' agents heartbeating as they do."""
+
     uow_factory: Callable[[], UnitOfWork]
+    clock: FrozenClock = field(default_factory=lambda: FrozenClock(EPOCH))
     members: dict[str, Member] = field(default_factory=dict)
     sites: dict[str, Site] = field(default_factory=dict)
     hosts: dict[str, str] = field(default_factory=dict)  # name -> id
     offerings: dict[str, Offering] = field(default_factory=dict)
+    reported: dict[str, tuple[str, Resources, Resources]] = field(default_factory=dict)  # host -> site, total, owner
+    arrivals: int = 0  # requests made without an instant arrive a microsecond apart, in the order they are made
+
+    @classmethod
+    def on(cls, engine: Engine, at: datetime = EPOCH) -> Scene:
+        clock = FrozenClock(at)
+        return cls(lambda: SqlUnitOfWork(engine, clock), clock)
+
+    def at(self, when: datetime, *, silent: tuple[str, ...] = ()) -> None:
+        """Now is ``when``, and every host's agent but the ``silent`` ones has just sent its heartbeat (they
+        do every few seconds), with the inventory and owner's load it last reported."""
+        self.clock.set(when)
+        with self.uow_factory() as uow:
+            for name, (site_id, total, owner) in self.reported.items():
+                if name not in silent:
+                    uow.hosts.report(site_id, name, "test:///default", total, owner, when, new_id())
+            uow.commit()
 
     def member(self, name: str, category: MemberCategory = MemberCategory.COMMUNE) -> Member:
         m = Member(new_id(), name, next(SIRENS), None, category, EPOCH)
@@ -65,11 +87,12 @@ class Scene:
 
     def host(self, name: str, site: str, vcpus: int = 16, memory_mib: int = 65536, disk_gib: int = 500,
              owner: Resources = Resources(), seen: datetime | None = None) -> str:
+        total = Resources(vcpus, memory_mib, disk_gib)
         with self.uow_factory() as uow:
-            host_id = uow.hosts.report(self.sites[site].id, name, "test:///default",
-                                       Resources(vcpus, memory_mib, disk_gib), owner, seen or datetime.now(UTC),
-                                       new_id())
+            host_id = uow.hosts.report(self.sites[site].id, name, "test:///default", total, owner,
+                                       seen or self.clock(), new_id())
             uow.commit()
+        self.reported[name] = (self.sites[site].id, total, owner)
         self.hosts[name] = host_id
         return host_id
 
@@ -85,7 +108,8 @@ class Scene:
     def workload(self, member: str, offering: str, name: str | None = None, at: datetime | None = None,
                  group_id: str | None = None, residency: Residency = Residency()) -> str:
         o = self.offerings[offering]
-        when = at or datetime.now(UTC)
+        self.arrivals += 1
+        when = at or self.clock() + timedelta(microseconds=self.arrivals)
         w = Workload(new_id(), self.members[member].id, o.id, name or new_id()[:8], WorkloadState.PENDING,
                      DesiredPower.RUNNING, None, "waiting for placement", when, when, o.service_class, group_id,
                      residency)

@@ -76,7 +76,6 @@ def test_owner_takes_its_host_back_with_notice(live_region, node_file, tmp_path:
         for name, offering in [("oldest", "vm.h"), ("middle", "vm.h"), ("newest", "vm.h"), ("safe", "vm.g")]:
             ids[name] = api.create_workload(WorkloadCreate(member_id=live_region.bobigny_id, offering_id=offering,
                                                            name=name)).id
-            time.sleep(0.01)  # distinct arrival times: "newest" is the newest
         until("four workloads running on hv1",
               lambda: all(api.get_workload(i).state.value == "running" for i in ids.values()))
         hv1_id = api.get_workload(ids["safe"]).host_id

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from civicloud.services.sites import hash_secret
-from civicloud.store.tables import utcnow
+from civicloud.clock import system_clock as utcnow
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from civicloud.domain import Agreement, AgreementKind
 from civicloud.domain.billing import PriceBook, Prices
 from civicloud.domain.pricing import COST_INPUT_BOUNDS
-from civicloud.services._common import new_id
+from civicloud.clock import random_ids as new_id
 
 FAR_DATES = ["9999-12-31", "0001-01-01", "1999-12-31", "3000-01-01", "99999-01-01", "2026-02-30", "2026-1-01",
              "20260101", "2026-01-01T00:00:00Z"]
@@ -101,7 +101,7 @@ def test_stored_extreme_dates_leave_showback_and_billing_answering(client: TestC
         uow.agreements.add(Agreement(new_id(), ledger.members["Hôpital Avicenne"].id,
                                      AgreementKind.MUTUALISATION_CONVENTION, date.min, date.max))
         uow.price_books.add(PriceBook(new_id(), "ancient", date(1, 1, 1), Prices(vcpu_hour=Decimal(9)),
-                                      agreement_kind=AgreementKind.SEM_SHAREHOLDER))
+                                      agreement_kind=AgreementKind.SEM_SHAREHOLDER, created_at=uow.clock()))
         uow.commit()
     for member in ("Bobigny", "Drancy", "Hôpital Avicenne", "Start-up Incubateur Bondy"):
         ok(client.get(f"{API}/members/{member}/showback", params={"period": "2026-09"}), 200)

@@ -19,7 +19,7 @@ from civicloud_support import API, Agent, Region, ok
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from civicloud.store.tables import utcnow
+from civicloud.clock import system_clock as utcnow
 
 S = 10**9
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from civicloud.clock import FrozenClock, system_clock
 from civicloud.domain import WorkloadState, can_transition
 from civicloud.services.loops import PlacementLoop
 from civicloud.services.placement import PlacementSettings
@@ -289,9 +290,9 @@ def test_placement_fills_a_host_then_the_next(app: FastAPI, client: TestClient, 
 
 
 def test_a_silent_host_takes_no_workload(client: TestClient, region: Region, engine: Engine) -> None:
-    # A placer that counts any report older than a microsecond as silence: every host is then stale.
-    strict = PlacementLoop(lambda: SqlUnitOfWork(engine),
-                           PlacementSettings(stale_after=timedelta(microseconds=1), retries=1), interval_s=1)
+    # Two minutes later, the agents have said nothing (silence is counted after a minute by default).
+    later = FrozenClock(system_clock() + timedelta(minutes=2))
+    strict = PlacementLoop(lambda: SqlUnitOfWork(engine, later), PlacementSettings(retries=1), interval_s=1)
     w = create(client, region)
     [outcome] = strict.run_once()
     assert not outcome.placed

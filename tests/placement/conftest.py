@@ -7,5 +7,5 @@ from placement_scene import Scene
 
 
 @pytest.fixture
-def scene(uow_factory) -> Scene:  # type: ignore[no-untyped-def]
-    return Scene(uow_factory)
+def scene(engine) -> Scene:  # type: ignore[no-untyped-def]
+    return Scene.on(engine)

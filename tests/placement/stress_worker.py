@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from placement_scene import Scene
 
 from civicloud.services.placement import PlacementSettings, place_pending
-from civicloud.store import SqlUnitOfWork, make_engine
+from civicloud.store import make_engine
 
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
 
@@ -18,7 +18,7 @@ def run(url: str, member: str, offering: str, count: int, start_at: float) -> tu
 
     Starts at ``start_at`` so all processes race. Small passes and batches make them interleave."""
     engine = make_engine(url)
-    scene = Scene(lambda: SqlUnitOfWork(engine))
+    scene = Scene.on(engine, at=NOW)
     with scene.uow_factory() as uow:
         m = uow.members.get_by_name(member)
         o = uow.offerings.get_by_name(offering)
@@ -26,10 +26,10 @@ def run(url: str, member: str, offering: str, count: int, start_at: float) -> tu
     scene.members[member], scene.offerings[offering] = m, o
     scene.workloads(member, offering, count, NOW)
     time.sleep(max(0.0, start_at - time.time()))
-    settings = PlacementSettings(stale_after=timedelta(days=3650), retries=5, batch=64, claim_batch=8)
+    settings = PlacementSettings(retries=5, batch=64, claim_batch=8)
     placed = passes = idle = lost = 0
     while idle < 3:
-        outcomes = place_pending(scene.uow_factory, settings, lambda: NOW)
+        outcomes = place_pending(scene.uow_factory, settings)
         passes += 1
         won = sum(o.placed for o in outcomes)
         placed += won

@@ -7,16 +7,17 @@ from datetime import UTC, datetime, timedelta
 from placement_scene import HDS_EXPIRED, HDS_VALID, NIGHTS_ONLY, Scene
 
 from civicloud.domain import GroupPolicy, Offer, PlacementGroup, Quota, Resources, WorkloadState
-from civicloud.services._common import new_id
+from civicloud.clock import random_ids as new_id
 from civicloud.services.placement import PlacementSettings, place_pending
 
 TUESDAY_10H = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 10:00 in Paris
 TUESDAY_22H = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)  # 22:00 in Paris
-SETTINGS = PlacementSettings(stale_after=timedelta(days=3650))  # the scenes' hosts "reported" at any time
+SETTINGS = PlacementSettings()
 
 
 def place(scene: Scene, now: datetime) -> list[str]:
-    return [o.workload_id for o in place_pending(scene.uow_factory, SETTINGS, lambda: now) if o.placed]
+    scene.at(now)
+    return [o.workload_id for o in place_pending(scene.uow_factory, SETTINGS) if o.placed]
 
 
 def test_nights_only_offer_refuses_at_10h_and_places_at_22h(scene: Scene) -> None:
@@ -166,7 +167,8 @@ def test_requests_nothing_can_take_never_hold_back_newer_ones(scene: Scene) -> N
     stuck = [scene.workload("Bobigny", "vm.small", at=TUESDAY_10H + timedelta(seconds=i),
                             residency=Residency(regions=("84",))) for i in range(3)]
     fits = scene.workload("Bobigny", "vm.small", at=TUESDAY_10H + timedelta(seconds=10))
-    placed = [o.workload_id for o in place_pending(scene.uow_factory, replace(SETTINGS, batch=3, claim_batch=2),
-                                                   lambda: TUESDAY_22H) if o.placed]
+    scene.at(TUESDAY_22H)
+    placed = [o.workload_id for o in place_pending(scene.uow_factory, replace(SETTINGS, batch=3, claim_batch=2))
+              if o.placed]
     assert placed == [fits]
     assert scene.get(stuck[0]).placement.reasons[0][1] == "outside_residency"  # type: ignore[union-attr]

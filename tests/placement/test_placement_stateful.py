@@ -22,11 +22,11 @@ from placement_scene import Scene
 from civicloud.domain import Offer, Resources, ServiceClass, WorkloadState
 from civicloud.services import agents, workloads
 from civicloud.services.placement import PlacementSettings, place_pending
-from civicloud.store import SqlUnitOfWork, make_engine, upgrade
+from civicloud.store import make_engine, upgrade
 from civicloud.wire import ObservedWorkload, Report
 
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
-SETTINGS = PlacementSettings(stale_after=timedelta(days=3650))
+SETTINGS = PlacementSettings()
 
 
 class Federation(RuleBasedStateMachine):
@@ -36,7 +36,7 @@ class Federation(RuleBasedStateMachine):
         engine = make_engine(f"sqlite:///{Path(self._dir.name) / 'c.db'}")
         upgrade(engine)
         self.engine = engine
-        self.scene = Scene(lambda: SqlUnitOfWork(engine))
+        self.scene = Scene.on(engine, at=NOW)
         self.scene.member("Drancy")
         self.scene.member("Bobigny")
         self.scene.site("drancy", "Drancy", Offer(committed_percent=20, default_percent=60))
@@ -62,7 +62,7 @@ class Federation(RuleBasedStateMachine):
         for _ in range(count):
             self.arrivals += 1  # arrival times are distinct, so the order is the same on every replay
             self.live.append(self.scene.workload("Bobigny", offering, at=NOW + timedelta(seconds=self.arrivals)))
-        outcomes = place_pending(self.scene.uow_factory, SETTINGS, lambda: NOW)
+        outcomes = place_pending(self.scene.uow_factory, SETTINGS)
         event(f"placed {sum(o.placed for o in outcomes)} of {len(outcomes)} pending")
         after = self._hosts()
         with self.scene.uow_factory() as uow:
@@ -104,9 +104,7 @@ class Federation(RuleBasedStateMachine):
     @rule(committed=st.integers(0, 50), lent=st.integers(0, 100))
     def offer(self, committed: int, lent: int) -> None:
         with self.scene.uow_factory() as uow:
-            from civicloud.services._common import new_id
-
-            uow.offers.set(new_id(), self.scene.sites["drancy"].id, None,
+            uow.offers.set(uow.new_id(), self.scene.sites["drancy"].id, None,
                            Offer(committed_percent=committed, default_percent=lent), NOW)
             uow.commit()
 

@@ -15,7 +15,7 @@ from civicloud.wire import ObservedWorkload, Report
 S = WorkloadState
 TUESDAY_22H = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)  # 22:00 in Paris
 WEDNESDAY_10H = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)  # 10:00 in Paris: the night window has closed
-SETTINGS = PlacementSettings(stale_after=timedelta(days=3650))
+SETTINGS = PlacementSettings()
 # Half the host by day, all of it by night; a quarter committed to guaranteed work; two minutes' notice.
 DAY_AND_NIGHT = Offer(committed_percent=25, default_percent=50, reclaim_notice_s=120,
                       windows=(Window(frozenset(range(7)), time(20), time(7), 100),))
@@ -32,7 +32,8 @@ def lender_with_four_workloads(scene: Scene) -> dict[str, str]:
     ids = {name: scene.workload("Bobigny", "vm.h", name, at=TUESDAY_22H + timedelta(minutes=i))
            for i, name in enumerate(["oldest", "middle", "newest"])}
     ids["safe"] = scene.workload("Bobigny", "vm.g", "safe", at=TUESDAY_22H)
-    placed = [o.workload_id for o in place_pending(scene.uow_factory, SETTINGS, lambda: TUESDAY_22H) if o.placed]
+    scene.at(TUESDAY_22H)
+    placed = [o.workload_id for o in place_pending(scene.uow_factory, SETTINGS) if o.placed]
     assert sorted(placed) == sorted(ids.values())
     return ids
 
@@ -48,7 +49,8 @@ def host_allocated(scene: Scene, name: str) -> Resources:
 def test_closing_window_evicts_the_fewest_newest_harvest_workloads(scene: Scene) -> None:
     ids = lender_with_four_workloads(scene)
     # By day hv1 lends 8 GiB: 14 GiB allocated is 6 GiB over, so two 4 GiB workloads must go.
-    outcome = reclaim_pass(scene.uow_factory, SETTINGS, lambda: WEDNESDAY_10H)
+    scene.at(WEDNESDAY_10H)
+    outcome = reclaim_pass(scene.uow_factory, SETTINGS)
     assert sorted(outcome.evicted) == sorted([ids["newest"], ids["middle"]])
     for name in ("newest", "middle"):
         w = scene.get(ids[name])
@@ -61,19 +63,22 @@ def test_closing_window_evicts_the_fewest_newest_harvest_workloads(scene: Scene)
     # Evicting workloads still hold their room until they are stopped or moved.
     assert host_allocated(scene, "hv1") == Resources(4, 14336, 0)
 
-    again = reclaim_pass(scene.uow_factory, SETTINGS, lambda: WEDNESDAY_10H + timedelta(seconds=5))
+    scene.at(WEDNESDAY_10H + timedelta(seconds=5))
+    again = reclaim_pass(scene.uow_factory, SETTINGS)
     assert again.evicted == [] and again.cancelled == []  # the shortfall is already being dealt with
     assert scene.get(ids["newest"]).evict_deadline == WEDNESDAY_10H + timedelta(seconds=120)
 
 
 def test_evicted_workloads_move_to_another_members_surplus(scene: Scene) -> None:
     ids = lender_with_four_workloads(scene)
-    reclaim_pass(scene.uow_factory, SETTINGS, lambda: WEDNESDAY_10H)
+    scene.at(WEDNESDAY_10H)
+    reclaim_pass(scene.uow_factory, SETTINGS)
     scene.member("Montreuil")
     scene.site("montreuil", "Montreuil", Offer(default_percent=100))
     scene.host("mt1", "montreuil", vcpus=8, memory_mib=6144, seen=WEDNESDAY_10H)  # room for one of them
 
-    outcome = reclaim_pass(scene.uow_factory, SETTINGS, lambda: WEDNESDAY_10H + timedelta(seconds=1))
+    scene.at(WEDNESDAY_10H + timedelta(seconds=1))
+    outcome = reclaim_pass(scene.uow_factory, SETTINGS)
     assert len(outcome.replaced) == 1
     moved_id, target = outcome.replaced[0]
     assert target == scene.hosts["mt1"] and moved_id in (ids["newest"], ids["middle"])
@@ -88,7 +93,8 @@ def test_evicted_workloads_move_to_another_members_surplus(scene: Scene) -> None
 
 def test_the_stop_at_the_deadline_frees_the_room_and_queues_the_workload(scene: Scene) -> None:
     ids = lender_with_four_workloads(scene)
-    reclaim_pass(scene.uow_factory, SETTINGS, lambda: WEDNESDAY_10H)
+    scene.at(WEDNESDAY_10H)
+    reclaim_pass(scene.uow_factory, SETTINGS)
     site_id = scene.sites["drancy"].id
     seen = Report(workloads=[ObservedWorkload(workload_id=ids["newest"], observed="stopped", host_name="hv1"),
                              ObservedWorkload(workload_id=ids["middle"], observed="running", host_name="hv1")])
@@ -106,13 +112,15 @@ def test_the_stop_at_the_deadline_frees_the_room_and_queues_the_workload(scene: 
 
 def test_eviction_is_called_off_when_the_owner_no_longer_needs_the_room(scene: Scene) -> None:
     ids = lender_with_four_workloads(scene)
-    reclaim_pass(scene.uow_factory, SETTINGS, lambda: WEDNESDAY_10H)
+    scene.at(WEDNESDAY_10H)
+    reclaim_pass(scene.uow_factory, SETTINGS)
     # The lender widens its day share to 100 % before the deadline.
     with scene.uow_factory() as uow:
         uow.offers.set("o2", scene.sites["drancy"].id, None,
                        Offer(committed_percent=25, default_percent=100, reclaim_notice_s=120), WEDNESDAY_10H)
         uow.commit()
-    outcome = reclaim_pass(scene.uow_factory, SETTINGS, lambda: WEDNESDAY_10H + timedelta(seconds=30))
+    scene.at(WEDNESDAY_10H + timedelta(seconds=30))
+    outcome = reclaim_pass(scene.uow_factory, SETTINGS)
     assert sorted(outcome.cancelled) == sorted([ids["newest"], ids["middle"]])
     for name in ("newest", "middle"):
         w = scene.get(ids[name])
@@ -121,13 +129,10 @@ def test_eviction_is_called_off_when_the_owner_no_longer_needs_the_room(scene: S
 
 def test_owner_load_growth_evicts_and_guaranteed_work_stays(scene: Scene) -> None:
     ids = lender_with_four_workloads(scene)
-    at = TUESDAY_22H + timedelta(minutes=30)
+    scene.at(TUESDAY_22H + timedelta(minutes=30))
     # The owner starts its own VMs: 4 GiB of them. 16 − 4 = 12 GiB left for 14 GiB allocated: one must go.
-    with scene.uow_factory() as uow:
-        uow.hosts.report(scene.sites["drancy"].id, "hv1", "test:///default", Resources(16, 16384, 500),
-                         Resources(2, 4096), at, "unused")
-        uow.commit()
-    outcome = reclaim_pass(scene.uow_factory, SETTINGS, lambda: at)
+    scene.host("hv1", "drancy", vcpus=16, memory_mib=16384, owner=Resources(2, 4096))
+    outcome = reclaim_pass(scene.uow_factory, SETTINGS)
     assert outcome.evicted == [ids["newest"]]
     assert "its own load grew" in scene.get(ids["newest"]).message
     assert scene.get(ids["safe"]).state is S.SCHEDULED
@@ -136,5 +141,6 @@ def test_owner_load_growth_evicts_and_guaranteed_work_stays(scene: Scene) -> Non
 def test_a_host_whose_agent_is_silent_is_left_alone(scene: Scene) -> None:
     lender_with_four_workloads(scene)
     short_memory = PlacementSettings(stale_after=timedelta(minutes=5))
-    outcome = reclaim_pass(scene.uow_factory, short_memory, lambda: WEDNESDAY_10H)
+    scene.at(WEDNESDAY_10H, silent=("hv1",))
+    outcome = reclaim_pass(scene.uow_factory, short_memory)
     assert outcome.evicted == []  # its owner's load is unknown and its agent would not hear of it

@@ -13,7 +13,7 @@ from placement_scene import Scene
 from sqlalchemy import text
 
 from civicloud.domain import Offer
-from civicloud.store import SqlUnitOfWork, make_engine, upgrade
+from civicloud.store import make_engine, upgrade
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PROCESSES, PER_PROCESS = 4, 2500
@@ -36,7 +36,7 @@ def test_four_schedulers_never_overbook(stress_db: str) -> None:
     claimed, the last hosts filling up while all four schedulers race for them."""
     engine = make_engine(stress_db)
     upgrade(engine)
-    scene = Scene(lambda: SqlUnitOfWork(engine))
+    scene = Scene.on(engine, at=stress_worker.NOW)
     scene.member("Drancy")
     scene.member("Bobigny")
     scene.site("drancy", "Drancy", Offer(default_percent=100))

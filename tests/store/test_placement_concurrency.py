@@ -37,10 +37,11 @@ from civicloud.domain import (
     WorkloadState,
 )
 from civicloud.scheduler import Snapshot
+from civicloud.scheduler import planning
 from civicloud.services import catalogue, placement
 from civicloud.services.placement import PlacementOutcome, PlacementSettings, place_pending
 from civicloud.store import UnitOfWork
-from civicloud.store.tables import utcnow
+from civicloud.clock import system_clock as utcnow
 
 Uows = Callable[[], UnitOfWork]
 S = WorkloadState
@@ -277,14 +278,14 @@ def test_two_schedulers_picking_different_hosts_for_one_workload(
         rival_outcomes.extend(place_pending(uow_factory, SETTINGS))
 
     race_after_snapshot(rival)
-    original = placement.schedule
+    original = planning.schedule  # the planners decide; the services apply
 
     def schedule(snap: Snapshot, *args: object, **kwargs: object) -> object:
         seen.append(snap)
         return original(snap, *args, **kwargs)  # type: ignore[arg-type]
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(placement, "schedule", schedule)
+        mp.setattr(planning, "schedule", schedule)
         [late] = place_pending(uow_factory, SETTINGS)
 
     [rival_outcome] = rival_outcomes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -29,7 +29,8 @@ fee_st = st.decimals(0, 30, places=2)
 
 
 def book(prices: Prices, fee: Decimal = Decimal(0), **kw: object) -> PriceBook:
-    return PriceBook(kw.pop("id", "b1"), "test", kw.pop("valid_from", date(2026, 1, 1)), prices, fee, **kw)  # type: ignore[arg-type]
+    return PriceBook(kw.pop("id", "b1"), "test", kw.pop("valid_from", date(2026, 1, 1)), prices, fee,  # type: ignore[arg-type]
+                     created_at=datetime(2026, 1, 1, tzinfo=UTC), **kw)
 
 
 @settings(max_examples=300, deadline=None)

@@ -15,11 +15,9 @@ import os
 import re
 import socket
 import threading
-import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -40,6 +38,7 @@ from civicloud.agent.reconcile import (
 )
 from civicloud.agent.spool import Spool
 from civicloud.client import AgentClient, ApiError
+from civicloud.clock import Clock, IdSource, random_ids, system_clock
 from civicloud.errors import CivicloudError, InvalidInput, Unauthorized, Unavailable
 from civicloud.wire import (
     DesiredWorkload,
@@ -54,11 +53,6 @@ from civicloud.wire import (
 log = logging.getLogger(__name__)
 CREDENTIAL_FILE = "credential.json"
 SAMPLE_BATCH = 500  # samples per POST /agent/usage when the spool drains
-Clock = Callable[[], datetime]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -73,12 +67,13 @@ class Agent:
     """One site's agent. ``drivers`` are its hosts; ``state_dir`` keeps the site credential and the spool.
 
     ``sample_interval_s`` is how often each guest's usage is sampled; ``clock`` is the agent's notion of
-    now (eviction deadlines are compared with it)."""
+    now (eviction deadlines and sampling instants are compared with it) and ``new_id`` makes the ids of its
+    spooled reports and samples (``civicloud.clock``)."""
 
     def __init__(self, server_url: str, state_dir: Path, drivers: Sequence[Driver], *,
                  join_token: str | None = None, agent_name: str | None = None,
                  transport: httpx.BaseTransport | None = None, sample_interval_s: float = 60.0,
-                 clock: Clock = _utcnow, ca_file: str | None = None) -> None:
+                 clock: Clock = system_clock, new_id: IdSource = random_ids, ca_file: str | None = None) -> None:
         if not drivers:
             raise InvalidInput("an agent drives at least one host; pass --libvirt-uri",
                                code="civicloud.agent.no_host")
@@ -98,7 +93,8 @@ class Agent:
         self.spool = Spool(state_dir)
         self.sample_interval_s = sample_interval_s
         self._clock = clock
-        self._next_sample = 0.0  # monotonic instant of the next sampling
+        self._new_id = new_id
+        self._next_sample: datetime | None = None  # when the next sampling is due (None: at once)
 
     def _credential(self) -> tuple[str, str]:
         """The saved site credential, or a new one traded for the join token (then saved)."""
@@ -211,14 +207,15 @@ class Agent:
                                                     host_name=hosts[i])
                                    for i, o, m in observe(desired, actual, failures, listed)])
         if report.workloads:
-            self.spool.put("report", [(str(uuid.uuid4()), report.model_dump(mode="json"))])
+            self.spool.put("report", [(self._new_id(), report.model_dump(mode="json"))])
         return len(report.workloads)
 
     def sample_if_due(self) -> int:
         """Sample every running guest when the interval has passed; the samples go to the spool."""
-        if time.monotonic() < self._next_sample:
+        now = self._clock()
+        if self._next_sample is not None and now < self._next_sample:
             return 0
-        self._next_sample = time.monotonic() + self.sample_interval_s
+        self._next_sample = now + timedelta(seconds=self.sample_interval_s)
         return self.sample()
 
     def sample(self) -> int:
@@ -231,7 +228,7 @@ class Agent:
                 log.warning("host %s not sampled: %s", name, exc.message)
                 continue
             for m in measured:
-                sample = UsageSampleIn(id=str(uuid.uuid4()), workload_id=m.workload_id, host_name=m.host,
+                sample = UsageSampleIn(id=self._new_id(), workload_id=m.workload_id, host_name=m.host,
                                        sampled_at=now, vcpus=m.vcpus, cpu_time_ns=m.cpu_time_ns,
                                        memory_mib=m.memory_mib, memory_used_mib=m.memory_used_mib,
                                        disk_read_bytes=m.disk_read_bytes, disk_write_bytes=m.disk_write_bytes,
@@ -332,10 +329,12 @@ class Agent:
             stop.wait(self._wait(backoff))
 
     def _wait(self, backoff: float) -> float:
-        wait = min(backoff, max(0.0, self._next_sample - time.monotonic()))
+        now = self._clock()
+        due = 0.0 if self._next_sample is None else (self._next_sample - now).total_seconds()
+        wait = min(backoff, max(0.0, due))
         deadline = self.next_deadline()
         if deadline is not None:
-            wait = min(wait, max(0.0, (deadline - self._clock()).total_seconds()) + 0.01)
+            wait = min(wait, max(0.0, (deadline - now).total_seconds()) + 0.01)
         return wait
 
     def close(self) -> None:

@@ -8,10 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from civicloud import __version__
-from civicloud.api import agent_routes, auth_routes, billing_routes, errors, middleware, routes
-from civicloud.services._common import utcnow
+from civicloud.api import (
+    agent_routes,
+    auth_routes,
+    billing_routes,
+    errors,
+    middleware,
+    routes,
+)
+from civicloud.clock import Clock, IdSource, random_ids, system_clock
 from civicloud.services.loops import PlacementLoop
-from civicloud.services.placement import Clock, PlacementSettings
+from civicloud.services.placement import PlacementSettings
 from civicloud.settings import Settings
 from civicloud.store import Engine, SqlUnitOfWork, make_engine
 
@@ -19,12 +26,16 @@ API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, background: bool = True,
-               clock: Clock = utcnow) -> FastAPI:
-    """Build the app. ``background=False`` leaves the placement loop to the caller (tests); ``clock``
-    is the placement's notion of now (tests of calendars set it)."""
+               clock: Clock = system_clock, new_id: IdSource = random_ids) -> FastAPI:
+    """Build the app. ``background=False`` leaves the placement loop to the caller (tests). ``clock`` and
+    ``new_id`` are the one notion of now and of new ids of everything the app does (``civicloud.clock``):
+    tests and the simulator pass a frozen or stepping clock."""
     engine = engine or make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
-    placer = PlacementLoop(lambda: SqlUnitOfWork(engine), PlacementSettings.of(settings),
-                           interval_s=settings.placement_interval_s, clock=clock)
+
+    def uow_factory() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, clock, new_id)
+
+    placer = PlacementLoop(uow_factory, PlacementSettings.of(settings), interval_s=settings.placement_interval_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -47,16 +58,17 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.uow_factory = lambda: SqlUnitOfWork(engine)
+    app.state.uow_factory = uow_factory
     app.state.placer = placer
-    app.state.login_limiter = auth_routes.RateLimiter()
+    app.state.login_limiter = auth_routes.RateLimiter(clock=clock)
     app.state.token_limiter = auth_routes.RateLimiter(settings.token_requests_per_minute, 60.0,
-                                                       "too many requests with this API token; slow down")
+                                                       "too many requests with this API token; slow down",
+                                                       clock=clock)
     app.state.clock = clock
     errors.install(app)
     # Outermost last: headers on every answer, the client's address, the body's size and type, then one
     # transaction per change (with its audit entry and the Idempotency-Key answer the route's guard claimed).
-    app.add_middleware(middleware.RequestTransaction, engine=engine, clock=clock)
+    app.add_middleware(middleware.RequestTransaction, engine=engine, clock=clock, new_id=new_id)
     app.add_middleware(middleware.BodyLimit)
     app.add_middleware(middleware.ClientAddress, trusted=settings.trusted_proxies)
     app.add_middleware(middleware.SecurityHeaders)

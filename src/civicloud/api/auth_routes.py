@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import defaultdict, deque
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from civicloud.api.deps import Caller, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
+from civicloud.clock import Clock
 from civicloud.domain.identity import ApiToken, User
 from civicloud.errors import RateLimited
 from civicloud.services import access, identity
-from civicloud.wire import TokenCreate, TokenCreated, TokenOut, UserCreate, UserOut, WhoAmI
+from civicloud.wire import (
+    TokenCreate,
+    TokenCreated,
+    TokenOut,
+    UserCreate,
+    UserOut,
+    WhoAmI,
+)
 from civicloud.wire.common import Ref
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
@@ -24,13 +31,13 @@ class RateLimiter:
     """At most ``attempts`` in ``window_s`` per key — a client address, a login, an API token — in this process."""
 
     def __init__(self, attempts: int = 10, window_s: float = 60.0,
-                 message: str = "too many logins from here or for this login") -> None:
-        self.attempts, self.window, self.message = attempts, window_s, message
+                 message: str = "too many logins from here or for this login", *, clock: Clock) -> None:
+        self.attempts, self.window, self.message, self.clock = attempts, window_s, message, clock
         self._seen: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
     def check(self, *keys: str) -> None:
-        now = time.monotonic()
+        now = self.clock().timestamp()
         with self._lock:
             for key in keys:
                 seen = self._seen[key]

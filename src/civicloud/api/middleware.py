@@ -12,15 +12,20 @@ import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import anyio
 
 from civicloud.api import idempotency
+from civicloud.clock import Clock, IdSource
 from civicloud.domain.audit import AuditEntry
 from civicloud.errors import CivicloudError, Conflict, Unavailable
-from civicloud.store import Engine, SharedTransaction, SqlUnitOfWork, outside_transaction
+from civicloud.store import (
+    Engine,
+    SharedTransaction,
+    SqlUnitOfWork,
+    outside_transaction,
+)
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -243,8 +248,8 @@ class RequestTransaction:
     rolls the whole request back — nothing half-written, no key kept — and is audited in a transaction of its
     own. Agent telemetry is recorded in its own tables, not in the audit log."""
 
-    def __init__(self, app: ASGIApp, engine: Engine, clock: Callable[[], datetime]) -> None:
-        self.app, self.engine, self.clock = app, engine, clock
+    def __init__(self, app: ASGIApp, engine: Engine, clock: Clock, new_id: IdSource) -> None:
+        self.app, self.engine, self.clock, self.new_id = app, engine, clock, new_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in MUTATING:
@@ -276,7 +281,7 @@ class RequestTransaction:
             state = scope.get("state") or {}
             claimed = state.get("idempotency")
             if claimed is not None:
-                with SqlUnitOfWork(self.engine) as uow:
+                with SqlUnitOfWork(self.engine, self.clock, self.new_id) as uow:
                     uow.idempotency.answer(*claimed, status, idempotency.stored_answer(body))
                     uow.commit()
             if _audited(scope, status):
@@ -320,7 +325,7 @@ class RequestTransaction:
         """Chain the entry after the head (compare-and-swap), in the current transaction or one of its own."""
         for _ in range(50):
             try:
-                with SqlUnitOfWork(self.engine) as uow:
+                with SqlUnitOfWork(self.engine, self.clock, self.new_id) as uow:
                     if uow.audit.append(entry) is not None:
                         uow.commit()
                         return

@@ -13,7 +13,15 @@ from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.domain import CertificationKind, Offer, Window, Workload, WorkloadState
 from civicloud.domain.identity import Principal
 from civicloud.domain.offers import DAY_NAMES
-from civicloud.services import access, audit, catalogue, groups, members, sites, workloads
+from civicloud.services import (
+    access,
+    audit,
+    catalogue,
+    groups,
+    members,
+    sites,
+    workloads,
+)
 from civicloud.services.placement import PlacementSettings
 from civicloud.store import after_commit
 from civicloud.wire import (
@@ -311,13 +319,19 @@ def workload_samples(workload_id: Ref, uow: Uow,
 @router.get("/audit", tags=["audit"])
 def audit_log(uow: Uow,
               actor: Annotated[str | None, Query(pattern=r"^(operator-token|open-api|anonymous|site:[A-Za-z0-9-]{1,64}"
-                                                         r"|user:[A-Za-z0-9_.@-]{1,100})$",
-                                                 description="operator-token, open-api, anonymous, site:<id>")] = None,
-              action: Annotated[str | None, Query(pattern=r"^((GET|POST|PUT|PATCH|DELETE) )?/[A-Za-z0-9_{}/.-]{0,190}$",
-                                                  description="'/workloads', or 'POST /api/v1/workloads'")] = None,
+                                                         r"|user:[A-Za-z0-9_.@-]{1,100}|system:[a-z_]{1,40})$",
+                                                 description="operator-token, open-api, anonymous, site:<id>, "
+                                                             "user:<login>, system:placement, system:reclaim")] = None,
+              action: Annotated[str | None, Query(pattern=r"^(((GET|POST|PUT|PATCH|DELETE) )?/[A-Za-z0-9_{}/.-]{0,190}"
+                                                          r"|[a-z_]{1,40}(\.[a-z_]{1,40})?)$",
+                                                  description="'/workloads', 'POST /api/v1/workloads', or what the "
+                                                              "control plane did: 'reclaim.evict', 'reclaim', "
+                                                              "'placement.place', 'allocation.release'")] = None,
               since: Annotated[Instant | None, Query()] = None, until: Annotated[Instant | None, Query()] = None,
               limit: int = Query(default=100, ge=1, le=1000)) -> list[AuditEntryOut]:
-    """Every change the API answered, newest first: who, on whose behalf, what, on what, with what outcome."""
+    """Every change the API answered, and every change the control plane made by itself (actor ``system:…``
+    or the site whose agent reported it), newest first: who, on whose behalf, what, on what, with what
+    outcome."""
     return [AuditEntryOut(**vars(e)) for e in audit.list_entries(uow, actor=actor, action=action, since=since,
                                                                  until=until, limit=limit)]
 

@@ -24,6 +24,7 @@ from civicloud.cli.common import console, styled_state, table
 from civicloud.cli.resources import wait_for_state
 from civicloud.cli.serve import ThreadedServer
 from civicloud.client import ApiClient
+from civicloud.clock import system_clock
 from civicloud.errors import Unavailable
 from civicloud.settings import Settings
 from civicloud.wire import (
@@ -146,15 +147,16 @@ def seed(api: ApiClient, data_dir: Path) -> list[tuple[str, list[str]]]:
         api.add_agreement(ids[member.name], AgreementCreate(kind=AGREEMENTS[member.name],
                                                             valid_from=date(2026, 1, 1)))
     agents = []
+    today = system_clock().date()
     for site in SITES:
         certs = [CertificationIn(kind="hds", activities=[1, 2, 3, 4, 5, 6],
-                                 expires_on=date.today() + timedelta(days=365))] if site.hds else []
+                                 expires_on=today + timedelta(days=365))] if site.hds else []
         created = api.create_site(SiteCreate(member_id=ids[site.member], name=site.name, insee_code=site.insee_code,
                                              certifications=certs, latitude=site.latitude, longitude=site.longitude))
         if site.hds:  # the hospital only proposes it: the federation's operator attests it, certificate in hand
             api.attest_certification(created.id, "hds", CertificationAttest(
                 certificate_number="HDS-DEMO-2026-0001", issuer="organisme certificateur (démo)",
-                valid_from=date.today() - timedelta(days=30), expires_on=date.today() + timedelta(days=365)))
+                valid_from=today - timedelta(days=30), expires_on=today + timedelta(days=365)))
         if site.offer is not None:
             api.set_offer(created.id, site.offer)
         host_args = []

@@ -5,7 +5,14 @@ import-linter contract checks it in ``make test``.
 """
 
 from civicloud.domain.capacity import Host, Ratios, Resources
-from civicloud.domain.catalogue import TRAITS, GroupPolicy, Offering, PlacementGroup, Residency, ServiceClass
+from civicloud.domain.catalogue import (
+    TRAITS,
+    GroupPolicy,
+    Offering,
+    PlacementGroup,
+    Residency,
+    ServiceClass,
+)
 from civicloud.domain.geography import department_of, is_public_holiday, region_of
 from civicloud.domain.members import (
     Agreement,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from civicloud.domain.catalogue import ServiceClass
@@ -71,7 +71,7 @@ class PriceBook:
     agreement_kind: AgreementKind | None = None
     member_category: MemberCategory | None = None
     service_class: ServiceClass | None = None
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False)
+    created_at: datetime = field(kw_only=True, compare=False)  # when it was recorded (the unit of work's clock)
 
     def matches(self, kind: AgreementKind | None, category: MemberCategory, service_class: ServiceClass) -> bool:
         return ((self.agreement_kind is None or self.agreement_kind is kind)

@@ -15,7 +15,9 @@ from datetime import datetime
 
 from civicloud.errors import InvalidInput
 
-RESOURCE_NAMES = ("vcpus", "memory_mib", "disk_gib", "gpus")
+RESOURCE_NAMES = ("vcpus", "memory_mib", "disk_gib", "gpus")  # the order of every resource vector
+RESOURCE_LABELS = ("vCPU", "memory", "disk", "GPU")  # the same, as people read them
+RESOURCE_UNITS = ("vCPU", "MiB", "GiB", "GPU")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
@@ -11,6 +11,7 @@ from stdnum.exceptions import ValidationError as _StdnumError
 from stdnum.fr import siren as _siren
 from stdnum.fr import siret as _siret
 
+from civicloud.domain.capacity import RESOURCE_NAMES, RESOURCE_UNITS, Resources
 from civicloud.errors import InvalidInput
 
 
@@ -94,6 +95,47 @@ class Agreement:
 
     def in_force(self, on: date) -> bool:
         return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
+
+
+def agreements_in_force(agreements: Iterable[Agreement], on: date) -> dict[str, Agreement]:
+    """member -> the agreement that governs it on ``on``: among its agreements in force that day, the one that
+    started last (then the greater id, so the choice never depends on the order they were read in). A member
+    absent here has no agreement in force: no quota limits it, and the default price book applies."""
+    governing: dict[str, Agreement] = {}
+    for agreement in sorted((a for a in agreements if a.in_force(on)), key=lambda a: (a.valid_from, a.id)):
+        governing[agreement.member_id] = agreement
+    return governing
+
+
+@dataclass(frozen=True)
+class QuotaBreach:
+    """The first limit of a quota that a request would pass."""
+
+    field: str  # "harvest.vcpus", "harvest.workloads"
+    limit: int
+    used: int  # what the member uses of it now
+    need: int  # what the request adds
+    unit: str  # "vCPU", "MiB", "GiB", "workloads"
+
+
+def quota_breach(quota: Quota | None, service_class: str, used: Resources, live: int,
+                 need: Resources) -> QuotaBreach | None:
+    """Whether ``need`` more (one more workload) passes a limit of ``quota``, given what is ``used`` by ``live``
+    workloads of the class.
+
+    The one quota rule, with two counting policies that its callers choose by what they pass: **at request
+    time** ``used``/``live`` count every live workload, pending ones included (a burst of requests cannot
+    slip past the limit before any is placed); **at placement** they count what placed workloads hold (a
+    pending request holds nothing, so a burst above the limit places up to it)."""
+    if quota is None:
+        return None
+    for name, unit in zip(RESOURCE_NAMES[:3], RESOURCE_UNITS[:3], strict=True):
+        limit = getattr(quota, name)
+        if limit is not None and getattr(used, name) + getattr(need, name) > limit:
+            return QuotaBreach(f"{service_class}.{name}", limit, getattr(used, name), getattr(need, name), unit)
+    if quota.workloads is not None and live + 1 > quota.workloads:
+        return QuotaBreach(f"{service_class}.workloads", quota.workloads, live, 1, "workloads")
+    return None
 
 
 def check_agreement_dates(valid_from: date, valid_to: date | None) -> None:

@@ -25,7 +25,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from civicloud.domain.billing import HOURS_PER_MONTH, MIB_PER_GIB, Prices, Quantities, to_cents
+from civicloud.domain.billing import (
+    HOURS_PER_MONTH,
+    MIB_PER_GIB,
+    Prices,
+    Quantities,
+    to_cents,
+)
 from civicloud.domain.metering import UsageRecord
 
 JOULES_PER_KWH = 3_600_000.0

@@ -6,7 +6,14 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
-from civicloud.domain import Resources, UsageSample, WorkloadState, can_transition, state_after_report
+from civicloud.domain import (
+    Resources,
+    UsageSample,
+    WorkloadState,
+    can_transition,
+    events,
+    state_after_report,
+)
 from civicloud.domain.secrets import SecretKind, new_secret
 from civicloud.domain.usage import (
     BEFORE_ALLOCATION,
@@ -18,11 +25,18 @@ from civicloud.domain.usage import (
     check_series,
 )
 from civicloud.errors import Unauthorized
-from civicloud.services._common import new_id, utcnow
 from civicloud.services.allocations import release_allocation
 from civicloud.services.sites import hash_secret
 from civicloud.store import UnitOfWork
-from civicloud.wire import DesiredWorkload, Heartbeat, JoinRequest, RejectedSample, Report, UsageAck, UsageBatch
+from civicloud.wire import (
+    DesiredWorkload,
+    Heartbeat,
+    JoinRequest,
+    RejectedSample,
+    Report,
+    UsageAck,
+    UsageBatch,
+)
 
 log = logging.getLogger(__name__)
 CREDENTIAL_PREFIX = SecretKind.SITE_CREDENTIAL.value
@@ -30,14 +44,14 @@ CREDENTIAL_PREFIX = SecretKind.SITE_CREDENTIAL.value
 
 def join(uow: UnitOfWork, req: JoinRequest) -> tuple[str, str]:
     """Trade a one-time join token for a lasting site credential: (site_id, credential)."""
-    now = utcnow()
+    now = uow.clock()
     with uow:
         site_id = uow.credentials.consume_join_token(hash_secret(req.join_token), now)
         if site_id is None:
             raise Unauthorized("this join token is unknown, expired or already used; issue a new one with "
                                "'civicloud site join-token SITE'", code="civicloud.agent.invalid_join_token")
         credential = new_secret(SecretKind.SITE_CREDENTIAL)
-        uow.credentials.add_site_credential(new_id(), site_id, hash_secret(credential), req.agent_name, now)
+        uow.credentials.add_site_credential(uow.new_id(), site_id, hash_secret(credential), req.agent_name, now)
         uow.commit()
     return site_id, credential
 
@@ -54,13 +68,13 @@ def authenticate(uow: UnitOfWork, credential: str) -> str:
 
 def heartbeat(uow: UnitOfWork, site_id: str, hb: Heartbeat) -> list[tuple[str, str]]:
     """Record the hosts an agent reports: [(host_id, name)]."""
-    now = utcnow()
+    now = uow.clock()
     out = []
     with uow:
         for report in hb.hosts:
             total = Resources(report.vcpus, report.memory_mib, report.disk_gib, report.gpus)
             owner = Resources(report.owner_vcpus_used, report.owner_memory_mib_used)
-            host_id = uow.hosts.report(site_id, report.name, report.libvirt_uri, total, owner, now, new_id(),
+            host_id = uow.hosts.report(site_id, report.name, report.libvirt_uri, total, owner, now, uow.new_id(),
                                        report.cpu_busy_percent)
             out.append((host_id, report.name))
         uow.commit()
@@ -98,7 +112,7 @@ def report(uow: UnitOfWork, site_id: str, rep: Report) -> tuple[int, int]:
             if target is None or target is w.state or not can_transition(w.state, target):
                 accepted += 1
                 continue
-            now = utcnow()
+            now = uow.clock()
             message = obs.message or f"{obs.observed} on its host"
             values: dict[str, object] = {"state": target, "message": message}
             if w.state is WorkloadState.EVICTING and target is WorkloadState.PENDING:
@@ -109,6 +123,8 @@ def report(uow: UnitOfWork, site_id: str, rep: Report) -> tuple[int, int]:
             if uow.workloads.update(w.id, w.state, now=now, **values):
                 if target in (WorkloadState.DELETED, WorkloadState.PENDING):
                     release_allocation(uow, w.id, now)
+                    why = "removed" if target is WorkloadState.DELETED else "stopped_at_deadline"
+                    uow.emit(events.released(w.id, w.member_id, w.host_id, why, site_id))
                 accepted += 1
             else:
                 ignored += 1
@@ -122,7 +138,7 @@ def ingest_usage(uow: UnitOfWork, site_id: str, batch: UsageBatch, now: datetime
     this site's hosts and guests, within what the allocation holds, counters no faster than the hardware).
     A workload's samples on one host are checked in ``sampled_at`` order, each against the latest believed
     before it (the latest stored, then each one accepted from this batch)."""
-    now = now or utcnow()
+    now = now or uow.clock()
     refused: dict[str, Refusal] = {}
     with uow:
         hosts = {h.name: h.id for h in uow.hosts.list(site_id)}

@@ -25,12 +25,21 @@ import csv
 import io
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from civicloud.domain import AgreementKind, Member, ServiceClass, validate_siren, validate_siret
+from civicloud.clock import IdSource
+from civicloud.domain import (
+    Agreement,
+    AgreementKind,
+    Member,
+    ServiceClass,
+    validate_siren,
+    validate_siret,
+)
 from civicloud.domain.billing import (
     Line,
     PriceBook,
@@ -44,11 +53,20 @@ from civicloud.domain.billing import (
     price_line,
     settle,
 )
+from civicloud.domain.members import agreements_in_force
 from civicloud.domain.metering import floor_hour
-from civicloud.domain.showback import Footprint, Peak, PowerModel, by_class, footprint, going_alone, peak
+from civicloud.domain.showback import (
+    Footprint,
+    Peak,
+    PowerModel,
+    by_class,
+    footprint,
+    going_alone,
+    peak,
+)
 from civicloud.errors import Conflict, InvalidInput, NotFound
 from civicloud.exports.facturx import InvoiceDoc, Party, describe, facturx_pdf
-from civicloud.services._common import UowFactory, new_id, utcnow
+from civicloud.services._common import UowFactory
 from civicloud.services.members import require_member
 from civicloud.services.metering import roll_up
 from civicloud.store import UnitOfWork
@@ -101,10 +119,11 @@ def _day_after(day: date) -> date:
 
 
 def add_price_book(uow: UnitOfWork, cmd: PriceBookCreate) -> PriceBook:
-    book = PriceBook(new_id(), cmd.name, cmd.valid_from,
+    book = PriceBook(uow.new_id(), cmd.name, cmd.valid_from,
                      Prices(cmd.vcpu_hour, cmd.ram_gib_hour, cmd.disk_gib_month, cmd.gpu_hour, cmd.desktop_month,
                             cmd.ehealth_month),
-                     cmd.operator_fee_percent, cmd.agreement_kind, cmd.member_category, cmd.service_class, utcnow())
+                     cmd.operator_fee_percent, cmd.agreement_kind, cmd.member_category, cmd.service_class,
+                     created_at=uow.clock())
     check_price_book(book)
     with uow:
         closed = [r.period for r in uow.billing.runs() if period_bounds(r.period)[1].astimezone(BILLING_TZ).date()
@@ -129,8 +148,8 @@ def list_price_books(uow: UnitOfWork) -> list[PriceBook]:
 def run_billing(uow_factory: UowFactory, period: str, now: datetime | None = None) -> tuple[BillingRun, bool]:
     """Bill ``period``: (the run, whether it was created now). A period billed already is returned as it is."""
     start, end = period_bounds(period)
-    now = now or utcnow()
     with uow_factory() as uow:
+        now = now or uow.clock()
         existing = uow.billing.run_for(period)
     if existing is not None:
         return existing, False
@@ -143,10 +162,10 @@ def run_billing(uow_factory: UowFactory, period: str, now: datetime | None = Non
             if (existing := uow.billing.run_for(period)) is not None:
                 return existing, False
             lines, own_use = _price_period(uow, start, end)
-            run = BillingRun(new_id(), period, now, sum(cents_of(line.amount) for line in lines),
+            run = BillingRun(uow.new_id(), period, now, sum(cents_of(line.amount) for line in lines),
                              sum(cents_of(line.fee) for line in lines), own_use)
             members = {m.id: m for m in uow.members.list()}
-            uow.billing.add_run(run, [(new_id(), line) for line in lines], _documents(run, lines, members, end))
+            uow.billing.add_run(run, [(uow.new_id(), line) for line in lines], _documents(run, lines, members, end, uow.new_id))
             uow.commit()
             return run, True
     except Conflict as exc:
@@ -194,15 +213,13 @@ def _price_period(uow: UnitOfWork, start: datetime, end: datetime,
     return lines, own_use
 
 
-def _agreement_kinds(agreements, day: date) -> dict[str, AgreementKind]:  # type: ignore[no-untyped-def]
-    """member -> the kind of its agreement in force on ``day`` (the one that started last)."""
-    kinds: dict[str, AgreementKind] = {}
-    for a in sorted((a for a in agreements if a.in_force(day)), key=lambda a: (a.valid_from, a.id)):
-        kinds[a.member_id] = a.kind
-    return kinds
+def _agreement_kinds(agreements: Iterable[Agreement], day: date) -> dict[str, AgreementKind]:
+    """member -> the kind of its agreement in force on ``day`` (``domain.members.agreements_in_force``)."""
+    return {member_id: a.kind for member_id, a in agreements_in_force(agreements, day).items()}
 
 
-def _documents(run: BillingRun, lines: list[Line], members: dict[str, Member], end: datetime) -> list[Document]:
+def _documents(run: BillingRun, lines: list[Line], members: dict[str, Member], end: datetime,
+               new_id: IdSource) -> list[Document]:
     issued = end.astimezone(BILLING_TZ).date()
     borrowed: dict[str, list[Line]] = defaultdict(list)
     lent: dict[str, list[Line]] = defaultdict(list)
@@ -292,9 +309,9 @@ def credit_note(uow: UnitOfWork, document_ref: str, amount: Decimal, reason: str
                                field="amount")
         run = next(r for r in uow.billing.runs() if r.id == doc.run_id)
         prefix = f"{KIND_PREFIX['credit_note']}-{run.period}-"
-        note = Document(new_id(), doc.run_id, doc.member_id, "credit_note",
+        note = Document(uow.new_id(), doc.run_id, doc.member_id, "credit_note",
                         f"{prefix}{uow.billing.count_documents(prefix) + 1:04d}",
-                        utcnow().astimezone(BILLING_TZ).date(), -cents, 0, doc.id, reason)
+                        uow.clock().astimezone(BILLING_TZ).date(), -cents, 0, doc.id, reason)
         uow.billing.add_documents([note])
         uow.commit()
         return note
@@ -388,7 +405,7 @@ def member_usage(uow_factory: UowFactory, member_ref: str, start: datetime, end:
     if end <= start:
         raise InvalidInput("the end of a usage range comes after its start", code="civicloud.usage.invalid_range",
                            field="to")
-    roll_up(uow_factory, now or utcnow())
+    roll_up(uow_factory, now or uow_factory().clock())
     with uow_factory() as uow:
         member = require_member(uow, member_ref)
         return (member, uow.usage_records.grouped(start, end, member_id=member.id),
@@ -417,7 +434,7 @@ def showback(uow_factory: UowFactory, member_ref: str, period: str, default_carb
              now: datetime | None = None) -> Showback:
     """A member's month: usage by class, cost, cost alone, energy and CO₂ (``domain.showback`` says how)."""
     start, end = period_bounds(period)
-    now = now or utcnow()
+    now = now or uow_factory().clock()
     until = min(end, floor_hour(now))
     if until <= start:
         raise InvalidInput(f"period {period} has not started", code="civicloud.billing.invalid_period",

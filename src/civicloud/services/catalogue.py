@@ -6,7 +6,6 @@ from dataclasses import replace
 
 from civicloud.domain import TRAITS, Host, Offering, Ratios, Resources
 from civicloud.errors import Conflict, InvalidInput, NotFound
-from civicloud.services._common import new_id, utcnow
 from civicloud.services.sites import require_site, share_now
 from civicloud.services.snapshots import effective_offers
 from civicloud.store import UnitOfWork
@@ -18,7 +17,7 @@ def create_offering(uow: UnitOfWork, cmd: OfferingCreate) -> Offering:
     if unknown:
         raise InvalidInput(f"unknown certification trait(s) {', '.join(sorted(unknown))}; known: "
                            f"{', '.join(sorted(TRAITS))}", code="civicloud.offering.invalid_trait", field="traits")
-    offering = Offering(new_id(), cmd.name, cmd.description,
+    offering = Offering(uow.new_id(), cmd.name, cmd.description,
                         Resources(cmd.vcpus, cmd.memory_mib, cmd.disk_gib, cmd.gpus), cmd.service_class,
                         frozenset(cmd.hds_activities), frozenset(cmd.traits))
     with uow:
@@ -54,7 +53,7 @@ def list_hosts(uow: UnitOfWork, site_ref: str | None = None, member_id: str | No
         hosts = uow.hosts.list(site_id)
         sites = {s.id: s for s in uow.sites.list()}
         by_site, by_host = effective_offers(uow, list(sites.values()), hosts)
-    now = utcnow()
+    now = uow.clock()
     site_share = {sid: share_now(sites[sid], offer, now) for sid, offer in by_site.items()}
     return [replace(h, lend_share_percent=share_now(sites[h.site_id], by_host[h.id], now) if h.id in by_host
                     else site_share[h.site_id]) for h in hosts]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from civicloud.domain import PlacementGroup
 from civicloud.errors import Conflict, NotFound
-from civicloud.services._common import new_id, utcnow
 from civicloud.services.members import require_member
 from civicloud.store import UnitOfWork
 from civicloud.wire import PlacementGroupCreate
@@ -16,7 +15,7 @@ def create_group(uow: UnitOfWork, cmd: PlacementGroupCreate) -> PlacementGroup:
         if uow.groups.get_by_name(member.id, cmd.name) is not None:
             raise Conflict(f"{member.name} already has a placement group named {cmd.name!r}",
                            code="civicloud.placement_group.name_taken")
-        group = PlacementGroup(new_id(), member.id, cmd.name, cmd.policy, utcnow())
+        group = PlacementGroup(uow.new_id(), member.id, cmd.name, cmd.policy, uow.clock())
         uow.groups.add(group)
         uow.commit()
     return group

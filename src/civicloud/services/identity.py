@@ -9,10 +9,16 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from civicloud.domain.identity import ApiToken, Principal, Role, User, check_password, check_roles
+from civicloud.domain.identity import (
+    ApiToken,
+    Principal,
+    Role,
+    User,
+    check_password,
+    check_roles,
+)
 from civicloud.domain.secrets import SecretKind, new_secret
 from civicloud.errors import Conflict, Forbidden, NotFound, Unauthorized
-from civicloud.services._common import new_id, utcnow
 from civicloud.services.members import require_member
 from civicloud.store import UnitOfWork
 from civicloud.wire import TokenCreate, UserCreate
@@ -34,7 +40,7 @@ def _new_user(uow: UnitOfWork, login: str, password: str, roles: frozenset[Role]
     check_password(password)
     if uow.users.by_login(login) is not None:
         raise Conflict(f"login {login!r} is taken; choose another", code="civicloud.user.login_taken", field="login")
-    user = User(new_id(), login, member_id, roles, utcnow())
+    user = User(uow.new_id(), login, member_id, roles, uow.clock())
     uow.users.add(user, _hasher.hash(password))
     return user
 
@@ -70,7 +76,7 @@ def users_exist(uow: UnitOfWork) -> bool:
 
 def issue_token(uow: UnitOfWork, cmd: TokenCreate) -> tuple[ApiToken, str]:
     """A token for a login and password: (the token, its secret — shown once, stored hashed)."""
-    now = utcnow()
+    now = uow.clock()
     with uow:
         found = uow.users.by_login(cmd.login)
         try:
@@ -90,14 +96,14 @@ def issue_token(uow: UnitOfWork, cmd: TokenCreate) -> tuple[ApiToken, str]:
         if _hasher.check_needs_rehash(stored):
             uow.users.set_password_hash(user.id, _hasher.hash(cmd.password.get_secret_value()))
         secret = new_secret(SecretKind.API_TOKEN)
-        token = ApiToken(new_id(), user.id, cmd.name, roles, now + timedelta(days=cmd.ttl_days), now)
+        token = ApiToken(uow.new_id(), user.id, cmd.name, roles, now + timedelta(days=cmd.ttl_days), now)
         uow.tokens.add(token, secret_hash(secret))
         uow.commit()
     return token, secret
 
 
 def authenticate(uow: UnitOfWork, secret: str) -> Principal:
-    now = utcnow()
+    now = uow.clock()
     with uow:
         token = uow.tokens.by_secret_hash(secret_hash(secret))
         if token is None or not token.usable(now):
@@ -126,5 +132,5 @@ def revoke_token(uow: UnitOfWork, principal: Principal, token_id: str, now: date
         token = uow.tokens.get(token_id)
         if token is None or (Role.FEDERATION_ADMIN not in principal.roles and token.user_id != principal.user_id):
             raise NotFound.of("token", token_id)  # another's token: as if it did not exist
-        uow.tokens.revoke(token.id, now or utcnow())
+        uow.tokens.revoke(token.id, now or uow.clock())
         uow.commit()

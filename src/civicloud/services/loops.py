@@ -8,9 +8,13 @@ from datetime import datetime
 
 from civicloud.domain.metering import floor_hour
 from civicloud.errors import CivicloudError
-from civicloud.services._common import UowFactory, utcnow
+from civicloud.services._common import UowFactory
 from civicloud.services.metering import roll_up
-from civicloud.services.placement import Clock, PlacementOutcome, PlacementSettings, place_pending
+from civicloud.services.placement import (
+    PlacementOutcome,
+    PlacementSettings,
+    place_pending,
+)
 from civicloud.services.reclaim import ReclaimOutcome, reclaim_pass
 
 log = logging.getLogger(__name__)
@@ -25,12 +29,11 @@ class PlacementLoop:
     one: the claims' compare-and-swap keeps them from overbooking.
     """
 
-    def __init__(self, uow_factory: UowFactory, settings: PlacementSettings, *, interval_s: float,
-                 clock: Clock = utcnow) -> None:
+    def __init__(self, uow_factory: UowFactory, settings: PlacementSettings, *, interval_s: float) -> None:
         self._uow_factory = uow_factory
         self._settings = settings
         self._interval = interval_s
-        self._clock = clock
+        self._clock = uow_factory().clock  # now is the units of work's (civicloud.clock)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -43,8 +46,8 @@ class PlacementLoop:
 
     def run_once(self) -> list[PlacementOutcome]:
         with self._lock:
-            self.last_reclaim = reclaim_pass(self._uow_factory, self._settings, self._clock)
-            placed = place_pending(self._uow_factory, self._settings, self._clock)
+            self.last_reclaim = reclaim_pass(self._uow_factory, self._settings)
+            placed = place_pending(self._uow_factory, self._settings)
             now = self._clock()
             hour = floor_hour(now - self._settings.metering_grace)
             if hour != self._rolled_up_to:  # at most once per hour and process: an hour closed since

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from civicloud.domain import Agreement, Member, Quota, check_agreement_dates, validate_siren, validate_siret
+from civicloud.domain import (
+    Agreement,
+    Member,
+    Quota,
+    check_agreement_dates,
+    validate_siren,
+    validate_siret,
+)
 from civicloud.errors import Conflict, NotFound
-from civicloud.services._common import new_id, utcnow
 from civicloud.store import UnitOfWork
 from civicloud.wire import AgreementCreate, MemberCreate
 
@@ -12,7 +18,7 @@ from civicloud.wire import AgreementCreate, MemberCreate
 def create_member(uow: UnitOfWork, cmd: MemberCreate) -> Member:
     siren = validate_siren(cmd.siren)
     siret = validate_siret(cmd.siret, siren) if cmd.siret else None
-    member = Member(new_id(), cmd.name, siren, siret, cmd.category, utcnow())
+    member = Member(uow.new_id(), cmd.name, siren, siret, cmd.category, uow.clock())
     with uow:
         if uow.members.get_by_name(cmd.name) is not None:
             raise Conflict(f"a member named {cmd.name!r} already exists; choose another name",
@@ -45,7 +51,7 @@ def add_agreement(uow: UnitOfWork, member_id: str, cmd: AgreementCreate) -> Agre
     with uow:
         member = require_member(uow, member_id)
         quotas = {cls.value: Quota(q.vcpus, q.memory_mib, q.disk_gib, q.workloads) for cls, q in cmd.quotas.items()}
-        agreement = Agreement(new_id(), member.id, cmd.kind, cmd.valid_from, cmd.valid_to, quotas)
+        agreement = Agreement(uow.new_id(), member.id, cmd.kind, cmd.valid_from, cmd.valid_to, quotas)
         uow.agreements.add(agreement)
         uow.commit()
     return agreement

@@ -1,4 +1,5 @@
-"""Placement of pending workloads: decide on a snapshot, then claim with compare-and-swap.
+"""Placement of pending workloads: load, plan (``scheduler.planning.plan_placements``), apply with
+compare-and-swap, and plan again on a lost race.
 
 A pass reads the store once (hosts, offers, sites, members, quotas, groups),
 then places pending workloads in arrival order against that snapshot, keeping
@@ -16,29 +17,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from civicloud.domain import Allocation, PlacementExplanation, Workload, WorkloadState
-from civicloud.scheduler import Decision, profile_for, schedule
-from civicloud.services._common import UowFactory, new_id, utcnow
-from civicloud.services.snapshots import PlacementContext, load_context, record_claim, request_for
+from civicloud.clock import Clock, IdSource
+from civicloud.domain import Allocation, ServiceClass, Workload, WorkloadState, events
+from civicloud.scheduler import Profile
+from civicloud.scheduler.planning import (
+    PlacementOutcome,
+    PlacementPlan,
+    default_profiles,
+    plan_placements,
+)
+from civicloud.services._common import UowFactory, runtime_of
+from civicloud.services.snapshots import PlacementContext, load_context
 from civicloud.settings import Settings
 from civicloud.store import UnitOfWork
 from civicloud.store.repositories import Claim
 
 log = logging.getLogger(__name__)
 S = WorkloadState
-Clock = Callable[[], datetime]
 
-
-@dataclass(frozen=True)
-class PlacementOutcome:
-    workload_id: str
-    placed: bool
-    host_id: str | None
-    message: str
+__all__ = ["PlacementOutcome", "PlacementSettings", "place_pending"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class PlacementSettings:
     claim_batch: int = 32  # placements written per transaction
     default_carbon_g_per_kwh: float = 52.0
     metering_grace: timedelta = timedelta(minutes=10)  # an hour is rolled up this long after it closed
+    # The placement profile of each service class: filters in order, scorers with their weights.
+    profiles: Mapping[ServiceClass, Profile] = field(default_factory=default_profiles)
 
     def context(self, uow: UnitOfWork, now: datetime) -> PlacementContext:
         """Everything a pass reads from the store, as these settings say to read it."""
@@ -64,7 +67,7 @@ class PlacementSettings:
 BatchObserver = Callable[[float, int], None]
 
 
-def place_pending(uow_factory: UowFactory, settings: PlacementSettings, clock: Clock = utcnow,
+def place_pending(uow_factory: UowFactory, settings: PlacementSettings,
                   observe: BatchObserver | None = None) -> list[PlacementOutcome]:
     """Place every pending workload, oldest first, reading them ``settings.batch`` at a time.
 
@@ -72,7 +75,9 @@ def place_pending(uow_factory: UowFactory, settings: PlacementSettings, clock: C
     site, an offer closed for the day) never hold back newer ones that fit.
 
     ``observe(seconds, workloads)`` is called after each batch with its duration, from its first decision
-    to its commit: the latency a workload of that batch saw (benchmarks and metrics use it)."""
+    to its commit: the latency a workload of that batch saw (benchmarks and metrics use it). Now and new
+    ids are the units of work's (``runtime_of``)."""
+    clock, new_id = runtime_of(uow_factory)
     outcomes: list[PlacementOutcome] = []
     ctx: PlacementContext | None = None
     after: tuple[datetime, str] | None = None
@@ -87,7 +92,7 @@ def place_pending(uow_factory: UowFactory, settings: PlacementSettings, clock: C
         for start in range(0, len(page), settings.claim_batch):
             chunk = page[start:start + settings.claim_batch]
             began = time.perf_counter()
-            done, ctx = _place_batch(uow_factory, ctx, chunk, settings, clock)
+            done, ctx = _place_batch(uow_factory, ctx, chunk, settings, clock, new_id)
             if observe is not None:
                 observe(time.perf_counter() - began, len(chunk))
             outcomes += done
@@ -95,105 +100,74 @@ def place_pending(uow_factory: UowFactory, settings: PlacementSettings, clock: C
             return outcomes
 
 
-def _decide(ctx: PlacementContext, workload: Workload) -> Decision:
-    return schedule(ctx.snapshot, request_for(ctx, workload), profile_for(workload.service_class))
-
-
-def _explanation(ctx: PlacementContext, workload: Workload, decision: Decision,
-                 now: datetime) -> tuple[PlacementExplanation, str]:
-    summary = decision.summary()
-    message = f"no host can take {ctx.offerings[workload.offering_id].name} now ({summary}); " \
-              "retrying as capacity frees up"
-    return PlacementExplanation(summary, decision.reason_counts, now), message
-
-
-def _placed(ctx: PlacementContext, index: int, decision: Decision) -> str:
-    return f"placed at {ctx.snapshot.site_name(index)} ({decision.summary()})"
-
-
 def _place_batch(uow_factory: UowFactory, ctx: PlacementContext, chunk: list[Workload], settings: PlacementSettings,
-                 clock: Clock) -> tuple[list[PlacementOutcome], PlacementContext]:
-    before = ctx
+                 clock: Clock, new_id: IdSource) -> tuple[list[PlacementOutcome], PlacementContext]:
+    """Plan the chunk on ``ctx``, apply the plan in one transaction; when any compare-and-swap misses, the
+    hosts are read again and the chunk is planned and applied one workload at a time."""
     now = clock()
-    claims: list[Claim] = []
-    explained: list[tuple[str, PlacementExplanation, str]] = []
-    outcomes: list[PlacementOutcome] = []
-    for workload in chunk:
-        decision = _decide(ctx, workload)
-        host_id = decision.best
-        if host_id is None:
-            explanation, message = _explanation(ctx, workload, decision, now)
-            if workload.placement is None or workload.placement.summary != explanation.summary:
-                explained.append((workload.id, explanation, message))
-            outcomes.append(PlacementOutcome(workload.id, False, None, message))
-            continue
-        index = ctx.snapshot.index_of[host_id]
-        offering = ctx.offerings[workload.offering_id]
-        message = _placed(ctx, index, decision)
-        claims.append(Claim(new_id(), workload.id, host_id, int(ctx.snapshot.generations[index]),
-                            offering.resources, workload.service_class, message))
-        outcomes.append(PlacementOutcome(workload.id, True, host_id, message))
-        ctx = record_claim(ctx, workload, host_id, offering.resources)
+    plan = plan_placements(ctx, chunk, settings.profiles, now)
     with uow_factory() as uow:
-        committed = uow.claims.claim_all(claims, now)
-        if committed:
-            uow.commit()
-        else:
+        committed = _apply(uow, plan, now, new_id)
+        if not committed:
             uow.rollback()
-            log.debug("a batch of %d claims met a concurrent change; placing them one by one", len(claims))
-            ctx = _fresh(uow, before, clock, settings)
+            log.debug("a batch of %d claims met a concurrent change; placing them one by one", len(plan.claims))
+            ctx = settings.context(uow, clock())
     if committed:
         # Apart from the claims: explanations touch other workloads' rows, and taking those locks in the
         # claims' transaction could deadlock with another replica's batch.
-        if explained:
-            with uow_factory() as uow:
-                uow.workloads.explain_many(explained)
-                uow.commit()
-        return outcomes, ctx
+        _explain(uow_factory, plan)
+        return list(plan.outcomes), plan.context
     outcomes = []
     for workload in chunk:
-        outcome, ctx = _place_one(uow_factory, ctx, workload, settings, clock)
+        outcome, ctx = _place_one(uow_factory, ctx, workload, settings, clock, new_id)
         outcomes.append(outcome)
     return outcomes, ctx
 
 
-def _fresh(uow: UnitOfWork, ctx: PlacementContext, clock: Clock, settings: PlacementSettings) -> PlacementContext:
-    """After a lost claim: the hosts, and what other schedulers placed (quotas, groups), read again."""
-    return settings.context(uow, clock())
+def _apply(uow: UnitOfWork, plan: PlacementPlan, now: datetime, new_id: IdSource) -> bool:
+    """Every claim of ``plan`` with its compare-and-swaps, and its audit events, committed; False (nothing
+    kept) as soon as one misses."""
+    claims = [Claim(new_id(), c.workload.id, c.host_id, c.seen_generation, c.resources, c.workload.service_class,
+                    c.message) for c in plan.claims]
+    if not uow.claims.claim_all(claims, now):
+        return False
+    uow.emit(*(events.placed(c.workload.id, c.workload.member_id, c.host_id) for c in plan.claims))
+    uow.commit()
+    return True
+
+
+def _explain(uow_factory: UowFactory, plan: PlacementPlan) -> None:
+    if plan.explanations:
+        with uow_factory() as uow:
+            uow.workloads.explain_many([(e.workload_id, e.explanation, e.message) for e in plan.explanations])
+            uow.commit()
 
 
 def _place_one(uow_factory: UowFactory, ctx: PlacementContext, workload: Workload, settings: PlacementSettings,
-               clock: Clock) -> tuple[PlacementOutcome, PlacementContext]:
+               clock: Clock, new_id: IdSource) -> tuple[PlacementOutcome, PlacementContext]:
     for attempt in range(1, settings.retries + 1):
-        decision = _decide(ctx, workload)
-        host_id = decision.best
         now = clock()
-        if host_id is None:
-            explanation, message = _explanation(ctx, workload, decision, now)
-            with uow_factory() as uow:
-                uow.workloads.explain(workload.id, explanation, message)
-                uow.commit()
-            return PlacementOutcome(workload.id, False, None, message), ctx
-        index = ctx.snapshot.index_of[host_id]
-        offering = ctx.offerings[workload.offering_id]
-        message = _placed(ctx, index, decision)
+        plan = plan_placements(ctx, [workload], settings.profiles, now)
+        if not plan.claims:
+            _explain(uow_factory, plan)
+            return plan.outcomes[0], ctx
+        claim = plan.claims[0]
         with uow_factory() as uow:
             # The workload's compare-and-swap goes first: a rival scheduler that placed it elsewhere has
             # either lost here already, or won and makes this update miss.
-            if not uow.workloads.update(workload.id, S.PENDING, now=now, state=S.SCHEDULED, host_id=host_id,
-                                        message=message):
+            if not uow.workloads.update(workload.id, S.PENDING, now=now, state=S.SCHEDULED, host_id=claim.host_id,
+                                        message=claim.message):
                 return PlacementOutcome(workload.id, False, None, "no longer pending"), ctx
-            if not uow.hosts.claim(host_id, int(ctx.snapshot.generations[index]), offering.resources,
-                                   workload.service_class):
-                log.debug("claim on %s lost (attempt %d); re-reading the hosts", host_id, attempt)
+            if not uow.hosts.claim(claim.host_id, claim.seen_generation, claim.resources, workload.service_class):
+                log.debug("claim on %s lost (attempt %d); re-reading the hosts", claim.host_id, attempt)
                 uow.rollback()
-                ctx = _fresh(uow, ctx, clock, settings)
+                ctx = settings.context(uow, clock())
                 continue
-            uow.allocations.add(Allocation(new_id(), workload.id, host_id, offering.resources, now, None,
+            uow.allocations.add(Allocation(new_id(), workload.id, claim.host_id, claim.resources, now, None,
                                            workload.service_class))
+            uow.emit(events.placed(workload.id, workload.member_id, claim.host_id))
             uow.commit()
-        return PlacementOutcome(workload.id, True, host_id, message), \
-            record_claim(ctx, workload, host_id, offering.resources)
+        return plan.outcomes[0], plan.context
     message = f"lost {settings.retries} races for hosts to other schedulers; will retry"
     with uow_factory() as uow:
         uow.workloads.update(workload.id, S.PENDING, now=clock(), message=message)

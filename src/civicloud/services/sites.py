@@ -22,7 +22,6 @@ from civicloud.domain import (
 )
 from civicloud.domain.secrets import SecretKind, new_secret
 from civicloud.errors import Conflict, InvalidInput, NotFound
-from civicloud.services._common import new_id, utcnow
 from civicloud.services.members import require_member
 from civicloud.store import UnitOfWork
 from civicloud.wire import CertificationAttest, CertificationIn, SiteCreate
@@ -73,9 +72,9 @@ def create_site(uow: UnitOfWork, cmd: SiteCreate) -> Site:
         if uow.sites.named(cmd.name, member.id):  # only the member's own: others' names are not told
             raise Conflict(f"{member.name} already has a site named {cmd.name!r}; choose another name",
                            code="civicloud.site.name_taken")
-        site = Site(new_id(), member.id, cmd.name, insee, tz, certs, utcnow(), cmd.latitude, cmd.longitude,
+        site = Site(uow.new_id(), member.id, cmd.name, insee, tz, certs, uow.clock(), cmd.latitude, cmd.longitude,
                     cmd.carbon_g_per_kwh, cmd.country)
-        uow.sites.add(site, cert_ids=[new_id() for _ in certs])
+        uow.sites.add(site, cert_ids=[uow.new_id() for _ in certs])
         uow.commit()
     return site
 
@@ -140,10 +139,10 @@ def set_offer(uow: UnitOfWork, offer: Offer, *, site_ref: str | None = None, hos
               member_id: str | None = None) -> OfferView:
     """Set what a site lends, or one of its hosts (overriding the site's offer for that host)."""
     check_offer(offer)
-    now = utcnow()
+    now = uow.clock()
     with uow:
         site = _require_site_of(uow, site_ref, host_id, member_id)
-        uow.offers.set(new_id(), site.id, host_id, offer, now)
+        uow.offers.set(uow.new_id(), site.id, host_id, offer, now)
         uow.commit()
     return _view(site, host_id, (offer, now), now)
 
@@ -156,7 +155,7 @@ def get_offer(uow: UnitOfWork, *, site_ref: str | None = None, host_id: str | No
         if found is None and host_id is not None:
             found = uow.offers.get(site.id)  # the host follows its site's offer
             host_id = None
-        return _view(site, host_id, found, utcnow())
+        return _view(site, host_id, found, uow.clock())
 
 
 def remove_host_offer(uow: UnitOfWork, host_id: str) -> OfferView:
@@ -165,7 +164,7 @@ def remove_host_offer(uow: UnitOfWork, host_id: str) -> OfferView:
         site = _require_site_of(uow, None, host_id)
         uow.offers.remove_host_override(site.id, host_id)
         uow.commit()
-        return _view(site, None, uow.offers.get(site.id), utcnow())
+        return _view(site, None, uow.offers.get(site.id), uow.clock())
 
 
 def _require_site_of(uow: UnitOfWork, site_ref: str | None, host_id: str | None,
@@ -186,17 +185,17 @@ def revoke_agents(uow: UnitOfWork, site_ref: str, member_id: str | None = None) 
     """Revoke the credentials of every agent of a site (a stolen or retired machine): they must join again."""
     with uow:
         site = require_site(uow, site_ref, member_id)
-        revoked = uow.credentials.revoke_site_credentials(site.id, utcnow())
+        revoked = uow.credentials.revoke_site_credentials(site.id, uow.clock())
         uow.commit()
     return revoked
 
 
 def issue_join_token(uow: UnitOfWork, site_ref: str, ttl: timedelta, member_id: str | None = None) -> IssuedToken:
     token = new_secret(SecretKind.JOIN_TOKEN)
-    now = utcnow()
+    now = uow.clock()
     with uow:
         site = require_site(uow, site_ref, member_id)
-        uow.credentials.add_join_token(new_id(), site.id, hash_secret(token), now, now + ttl)
+        uow.credentials.add_join_token(uow.new_id(), site.id, hash_secret(token), now, now + ttl)
         uow.commit()
     return IssuedToken(site.id, token, now + ttl)
 
@@ -212,7 +211,7 @@ def propose_certification(uow: UnitOfWork, site_ref: str, cmd: CertificationIn,
     check_certification(cert)
     with uow:
         site = require_site(uow, site_ref, member_id)
-        uow.sites.set_certification(new_id(), site.id, cert)
+        uow.sites.set_certification(uow.new_id(), site.id, cert)
         site = require_site(uow, site.id)
         uow.commit()
     return site
@@ -222,12 +221,12 @@ def attest_certification(uow: UnitOfWork, site_ref: str, kind: CertificationKind
                          actor: str) -> Site:
     """The federation's operator has seen the certificate: its number, issuer and validity (which replace
     what the site proposed). From then on the certification counts for placement, until it expires."""
-    now = utcnow()
+    now = uow.clock()
     check_attestation(cmd.certificate_number, cmd.issuer, cmd.valid_from, cmd.expires_on, now.date())
     with uow:
         site = require_site(uow, site_ref)
         cert = _require_certification(site, kind)
-        uow.sites.set_certification(new_id(), site.id, replace(
+        uow.sites.set_certification(uow.new_id(), site.id, replace(
             cert, valid_from=cmd.valid_from, expires_on=cmd.expires_on, attested_at=now, attested_by=actor,
             certificate_number=cmd.certificate_number, issuer=cmd.issuer))
         site = require_site(uow, site.id)
@@ -242,7 +241,7 @@ def revoke_attestation(uow: UnitOfWork, site_ref: str, kind: CertificationKind) 
         site = require_site(uow, site_ref)
         cert = _require_certification(site, kind)
         if cert.attested:
-            uow.sites.set_certification(new_id(), site.id, replace(
+            uow.sites.set_certification(uow.new_id(), site.id, replace(
                 cert, attested_at=None, attested_by=None, certificate_number=None, issuer=None))
             site = require_site(uow, site.id)
             uow.commit()

@@ -1,43 +1,30 @@
-"""From the store to the scheduler's inputs: the snapshot of hosts and the request of a workload."""
+"""From the store to the scheduler's inputs: the snapshot of hosts and the placement context of a pass.
+
+The context itself, and what is decided on it (``request_for``, ``record_claim``, ``without``), are pure and
+live in ``scheduler.context``; they are named here too for the services that read them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-import numpy as np
-
-from civicloud.domain import (
-    Host,
-    Member,
-    Offer,
-    Offering,
-    PlacementGroup,
-    Quota,
-    Resources,
-    Site,
-    Workload,
-    department_of,
-    region_of,
+from civicloud.domain import Host, Offer, Quota, Site, department_of, region_of
+from civicloud.domain.members import agreements_in_force
+from civicloud.scheduler import HostRow, SiteFacts, Snapshot, build_snapshot
+from civicloud.scheduler.context import (
+    PlacementContext,
+    quota_exceeded,
+    record_claim,
+    request_for,
+    without,
 )
-from civicloud.scheduler import GroupConstraint, HostRow, QuotaExceeded, Request, SiteFacts, Snapshot, build_snapshot
 from civicloud.services.sites import NO_OFFER, holidays_of
 from civicloud.store import UnitOfWork
 
-
-@dataclass(frozen=True)
-class PlacementContext:
-    """Everything a placement pass reads from the store, once."""
-
-    snapshot: Snapshot
-    members: Mapping[str, Member]
-    offerings: Mapping[str, Offering]
-    groups: Mapping[str, PlacementGroup]
-    group_hosts: Mapping[str, set[str]]  # group -> hosts of its placed workloads
-    usage: Mapping[tuple[str, str], tuple[Resources, int]]  # (member, class) -> held, placed live workloads
-    quotas: Mapping[str, Mapping[str, Quota]]  # member -> class -> quota, from the agreement in force
-    member_location: Mapping[str, tuple[float, float]]
+__all__ = ["PlacementContext", "effective_offers", "host_row", "load_context", "load_snapshot", "quota_exceeded",
+           "record_claim", "request_for", "site_facts", "without"]
 
 
 def site_facts(site: Site, offer: Offer, default_carbon: float) -> SiteFacts:
@@ -85,11 +72,9 @@ def load_snapshot(uow: UnitOfWork, now: datetime, stale_after: timedelta, defaul
 def load_context(uow: UnitOfWork, now: datetime, stale_after: timedelta, default_carbon: float) -> PlacementContext:
     snapshot = load_snapshot(uow, now, stale_after, default_carbon)
     members = {m.id: m for m in uow.members.list()}
-    # The agreement in force that started last governs; one without quotas means no limit.
-    quotas: dict[str, Mapping[str, Quota]] = {}
-    in_force = sorted((a for a in uow.agreements.all() if a.in_force(now.date())), key=lambda a: (a.valid_from, a.id))
-    for agreement in in_force:
-        quotas[agreement.member_id] = agreement.quotas
+    # The agreement in force governs (domain.members.agreements_in_force); one without quotas means no limit.
+    quotas: dict[str, Mapping[str, Quota]] = {
+        member_id: a.quotas for member_id, a in agreements_in_force(uow.agreements.all(), now.date()).items()}
     # A borrower's location: the first of its sites that has coordinates.
     location: dict[str, tuple[float, float]] = {}
     for site in uow.sites.list():
@@ -98,47 +83,3 @@ def load_context(uow: UnitOfWork, now: datetime, stale_after: timedelta, default
     return PlacementContext(snapshot, members, {o.id: o for o in uow.offerings.list()},
                             {g.id: g for g in uow.groups.list()}, uow.workloads.group_hosts(),
                             uow.workloads.usage_by_member(), quotas, location)
-
-
-def quota_exceeded(ctx: PlacementContext, workload: Workload, need: Resources) -> QuotaExceeded | None:
-    quota = ctx.quotas.get(workload.member_id, {}).get(workload.service_class.value)
-    if quota is None:
-        return None
-    held, live = ctx.usage.get((workload.member_id, workload.service_class.value), (Resources(), 0))
-    for name in ("vcpus", "memory_mib", "disk_gib"):
-        limit = getattr(quota, name)
-        if limit is not None and getattr(held, name) + getattr(need, name) > limit:
-            return QuotaExceeded(f"{workload.service_class.value}.{name}", limit, getattr(held, name))
-    if quota.workloads is not None and live + 1 > quota.workloads:
-        return QuotaExceeded(f"{workload.service_class.value}.workloads", quota.workloads, live)
-    return None
-
-
-def request_for(ctx: PlacementContext, workload: Workload) -> Request:
-    offering = ctx.offerings[workload.offering_id]
-    member = ctx.members[workload.member_id]
-    group = None
-    if workload.group_id is not None and workload.group_id in ctx.groups:
-        hosts = frozenset(ctx.group_hosts.get(workload.group_id, set()))
-        snap = ctx.snapshot
-        sites = frozenset(snap.sites[snap.site_of[snap.index_of[h]]].id.split("#")[0]
-                          for h in hosts if h in snap.index_of)
-        group = GroupConstraint(ctx.groups[workload.group_id].policy.value, hosts, sites)
-    return Request(workload.id, offering.resources.as_tuple(), workload.service_class, member.id, member.category,
-                   offering.hds_activities, offering.traits, workload.residency, group,
-                   quota_exceeded(ctx, workload, offering.resources), ctx.member_location.get(member.id))
-
-
-def record_claim(ctx: PlacementContext, workload: Workload, host_id: str, need: Resources) -> PlacementContext:
-    """The context after one more claim, so the rest of the pass sees it. ``ctx`` itself is left as it was:
-    a batch whose claims roll back goes on from the context it started with."""
-    snap = ctx.snapshot
-    key = (workload.member_id, workload.service_class.value)
-    held, live = ctx.usage.get(key, (Resources(), 0))
-    usage = {**ctx.usage, key: (held + need, live + 1)}
-    group_hosts = ctx.group_hosts
-    if workload.group_id is not None:
-        group_hosts = {**group_hosts, workload.group_id: group_hosts.get(workload.group_id, set()) | {host_id}}
-    vector = np.array(need.as_tuple(), dtype=np.float64)
-    return replace(ctx, snapshot=snap.with_claim(snap.index_of[host_id], vector, workload.service_class),
-                   usage=usage, group_hosts=group_hosts)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
-
-import numpy as np
 
 from civicloud.domain import (
     Allocation,
@@ -14,20 +12,18 @@ from civicloud.domain import (
     Member,
     Offering,
     Residency,
-    Resources,
     UsageSample,
     Workload,
     WorkloadState,
 )
+from civicloud.domain.members import agreements_in_force, quota_breach
 from civicloud.errors import ConcurrentUpdate, Conflict, NotFound
-from civicloud.scheduler import profile_for, schedule
-from civicloud.services._common import new_id, utcnow
+from civicloud.scheduler.planning import plan_resize
 from civicloud.services.allocations import release_allocation
 from civicloud.services.catalogue import require_offering
 from civicloud.services.groups import require_group
 from civicloud.services.members import require_member
 from civicloud.services.placement import PlacementSettings
-from civicloud.services.snapshots import request_for
 from civicloud.store import UnitOfWork
 from civicloud.wire import WorkloadCreate
 
@@ -35,7 +31,7 @@ S = WorkloadState
 
 
 def create_workload(uow: UnitOfWork, cmd: WorkloadCreate) -> Workload:
-    now = utcnow()
+    now = uow.clock()
     with uow:
         member = require_member(uow, cmd.member_id)
         offering = require_offering(uow, cmd.offering_id)
@@ -51,7 +47,7 @@ def create_workload(uow: UnitOfWork, cmd: WorkloadCreate) -> Workload:
         _check_quota(uow, member, offering, now)
         residency = Residency(tuple(cmd.residency.countries), tuple(cmd.residency.regions),
                               tuple(cmd.residency.departments)) if cmd.residency else Residency()
-        workload = Workload(new_id(), member.id, offering.id, cmd.name, S.PENDING, DesiredPower.RUNNING, None,
+        workload = Workload(uow.new_id(), member.id, offering.id, cmd.name, S.PENDING, DesiredPower.RUNNING, None,
                             "waiting for placement", now, now, offering.service_class, group_id, residency)
         uow.workloads.add(workload)
         uow.commit()
@@ -61,26 +57,26 @@ def create_workload(uow: UnitOfWork, cmd: WorkloadCreate) -> Workload:
 def _check_quota(uow: UnitOfWork, member: Member, offering: Offering, now: datetime) -> None:
     """Refuse a request its member's agreement has no room for: what its live workloads of the class ask for
     (pending ones too, so a burst cannot slip past), plus this one, must stay within each limit."""
-    in_force = sorted((a for a in uow.agreements.for_member(member.id) if a.in_force(now.date())),
-                      key=lambda a: (a.valid_from, a.id))
-    if not in_force:
+    agreement = agreements_in_force(uow.agreements.for_member(member.id), now.date()).get(member.id)
+    if agreement is None:
         return
     cls = offering.service_class.value
-    quota = in_force[-1].quotas.get(cls)
+    quota = agreement.quotas.get(cls)
     if quota is None:
         return
-    used, count = uow.workloads.live_demand(member.id, cls)
-    for name, unit in (("vcpus", "vCPU"), ("memory_mib", "MiB"), ("disk_gib", "GiB")):
-        limit = getattr(quota, name)
-        if limit is not None and getattr(used, name) + getattr(offering.resources, name) > limit:
-            raise Conflict(f"{member.name}'s {cls} quota {name} is {limit} {unit}; its live workloads use "
-                           f"{getattr(used, name)} and {offering.name} needs {getattr(offering.resources, name)}: "
-                           "delete one, choose a smaller offering, or ask the operator for a larger agreement",
-                           code="civicloud.quota.exceeded", field=f"quota.{cls}.{name}")
-    if quota.workloads is not None and count + 1 > quota.workloads:
-        raise Conflict(f"{member.name}'s {cls} quota workloads is {quota.workloads}; it has {count} live: delete "
+    used, count = uow.workloads.live_demand(member.id, cls)  # request time: pending requests count
+    breach = quota_breach(quota, cls, used, count, offering.resources)
+    if breach is None:
+        return
+    name = breach.field.split(".")[1]
+    if name == "workloads":
+        raise Conflict(f"{member.name}'s {cls} quota workloads is {breach.limit}; it has {breach.used} live: delete "
                        "one or ask the operator for a larger agreement", code="civicloud.quota.exceeded",
-                       field=f"quota.{cls}.workloads")
+                       field=f"quota.{breach.field}")
+    raise Conflict(f"{member.name}'s {cls} quota {name} is {breach.limit} {breach.unit}; its live workloads use "
+                   f"{breach.used} and {offering.name} needs {breach.need}: "
+                   "delete one, choose a smaller offering, or ask the operator for a larger agreement",
+                   code="civicloud.quota.exceeded", field=f"quota.{breach.field}")
 
 
 def require_workload(uow: UnitOfWork, workload_id: str) -> Workload:
@@ -165,7 +161,7 @@ def reboot_workload(uow: UnitOfWork, workload_id: str) -> Workload:
         if w.state is not S.RUNNING or w.desired is not DesiredPower.RUNNING:
             raise Conflict(f"only a running workload is rebooted, and this one is {w.state.value}; start it "
                            "instead", code="civicloud.workload.not_running")
-        now = utcnow()
+        now = uow.clock()
         _update(uow, w, reboot_requested_at=now, message=f"reboot requested at {now:%H:%M:%S} UTC")
         uow.commit()
         return require_workload(uow, w.id)
@@ -190,7 +186,7 @@ def delete_workload(uow: UnitOfWork, workload_id: str) -> Workload:
         w = require_workload(uow, workload_id)
         if w.state is S.DELETED or w.desired is DesiredPower.ABSENT:
             return w  # deleting twice is not an error: the outcome is the same
-        now = utcnow()
+        now = uow.clock()
         if w.host_id is None:
             _update(uow, w, state=S.DELETED, desired=DesiredPower.ABSENT, message="deleted before placement")
             release_allocation(uow, w.id, now)
@@ -203,7 +199,7 @@ def delete_workload(uow: UnitOfWork, workload_id: str) -> Workload:
 
 
 def _update(uow: UnitOfWork, w: Workload, **values: object) -> None:
-    if not uow.workloads.update(w.id, w.state, now=utcnow(), **values):
+    if not uow.workloads.update(w.id, w.state, now=uow.clock(), **values):
         raise ConcurrentUpdate("the workload changed while this request was handled; read it again and retry")
 
 
@@ -244,31 +240,20 @@ def resize_workload(uow: UnitOfWork, workload_id: str, offering_ref: str, settin
             raise Conflict(f"{new.name} has a smaller disk ({new.resources.disk_gib} GiB) than {old.name} "
                            f"({old.resources.disk_gib} GiB); a disk only grows", code="civicloud.workload.disk_shrink",
                            field="offering_id")
-        host_id = w.host_id
-        assert host_id is not None  # stopped: placed
-        ctx = settings.context(uow, utcnow())
-        index = ctx.snapshot.index_of[host_id]
-        # The snapshot and the quota usage without this workload's own allocation: that room is its own.
-        own = old.resources
-        key = (w.member_id, w.service_class.value)
-        held, live = ctx.usage.get(key, (Resources(), 0))
-        freed = replace(ctx, snapshot=ctx.snapshot.with_claim(index, -np.array(own.as_tuple(), dtype=np.float64),
-                                                              w.service_class),
-                        usage={**ctx.usage, key: (held - own, live - 1)})
-        resized = replace(w, offering_id=new.id)
-        decision = schedule(freed.snapshot, request_for(freed, resized), profile_for(w.service_class))
-        rejected = decision.reason_for(host_id)
-        if rejected is not None:
-            texts = {code: text for _f, code, text, _n in decision.reason_counts}
-            raise Conflict(f"its host at {ctx.snapshot.site_name(index)} cannot take {new.name}: "
-                           f"{texts.get(rejected[1], rejected[1])}; choose a smaller offering, or re-create the "
+        assert w.host_id is not None  # stopped: placed
+        ctx = settings.context(uow, uow.clock())
+        plan = plan_resize(ctx, w, old, new, settings.profiles)
+        host_id = plan.host_id
+        if plan.refusal is not None:
+            raise Conflict(f"its host at {ctx.snapshot.site_name(ctx.snapshot.index_of[host_id])} cannot take "
+                           f"{new.name}: {plan.refusal}; choose a smaller offering, or re-create the "
                            "workload to have it placed elsewhere", code="civicloud.workload.resize_no_room",
                            field="offering_id")
-        now = utcnow()
-        if not uow.hosts.claim(host_id, int(ctx.snapshot.generations[index]), new.resources, w.service_class):
+        now = uow.clock()
+        if not uow.hosts.claim(host_id, plan.seen_generation, new.resources, w.service_class):
             raise ConcurrentUpdate("the host changed while this resize was decided; retry")
         release_allocation(uow, w.id, now)
-        uow.allocations.add(Allocation(new_id(), w.id, host_id, new.resources, now, None, w.service_class))
+        uow.allocations.add(Allocation(uow.new_id(), w.id, host_id, new.resources, now, None, w.service_class))
         _update(uow, w, offering_id=new.id, message=f"resized from {old.name} to {new.name}; it starts with the "
                                                      "new size")
         uow.commit()

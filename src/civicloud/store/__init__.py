@@ -4,7 +4,12 @@ from sqlalchemy import Engine
 
 from civicloud.store.engine import make_engine
 from civicloud.store.migrate import is_up_to_date, upgrade
-from civicloud.store.transaction import SharedTransaction, after_commit, current_transaction, outside_transaction
+from civicloud.store.transaction import (
+           SharedTransaction,
+           after_commit,
+           current_transaction,
+           outside_transaction,
+)
 from civicloud.store.uow import SqlUnitOfWork, UnitOfWork
 
 __all__ = ["Engine", "SharedTransaction", "SqlUnitOfWork", "UnitOfWork", "after_commit", "current_transaction",

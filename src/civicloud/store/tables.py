@@ -454,7 +454,3 @@ site_credentials = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("revoked_at", UtcDateTime(), nullable=True),
 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -9,6 +9,8 @@ from sqlalchemy import Connection, Engine, NestedTransaction
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 
+from civicloud.clock import Clock, IdSource, random_ids, system_clock
+from civicloud.domain.events import DomainEvent
 from civicloud.errors import CivicloudError, Conflict, InvalidInput, Unavailable
 from civicloud.store.repositories import (
     AgreementRepository,
@@ -33,6 +35,8 @@ from civicloud.store.repositories import (
 )
 from civicloud.store.transaction import current_transaction
 
+AUDIT_RETRIES = 50  # another writer moved the audit log's head first: read it again and chain after it
+
 
 class UnitOfWork(Protocol):
     members: MemberRepository
@@ -54,7 +58,10 @@ class UnitOfWork(Protocol):
     idempotency: IdempotencyRepository
     users: UserRepository
     tokens: TokenRepository
+    clock: Clock  # now, for everything done in this unit of work
+    new_id: IdSource  # a new id
 
+    def emit(self, *events: DomainEvent) -> None: ...
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
     def commit(self) -> None: ...
@@ -63,6 +70,9 @@ class UnitOfWork(Protocol):
 
 class SqlUnitOfWork:
     """``with uow: ...; uow.commit()`` — anything not committed is rolled back on exit.
+
+    ``clock`` and ``new_id`` are the composition root's notion of now and of new ids (``civicloud.clock``):
+    services read them here, never the wall clock.
 
     Database errors leave as CivicloudError: a constraint violation is a
     Conflict, a value the column cannot hold is InvalidInput, a lost
@@ -73,8 +83,11 @@ class SqlUnitOfWork:
     everything together (``store/transaction.py``).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Clock = system_clock, new_id: IdSource = random_ids) -> None:
         self._engine = engine
+        self.clock = clock
+        self.new_id = new_id
+        self._events: list[DomainEvent] = []
         self._conn: Connection | None = None
         self._savepoint: NestedTransaction | None = None
 
@@ -111,10 +124,28 @@ class SqlUnitOfWork:
         self.idempotency = IdempotencyRepository(conn)
         self.users = UserRepository(conn)
         self.tokens = TokenRepository(conn)
+        self._events = []
         return self
+
+    def emit(self, *events: DomainEvent) -> None:
+        """Record what the control plane did by itself (``domain.events``): the next ``commit`` writes each as
+        an audit entry in the same transaction as the change; leaving without commit forgets them."""
+        self._events.extend(events)
+
+    def _write_events(self) -> None:
+        events, self._events = self._events, []
+        now = self.clock()
+        entries = [event.entry(now) for event in events]
+        for _ in range(AUDIT_RETRIES):
+            if self.audit.append_many(entries) is not None:
+                return
+        raise Unavailable("the audit log is too busy to take this change's entries; retry in a moment",
+                          code="civicloud.audit.busy")
 
     def commit(self) -> None:
         assert self._conn is not None, "commit outside 'with uow:'"
+        if self._events:
+            self._write_events()
         try:
             if self._savepoint is not None:
                 self._savepoint.commit()
@@ -125,6 +156,7 @@ class SqlUnitOfWork:
             raise _conflict(exc) from exc
 
     def rollback(self) -> None:
+        self._events = []
         if self._savepoint is not None:
             if self._savepoint.is_active:
                 self._savepoint.rollback()

@@ -337,8 +337,8 @@ class AuditEntryOut(Out):
     role: str
     action: str
     target: str
-    outcome: int = Field(description="the HTTP status answered")
-    source: str = Field(description="the client's address")
+    outcome: int = Field(description="the HTTP status answered; 200 for a change the control plane made by itself")
+    source: str = Field(description="the client's address, or 'control-plane'")
     prev_hash: str
     hash: str
 

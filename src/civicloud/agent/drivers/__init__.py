@@ -1,6 +1,11 @@
 """Hypervisor drivers. ``libvirt`` is the real one; the pure-Python ``simulated`` one comes with the simulator."""
 
-from civicloud.agent.drivers.base import DomainSample, Driver, DriverError, HostInventory
+from civicloud.agent.drivers.base import (
+    DomainSample,
+    Driver,
+    DriverError,
+    HostInventory,
+)
 
 __all__ = ["DomainSample", "Driver", "DriverError", "HostInventory", "open_driver"]
 

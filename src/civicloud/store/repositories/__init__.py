@@ -1,6 +1,10 @@
 """Repositories: read and write domain objects through the unit of work's connection."""
 
-from civicloud.store.repositories.audit import AuditRepository, IdempotencyRepository, StoredAnswer
+from civicloud.store.repositories.audit import (
+    AuditRepository,
+    IdempotencyRepository,
+    StoredAnswer,
+)
 from civicloud.store.repositories.billing import (
     BillingRepository,
     BillingRun,
@@ -9,7 +13,10 @@ from civicloud.store.repositories.billing import (
     PriceBookRepository,
     UsageRecordRepository,
 )
-from civicloud.store.repositories.catalogue import OfferingRepository, PlacementGroupRepository
+from civicloud.store.repositories.catalogue import (
+    OfferingRepository,
+    PlacementGroupRepository,
+)
 from civicloud.store.repositories.claims import Claim, ClaimRepository
 from civicloud.store.repositories.credentials import CredentialRepository
 from civicloud.store.repositories.hosts import HostRepository
@@ -17,7 +24,10 @@ from civicloud.store.repositories.identity import TokenRepository, UserRepositor
 from civicloud.store.repositories.members import AgreementRepository, MemberRepository
 from civicloud.store.repositories.sites import OfferRepository, SiteRepository
 from civicloud.store.repositories.usage import UsageSampleRepository
-from civicloud.store.repositories.workloads import AllocationRepository, WorkloadRepository
+from civicloud.store.repositories.workloads import (
+    AllocationRepository,
+    WorkloadRepository,
+)
 
 __all__ = [
     "AuditRepository", "IdempotencyRepository", "StoredAnswer", "TokenRepository", "UserRepository",

@@ -26,18 +26,31 @@ class AuditRepository(Repo):
     def append(self, entry: AuditEntry) -> AuditEntry | None:
         """Chain ``entry`` after the head and move the head (compare-and-swap); None if another append got
         there first (the caller retries in a new transaction)."""
+        linked = self.append_many([entry])
+        return linked[0] if linked else None
+
+    def append_many(self, entries: list[AuditEntry]) -> list[AuditEntry] | None:
+        """Chain ``entries`` in order after the head, moving the head once (compare-and-swap) and inserting them
+        in one statement; None if another append got there first (read the head again and retry: on
+        PostgreSQL the head's row lock makes the retry wait for the other writer's commit)."""
+        if not entries:
+            return []
         seq, prev = self.head()
-        linked = chained(entry, seq, prev)
-        if seq == 0:
+        linked = []
+        for entry in entries:
+            link = chained(entry, seq, prev)
+            linked.append(link)
+            seq, prev = link.seq, link.hash
+        if linked[0].seq == 1:
             if self._one(select(HEAD.id).where(HEAD.id == 1)) is not None:
                 return None
-            self._conn.execute(insert(t.audit_head).values(id=1, seq=linked.seq, hash=linked.hash))
+            self._conn.execute(insert(t.audit_head).values(id=1, seq=seq, hash=prev))
         else:
-            moved = self._conn.execute(update(t.audit_head).where(and_(HEAD.id == 1, HEAD.seq == seq))
-                                       .values(seq=linked.seq, hash=linked.hash))
+            moved = self._conn.execute(update(t.audit_head).where(and_(HEAD.id == 1, HEAD.seq == linked[0].seq - 1))
+                                       .values(seq=seq, hash=prev))
             if moved.rowcount != 1:
                 return None
-        self._conn.execute(insert(t.audit_log).values(**vars(linked)))
+        self._conn.execute(insert(t.audit_log), [vars(link) for link in linked])
         return linked
 
     def entries(self, *, after: int = 0, limit: int = 1000, actor: str | None = None, action: str | None = None,

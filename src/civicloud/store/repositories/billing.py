@@ -10,7 +10,14 @@ from sqlalchemy import Row, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from civicloud.domain import Resources, ServiceClass, UsageSample
-from civicloud.domain.billing import Line, PriceBook, Prices, Quantities, cents_of, euros
+from civicloud.domain.billing import (
+    Line,
+    PriceBook,
+    Prices,
+    Quantities,
+    cents_of,
+    euros,
+)
 from civicloud.domain.members import AgreementKind, MemberCategory
 from civicloud.domain.metering import HeldAllocation, UsageRecord
 from civicloud.store import tables as t
@@ -197,7 +204,7 @@ def _book(r: Row[Any]) -> PriceBook:
     return PriceBook(r.id, r.name, r.valid_from, Prices(**{f: getattr(r, f) for f in PRICE_FIELDS}),
                      r.operator_fee_percent, AgreementKind(r.agreement_kind) if r.agreement_kind else None,
                      MemberCategory(r.member_category) if r.member_category else None,
-                     ServiceClass(r.service_class) if r.service_class else None, r.created_at)
+                     ServiceClass(r.service_class) if r.service_class else None, created_at=r.created_at)
 
 
 class BillingRepository(Repo):

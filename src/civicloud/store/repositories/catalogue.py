@@ -6,7 +6,14 @@ from typing import Any
 
 from sqlalchemy import Row, and_, delete, func, insert, select, update
 
-from civicloud.domain import GroupPolicy, Offering, PlacementGroup, Resources, ServiceClass, WorkloadState
+from civicloud.domain import (
+    GroupPolicy,
+    Offering,
+    PlacementGroup,
+    Resources,
+    ServiceClass,
+    WorkloadState,
+)
 from civicloud.store import tables as t
 from civicloud.store.repositories._base import Repo, join_ints, split_ints, split_words
 

@@ -16,6 +16,7 @@ from itertools import groupby
 from sqlalchemy import and_, bindparam, insert, update
 
 from civicloud.domain import Resources, ServiceClass, WorkloadState
+from civicloud.domain.workloads import check_transition
 from civicloud.store import tables as t
 from civicloud.store.repositories._base import Repo
 
@@ -57,6 +58,7 @@ class ClaimRepository(Repo):
         """Apply every claim, in order; False as soon as one compare-and-swap misses (then roll back)."""
         if not claims:
             return True
+        check_transition(WorkloadState.PENDING, WorkloadState.SCHEDULED)  # what _PLACE writes, by the table
         placed = self._conn.execute(_PLACE, [{"w_id": c.workload_id, "w_host": c.host_id, "w_message": c.message,
                                               "w_now": now} for c in claims])
         if placed.rowcount != len(claims):

@@ -8,7 +8,14 @@ from typing import Any
 
 from sqlalchemy import Row, and_, delete, insert, select, update
 
-from civicloud.domain import Certification, CertificationKind, MemberCategory, Offer, Site, Window
+from civicloud.domain import (
+    Certification,
+    CertificationKind,
+    MemberCategory,
+    Offer,
+    Site,
+    Window,
+)
 from civicloud.store import tables as t
 from civicloud.store.repositories._base import Repo, join_ints, split_ints
 

@@ -19,6 +19,7 @@ from civicloud.domain import (
     WorkloadState,
 )
 from civicloud.domain.usage import AllocationFacts
+from civicloud.domain.workloads import check_transition
 from civicloud.store import tables as t
 from civicloud.store.repositories._base import Repo
 
@@ -76,7 +77,12 @@ class WorkloadRepository(Repo):
         return [(_workload(r), r.host_name) for r in self._conn.execute(stmt)]
 
     def update(self, workload_id: str, expected_state: WorkloadState, *, now: datetime, **values: Any) -> bool:
-        """Change a workload if its state is still ``expected_state`` (compare-and-swap on the state)."""
+        """Change a workload if its state is still ``expected_state`` (compare-and-swap on the state).
+
+        A change of state must be one the domain's transition table allows (``domain.workloads.TRANSITIONS``):
+        any other raises Conflict ``civicloud.workload.invalid_transition``, whichever path asked for it."""
+        if "state" in values:
+            check_transition(expected_state, WorkloadState(values["state"]))
         for key in ("state", "desired"):
             if key in values and hasattr(values[key], "value"):
                 values[key] = values[key].value
