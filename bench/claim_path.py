@@ -13,13 +13,14 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from region import NOW, build_region, requests
 from sqlalchemy import create_engine, text
 
 from civicloud.domain import Member, MemberCategory, Offering, Ratios, Resources, Site
 from civicloud.services._common import new_id
 from civicloud.services.placement import PlacementSettings, place_pending
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade
+
+from region import NOW, build_region, requests
 
 ADMIN_URL = os.environ.get("CIVICLOUD_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

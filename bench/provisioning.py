@@ -31,8 +31,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datetime import UTC, datetime  # noqa: E402
 
-from report import publish  # noqa: E402
-
 from civicloud.agent.drivers.images import BootImage, GuestImages  # noqa: E402
 from civicloud.agent.drivers.libvirt import LibvirtDriver  # noqa: E402
 from civicloud.agent.runner import Agent  # noqa: E402
@@ -41,6 +39,8 @@ from civicloud.cli.serve import ThreadedServer  # noqa: E402
 from civicloud.client import ApiClient  # noqa: E402
 from civicloud.settings import Settings  # noqa: E402
 from civicloud.wire import MemberCreate, OfferingCreate, OfferSet, SiteCreate, WorkloadCreate  # noqa: E402
+
+from report import publish  # noqa: E402
 
 GUEST_DIR = Path(os.environ.get("CIVICLOUD_GUEST_DIR", "/var/cache/civicloud/guest"))
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from fastapi.testclient import TestClient
+
 from billing_scene import Ledger, demo_month
 from civicloud_support import API, error_code, ok
-from fastapi.testclient import TestClient
 
 
 @pytest.fixture

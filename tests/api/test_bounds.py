@@ -15,8 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from billing_scene import Ledger, demo_month
-from civicloud_support import API, error_code, ok
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +23,9 @@ from civicloud.domain import Agreement, AgreementKind
 from civicloud.domain.billing import PriceBook, Prices
 from civicloud.domain.pricing import COST_INPUT_BOUNDS
 from civicloud.services._common import new_id
+
+from billing_scene import Ledger, demo_month
+from civicloud_support import API, error_code, ok
 
 FAR_DATES = ["9999-12-31", "0001-01-01", "1999-12-31", "3000-01-01", "99999-01-01", "2026-02-30", "2026-1-01",
              "20260101", "2026-01-01T00:00:00Z"]

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import UTC, date, datetime
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import strategies as st
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
 
 from civicloud.api import create_app

@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from civicloud_support import API, Region, bearer, ok
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -31,6 +30,8 @@ from civicloud.api import create_app
 from civicloud.domain import Allocation, Resources, ServiceClass
 from civicloud.settings import Settings
 from civicloud.store import make_engine
+
+from civicloud_support import API, Region, bearer, ok
 
 OPERATOR_TOKEN = "operator-token-for-the-malformed-input-tests"
 PASSWORD = "correct horse battery staple"

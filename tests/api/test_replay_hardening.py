@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from civicloud_support import API, Region, bearer, error_code, ok
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -25,6 +24,8 @@ from civicloud.api.middleware import ClientAddress
 from civicloud.domain.secrets import PREFIXES, contains_secret
 from civicloud.services import identity
 from civicloud.wire import TokenCreate
+
+from civicloud_support import API, Region, bearer, error_code, ok
 
 PASSWORD = "correct horse battery staple"
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from civicloud_support import API, Region, error_code, host_report, join_site, ok
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -19,6 +18,8 @@ from civicloud.domain import WorkloadState, can_transition
 from civicloud.services.loops import PlacementLoop
 from civicloud.services.placement import PlacementSettings
 from civicloud.store import SqlUnitOfWork
+
+from civicloud_support import API, Region, error_code, host_report, join_site, ok
 
 ZERO = {"vcpus": 0, "memory_mib": 0, "disk_gib": 0, "gpus": 0}
 SMALL = {"vcpus": 2, "memory_mib": 4096, "disk_gib": 20, "gpus": 0}

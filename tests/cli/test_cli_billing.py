@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from billing_scene import Ledger, demo_month
 from typer.testing import CliRunner
 
 from civicloud.cli import app
@@ -14,6 +13,8 @@ from civicloud.cli.demo import free_port
 from civicloud.cli.serve import ThreadedServer
 from civicloud.settings import Settings
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade
+
+from billing_scene import Ledger, demo_month
 
 runner = CliRunner()
 

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
-from civicloud_support import SIREN_BOBIGNY, SIREN_DRANCY
-from store_scene import new_id, run_place_pending
 
 from civicloud.domain import (
     DesiredPower,
@@ -41,6 +39,9 @@ from civicloud.services import catalogue, placement
 from civicloud.services.placement import PlacementOutcome, PlacementSettings, place_pending
 from civicloud.store import UnitOfWork
 from civicloud.store.tables import utcnow
+
+from civicloud_support import SIREN_BOBIGNY, SIREN_DRANCY
+from store_scene import new_id, run_place_pending
 
 Uows = Callable[[], UnitOfWork]
 S = WorkloadState

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from civicloud.cli.certifications import certification_app
 from civicloud.cli.common import (
     DEFAULT_SERVER,
     ServerOpt,
@@ -18,7 +19,6 @@ from civicloud.cli.common import (
     styled_state,
     table,
 )
-from civicloud.cli.certifications import certification_app
 from civicloud.cli.offers import offer_app
 from civicloud.client import ApiClient
 from civicloud.errors import Unavailable

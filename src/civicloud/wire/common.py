@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
