@@ -34,7 +34,8 @@ def _load_region(engine, n_hosts: int, n_requests: int) -> None:  # type: ignore
         members = {}
         for site in region.sites:
             if site.member_id not in members:
-                members[site.member_id] = Member(new_id(), site.member_id, "219300290", None, MemberCategory.COMMUNE, NOW)
+                members[site.member_id] = Member(new_id(), site.member_id, "219300290", None, MemberCategory.COMMUNE,
+                                                 NOW)
                 uow.members.add(members[site.member_id])
             uow.sites.add(Site(site.id, members[site.member_id].id, site.name, "93029", site.timezone,
                                site.certifications, NOW, site.latitude, site.longitude, site.carbon_g_per_kwh),

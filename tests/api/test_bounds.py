@@ -248,7 +248,8 @@ def test_cost_model_never_fails_within_its_bounds(client: TestClient, body: dict
 
 
 ANYTHING = st.one_of(st.floats(), st.floats(min_value=1e-300, max_value=1e-6), st.integers(),
-                     st.decimals().map(str), st.decimals(min_value=Decimal("1e-40"), max_value=Decimal("1e-6")).map(str),
+                     st.decimals().map(str),
+                     st.decimals(min_value=Decimal("1e-40"), max_value=Decimal("1e-6")).map(str),
                      st.text(max_size=50), st.booleans(), st.none())
 
 

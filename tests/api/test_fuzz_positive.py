@@ -81,7 +81,8 @@ def world() -> dict[str, Any]:
         bobigny = post("/members", {"name": "Bobigny", "siren": "219300084", "category": "commune"})
         post(f"/members/{bobigny['id']}/agreements", {"kind": "mutualisation_convention", "valid_from": "2026-01-01"})
         site = post("/sites", {"member_id": drancy["id"], "name": "drancy-mairie", "insee_code": "93029"})
-        assert client.put(f"/api/v1/sites/{site['id']}/offer", headers=h, json={"default_percent": 50}).status_code == 200
+        offered = client.put(f"/api/v1/sites/{site['id']}/offer", headers=h, json={"default_percent": 50})
+        assert offered.status_code == 200
         join = post(f"/sites/{site['id']}/join-tokens")
         cred = client.post("/api/v1/agent/join", json={"join_token": join["token"], "agent_name": "a"}).json()
         hb = client.post("/api/v1/agent/heartbeat", headers={"Authorization": f"Bearer {cred['credential']}"},

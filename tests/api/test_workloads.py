@@ -7,6 +7,7 @@ every step is deterministic.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -52,7 +53,7 @@ class Recorder:
         return body
 
     def moves_follow_the_state_machine(self) -> bool:
-        return all(can_transition(WorkloadState(a), WorkloadState(b)) for a, b in zip(self.states, self.states[1:]))
+        return all(can_transition(WorkloadState(a), WorkloadState(b)) for a, b in pairwise(self.states))
 
 
 def test_life_of_a_workload(app: FastAPI, client: TestClient, region: Region) -> None:
@@ -78,7 +79,8 @@ def test_life_of_a_workload(app: FastAPI, client: TestClient, region: Region) ->
 
     # The site's agent sees it in its desired state, then reports it running.
     desired = ok(client.get(f"{API}/agent/desired", headers=drancy.headers), 200)["workloads"]
-    assert desired == [{"workload_id": w.id, "name": "compta", "offering": "vm-small", "host_name": "drancy-h1", "desired": "running",
+    assert desired == [{"workload_id": w.id, "name": "compta", "offering": "vm-small", "host_name": "drancy-h1",
+                        "desired": "running",
                         "vcpus": 2, "memory_mib": 4096, "disk_gib": 20, "stop_at": None,
                         "reboot_after": None}]
     assert drancy.report(client, w.id, "running") == {"accepted": 1, "ignored": 0}

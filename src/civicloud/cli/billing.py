@@ -92,7 +92,8 @@ def pricing_cost_model(
     result = cost_model(CostInputs(hardware_eur, years, power_watts, eur_per_kwh, staff_eur_per_year,
                                    other_eur_per_year, vcpus, memory_gib, disk_gib, utilisation))
     prices = with_margin(result.prices, margin)
-    rows = [("yearly cost", f"{result.yearly_eur:.2f} €"), ("hourly cost at that utilisation", f"{result.hourly_eur:.4f} €"),
+    rows = [("yearly cost", f"{result.yearly_eur:.2f} €"),
+            ("hourly cost at that utilisation", f"{result.hourly_eur:.4f} €"),
             ("vCPU-hour", f"{prices.vcpu_hour} €"), ("GiB RAM-hour", f"{prices.ram_gib_hour} €"),
             ("GiB disk-month", f"{prices.disk_gib_month} €")]
     console.print(table(f"At cost{f' + {margin} %' if margin else ''} (weights: vCPU 50 %, memory 40 %, disk 10 %)",

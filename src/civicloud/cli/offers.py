@@ -15,7 +15,8 @@ from civicloud.errors import InvalidInput
 from civicloud.wire import OfferOut, OfferSet, WindowIn
 
 offer_app = typer.Typer(no_args_is_help=True, help="What a site (or one of its hosts) lends, and when.")
-_WINDOW = re.compile(r"^\s*(?P<days>[a-z,\-]+)\s+(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})\s+(?P<share>\d+(\.\d+)?)\s*%?\s*$")
+_WINDOW = re.compile(r"^\s*(?P<days>[a-z,\-]+)\s+(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})"
+                     r"\s+(?P<share>\d+(\.\d+)?)\s*%?\s*$")
 
 
 def parse_days(spec: str) -> list[str]:

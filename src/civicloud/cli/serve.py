@@ -134,7 +134,8 @@ class ThreadedServer:
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
-                raise Unavailable(f"the control plane did not start on {self.url}", code="civicloud.server.start_failed")
+                raise Unavailable(f"the control plane did not start on {self.url}",
+                                  code="civicloud.server.start_failed")
             time.sleep(0.05)
 
     def stop(self) -> None:

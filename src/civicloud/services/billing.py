@@ -28,6 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from civicloud.domain import AgreementKind, Member, ServiceClass, validate_siren, validate_siret
@@ -173,7 +174,7 @@ def _price_period(uow: UnitOfWork, start: datetime, end: datetime,
     bounds = sorted(cuts)
     summed: dict[tuple[str, str, str, str, ServiceClass, str], Quantities] = defaultdict(Quantities)
     own_use = 0
-    for piece_start, piece_end in zip(bounds, bounds[1:]):
+    for piece_start, piece_end in pairwise(bounds):
         day = piece_start.astimezone(BILLING_TZ).date()
         kinds = _agreement_kinds(agreements, day)
         for g in uow.usage_records.grouped(piece_start, piece_end, member_id=borrower_id):

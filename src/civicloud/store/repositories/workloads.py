@@ -114,11 +114,11 @@ class WorkloadRepository(Repo):
 
     def live_demand(self, member_id: str, service_class: str) -> tuple[Resources, int]:
         """What a member's live workloads of one class ask for (their offerings), pending ones included."""
-        O = t.offerings.c
-        row = self._one(select(func.coalesce(func.sum(O.vcpus), 0), func.coalesce(func.sum(O.memory_mib), 0),
-                               func.coalesce(func.sum(O.disk_gib), 0), func.coalesce(func.sum(O.gpus), 0),
+        OF = t.offerings.c
+        row = self._one(select(func.coalesce(func.sum(OF.vcpus), 0), func.coalesce(func.sum(OF.memory_mib), 0),
+                               func.coalesce(func.sum(OF.disk_gib), 0), func.coalesce(func.sum(OF.gpus), 0),
                                func.count())
-                        .select_from(t.workloads.join(t.offerings, W.offering_id == O.id))
+                        .select_from(t.workloads.join(t.offerings, W.offering_id == OF.id))
                         .where(and_(W.member_id == member_id, W.service_class == service_class, LIVE)))
         assert row is not None
         return Resources(int(row[0]), int(row[1]), int(row[2]), int(row[3])), int(row[4])
