@@ -289,7 +289,7 @@ class ApiClient(BillingClient):
         """Every matching workload, page after page."""
         out: list[WorkloadOut] = []
         while True:
-            page = self._call("GET", "/workloads", list[WorkloadOut],
+            page: list[WorkloadOut] = self._call("GET", "/workloads", list[WorkloadOut],
                               params={"member_id": member_id, "state": state, "offset": len(out),
                                       "include_deleted": "true" if include_deleted else None})
             out += page

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from civicloud.domain import Allocation, Resources, ServiceClass, Workload, WorkloadState
-from civicloud.scheduler import profile_for, schedule
+from civicloud.scheduler import Snapshot, profile_for, schedule
 from civicloud.scheduler.reclaim import Evictable, choose_evictions, host_deficits
 from civicloud.services._common import UowFactory, new_id
 from civicloud.services.allocations import release_allocation
@@ -113,7 +113,7 @@ def _settle_host(uow_factory: UowFactory, ctx: PlacementContext, host_id: str, d
     log.info("host %s short of %s: evicting %s", snap.host_names[index], _short_text(deficit), ", ".join(marked))
 
 
-def _why(snap, index: int, deficit: np.ndarray) -> str:  # type: ignore[no-untyped-def]
+def _why(snap: Snapshot, index: int, deficit: np.ndarray) -> str:
     """Which of the two limits is over: the offer's share now, or what the owner's own load leaves."""
     short = deficit > 0
     if (-snap.lent_room[short, index] >= deficit[short] - 1e-9).all():
