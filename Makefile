@@ -18,7 +18,11 @@ $(STAMP): requirements.lock pyproject.toml scripts/system-deps.sh
 demo: $(STAMP)
 	$(BIN)/civicloud demo
 
+# Configured in pyproject.toml. Measured on 2 cores: ruff 0.06 s; mypy 11 s cold, 0.3 s with its cache
+# (.mypy_cache) and about 1 s after a change; lint-imports 0.2 s.
 lint: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 # The real-VM test needs libvirtd + QEMU and the test guest; as root these scripts set them up (cached),
@@ -49,4 +53,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/billing.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .import_linter_cache build src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .import_linter_cache .mypy_cache .ruff_cache build src/*.egg-info

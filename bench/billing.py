@@ -29,10 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from claim_path import ADMIN_URL  # noqa: E402
-from peer_placement import postgres_database  # noqa: E402
-from report import publish  # noqa: E402
-
+from civicloud.clock import random_ids as new_id  # noqa: E402
 from civicloud.domain import (  # noqa: E402
     Agreement,
     AgreementKind,
@@ -50,9 +47,12 @@ from civicloud.domain import (  # noqa: E402
 )
 from civicloud.domain.billing import PriceBook, Prices  # noqa: E402
 from civicloud.domain.metering import HeldAllocation, records_for  # noqa: E402
-from civicloud.clock import random_ids as new_id  # noqa: E402
 from civicloud.services.billing import period_bounds, run_billing  # noqa: E402
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade  # noqa: E402
+
+from claim_path import ADMIN_URL  # noqa: E402
+from peer_placement import postgres_database  # noqa: E402
+from report import publish  # noqa: E402
 
 YEAR = 2025
 START = datetime(YEAR - 1, 12, 31, 23, tzinfo=UTC)  # 1 January, Paris midnight

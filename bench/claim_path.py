@@ -13,14 +13,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from region import NOW, build_region, requests
 from sqlalchemy import create_engine, text
 
-from civicloud.domain import Member, MemberCategory, Offering, Ratios, Resources, Site
 from civicloud.clock import FrozenClock
 from civicloud.clock import random_ids as new_id
+from civicloud.domain import Member, MemberCategory, Offering, Ratios, Resources, Site
 from civicloud.services.placement import PlacementSettings, place_pending
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade
+
+from region import NOW, build_region, requests
 
 ADMIN_URL = os.environ.get("CIVICLOUD_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -34,7 +35,8 @@ def _load_region(engine, n_hosts: int, n_requests: int) -> None:  # type: ignore
         members = {}
         for site in region.sites:
             if site.member_id not in members:
-                members[site.member_id] = Member(new_id(), site.member_id, "219300290", None, MemberCategory.COMMUNE, NOW)
+                members[site.member_id] = Member(new_id(), site.member_id, "219300290", None, MemberCategory.COMMUNE,
+                                                 NOW)
                 uow.members.add(members[site.member_id])
             uow.sites.add(Site(site.id, members[site.member_id].id, site.name, "93029", site.timezone,
                                site.certifications, NOW, site.latitude, site.longitude, site.carbon_g_per_kwh),

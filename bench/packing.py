@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from region import NOW, requests  # noqa: E402
-from report import publish  # noqa: E402
-
 from civicloud.domain import ServiceClass  # noqa: E402
 from civicloud.domain.offers import Offer  # noqa: E402
 from civicloud.scheduler import HARVEST, HostRow, SiteFacts, build_snapshot, schedule  # noqa: E402
+
+from region import NOW, requests  # noqa: E402
+from report import publish  # noqa: E402
 
 
 def stream(n: int) -> list:  # type: ignore[type-arg]

@@ -111,8 +111,9 @@ def free_port() -> int:
 def postgres_database(driver: str = "postgresql+psycopg2", prefix: str = "placement_bench") -> Iterator[str]:
     """A throw-away database on the local PostgreSQL, its URL with ``driver`` (psycopg2 for oslo.db); dropped
     afterwards."""
-    from claim_path import ADMIN_URL  # noqa: PLC0415 - only when asked for PostgreSQL
     from sqlalchemy import create_engine  # noqa: PLC0415
+
+    from claim_path import ADMIN_URL  # noqa: PLC0415 - only when asked for PostgreSQL
 
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"{prefix}_{secrets.token_hex(4)}"

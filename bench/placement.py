@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from region import NOW, build_region, requests, stale_after  # noqa: E402
-from report import publish  # noqa: E402
-
 from civicloud.scheduler.framework import schedule  # noqa: E402
 from civicloud.scheduler.profiles import profile_for  # noqa: E402
 from civicloud.scheduler.snapshot import build_snapshot  # noqa: E402
+
+from region import NOW, build_region, requests, stale_after  # noqa: E402
+from report import publish  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -31,8 +31,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datetime import UTC, datetime  # noqa: E402
 
-from report import publish  # noqa: E402
-
 from civicloud.agent.drivers.images import BootImage, GuestImages  # noqa: E402
 from civicloud.agent.drivers.libvirt import LibvirtDriver  # noqa: E402
 from civicloud.agent.runner import Agent  # noqa: E402
@@ -41,6 +39,8 @@ from civicloud.cli.serve import ThreadedServer  # noqa: E402
 from civicloud.client import ApiClient  # noqa: E402
 from civicloud.settings import Settings  # noqa: E402
 from civicloud.wire import MemberCreate, OfferingCreate, OfferSet, SiteCreate, WorkloadCreate  # noqa: E402
+
+from report import publish  # noqa: E402
 
 GUEST_DIR = Path(os.environ.get("CIVICLOUD_GUEST_DIR", "/var/cache/civicloud/guest"))
 
@@ -89,7 +89,7 @@ def test_hypervisor(n: int) -> dict[str, object]:
             for i in range(n):
                 t0 = time.perf_counter()
                 w = api.create_workload(WorkloadCreate(member_id="Bobigny", offering_id="vm.tiny", name=f"w{i}"))
-                took = _until(lambda: api.get_workload(w.id).state.value == "running", 30)
+                took = _until(lambda w=w: api.get_workload(w.id).state.value == "running", 30)
                 if took is None:
                     raise SystemExit(f"workload {i} did not run: {api.get_workload(w.id).message}")
                 latencies.append(time.perf_counter() - t0)
@@ -158,7 +158,7 @@ def reclaim(rounds: int) -> dict[str, object]:
             node.write_text(node_xml(DemoHost("hv1", 16, 8)))  # 8 GiB; its ERP VM holds 4
             box: list[LibvirtDriver] = []
 
-            def drivers(_t: Path, node: Path = node) -> list[LibvirtDriver]:
+            def drivers(_t: Path, node: Path = node, box: list[LibvirtDriver] = box) -> list[LibvirtDriver]:
                 box.append(LibvirtDriver(f"test://{node}", "hv1"))
                 return box
 
@@ -166,13 +166,15 @@ def reclaim(rounds: int) -> dict[str, object]:
             try:
                 ids = [api.create_workload(WorkloadCreate(member_id="Bobigny", offering_id="vm.tiny",
                                                           name=f"r{r}w{i}")).id for i in range(10)]
-                if _until(lambda: all(api.get_workload(i).state.value == "running" for i in ids), 60) is None:
+                if _until(lambda api=api, ids=ids: all(api.get_workload(i).state.value == "running" for i in ids),
+                          60) is None:
                     raise SystemExit("reclaim round: the workloads did not all run")
                 # The owner starts a 3 GiB VM: 7 of 8 GiB are its own, 2.5 GiB allocated is 1.5 GiB too many.
                 box[0]._connection().defineXML(
                     "<domain type='test'><name>owner-vm</name><memory unit='GiB'>3</memory><vcpu>2</vcpu>"
                     "<os><type arch='x86_64'>hvm</type></os></domain>").create()
-                if _until(lambda: any(api.get_workload(i).state.value == "evicting" for i in ids), 30) is None:
+                if _until(lambda api=api, ids=ids: any(api.get_workload(i).state.value == "evicting" for i in ids),
+                          30) is None:
                     raise SystemExit("reclaim round: nothing was evicted")
                 going = {w.id: w.evict_deadline for w in (api.get_workload(i) for i in ids)
                          if w.state.value == "evicting"}

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from placement_scene import Scene
-
+from civicloud.clock import random_ids as new_id
 from civicloud.domain import Agreement, AgreementKind, Allocation, MemberCategory, ServiceClass, UsageSample
 from civicloud.domain.billing import PriceBook, Prices
-from civicloud.clock import random_ids as new_id
+
+from placement_scene import Scene
 
 # September 2026 in Paris time, in UTC; and a moment after it, when it may be billed.
 MONTH_START = datetime(2026, 8, 31, 22, 0, tzinfo=UTC)

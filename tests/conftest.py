@@ -17,6 +17,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import OperationalError
+
+from civicloud.api import create_app
+from civicloud.settings import Settings
+from civicloud.store import SqlUnitOfWork, UnitOfWork, make_engine, upgrade
+from civicloud.store.tables import metadata
+
 from civicloud_support import (
     API,
     SIREN_AVICENNE,
@@ -29,15 +39,6 @@ from civicloud_support import (
     join_site,
     ok,
 )
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import OperationalError
-
-from civicloud.api import create_app
-from civicloud.settings import Settings
-from civicloud.store import SqlUnitOfWork, UnitOfWork, make_engine, upgrade
-from civicloud.store.tables import metadata
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CIVICLOUD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
+from civicloud.clock import FrozenClock
+from civicloud.clock import random_ids as new_id
 from civicloud.domain import (
     Certification,
     CertificationKind,
@@ -22,8 +24,6 @@ from civicloud.domain import (
     Workload,
     WorkloadState,
 )
-from civicloud.clock import FrozenClock
-from civicloud.clock import random_ids as new_id
 from civicloud.store import Engine, SqlUnitOfWork, UnitOfWork
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class SslOptions(TypedDict, total=False):
+    """uvicorn's TLS keyword arguments."""
+
+    ssl_certfile: str
+    ssl_keyfile: str
 
 
 class Settings(BaseSettings):
@@ -76,7 +83,7 @@ class Settings(BaseSettings):
         scheme = "https" if self.tls_certfile else "http"
         return f"{scheme}://{self.bind_host}:{self.bind_port}"
 
-    def ssl_options(self) -> dict[str, str]:
+    def ssl_options(self) -> SslOptions:
         """uvicorn's TLS arguments, or none; refuses half a configuration."""
         if bool(self.tls_certfile) != bool(self.tls_keyfile):
             from civicloud.errors import InvalidInput

@@ -20,7 +20,8 @@ from civicloud.wire import UsageSampleIn, WorkloadCreate, WorkloadOut
 pytestmark = pytest.mark.libvirt
 
 
-def wait_state(live_region, workload_id: str, state: str, agent: Agent | None = None, timeout: float = 10) -> WorkloadOut:
+def wait_state(live_region, workload_id: str, state: str, agent: Agent | None = None,
+               timeout: float = 10) -> WorkloadOut:
     deadline = time.monotonic() + timeout
     while True:
         if agent is not None:
@@ -40,7 +41,8 @@ def test_workload_lifecycle_through_the_agent(live_region, node_file, tmp_path: 
     host = live_region.api.list_hosts()[0]
     assert (host.name, host.total.vcpus) == ("hv1", 8)
 
-    w = live_region.api.create_workload(WorkloadCreate(member_id=live_region.bobigny_id, offering_id="vm.small", name="web"))
+    w = live_region.api.create_workload(WorkloadCreate(member_id=live_region.bobigny_id, offering_id="vm.small",
+                                                       name="web"))
     w = wait_state(live_region, w.id, "running", agent)
     assert w.host_id == host.id
     assert [(a.workload_id, a.power) for a in driver.domains()] == [(w.id, "running")]
@@ -67,7 +69,8 @@ def test_restarted_agent_adopts_its_domains_without_duplicates(live_region, node
     state_dir = tmp_path / "agent"
     first = Agent(live_region.api.base_url, state_dir, [driver], join_token=live_region.join_token())
     first.tick()
-    w = live_region.api.create_workload(WorkloadCreate(member_id=live_region.bobigny_id, offering_id="vm.small", name="web"))
+    w = live_region.api.create_workload(WorkloadCreate(member_id=live_region.bobigny_id, offering_id="vm.small",
+                                                       name="web"))
     w = wait_state(live_region, w.id, "running", first)
 
     second = Agent(live_region.api.base_url, state_dir, [driver])  # no join token: the saved credential serves

@@ -68,7 +68,8 @@ def test_a_clone_of_one_of_ours_is_not_ours(node_file) -> None:
     s = spec()
     driver.define(s)
     clone = driver._conn.lookupByName(DOMAIN_PREFIX + s.workload_id).XMLDesc()
-    clone = clone.replace(f"<name>{DOMAIN_PREFIX}{s.workload_id}</name>", f"<name>{DOMAIN_PREFIX}{s.workload_id}-clone</name>")
+    clone = clone.replace(f"<name>{DOMAIN_PREFIX}{s.workload_id}</name>",
+                          f"<name>{DOMAIN_PREFIX}{s.workload_id}-clone</name>")
     clone = re.sub(r"<uuid>[^<]+</uuid>", f"<uuid>{uuid.uuid4()}</uuid>", clone)
     driver._conn.defineXML(clone)
     assert [a.workload_id for a in driver.domains()] == [s.workload_id]

@@ -6,6 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from civicloud.clock import system_clock as utcnow
+from civicloud.services.sites import hash_secret
+
 from civicloud_support import (
     API,
     SIREN_DRANCY,
@@ -18,11 +24,6 @@ from civicloud_support import (
     join_site,
     ok,
 )
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-
-from civicloud.services.sites import hash_secret
-from civicloud.clock import system_clock as utcnow
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from civicloud_support import API, SIREN_DRANCY, bearer, error_code, ok
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from civicloud_support import API, SIREN_DRANCY, bearer, error_code, ok
 
 TOKEN = "s3cret-operator-token"
 

@@ -6,9 +6,10 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from civicloud_support import API, Region, error_code, ok
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+
+from civicloud_support import API, Region, error_code, ok
 
 
 def audit(client: TestClient, **params: Any) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from civicloud_support import API, Region, ok
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -16,6 +15,8 @@ from sqlalchemy import Engine
 from civicloud.clock import FrozenClock, system_clock
 from civicloud.domain import WorkloadState, events
 from civicloud.store import SqlUnitOfWork
+
+from civicloud_support import API, Region, ok
 
 
 def audit(client: TestClient, **params: Any) -> list[dict[str, Any]]:

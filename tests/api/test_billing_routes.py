@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from fastapi.testclient import TestClient
+
 from billing_scene import Ledger, demo_month
 from civicloud_support import API, error_code, ok
-from fastapi.testclient import TestClient
 
 
 @pytest.fixture
@@ -102,7 +103,8 @@ def test_price_books(client: TestClient, billed: Ledger) -> None:
     created = ok(client.post(f"{API}/price-books", json={
         "name": "public 2027", "valid_from": "2027-01-01", "agreement_kind": "mutualisation_convention",
         "vcpu_hour": "0.0061", "ram_gib_hour": 0.0011, "operator_fee_percent": "2.5"}), 201)
-    assert (created["vcpu_hour"], created["ram_gib_hour"], created["operator_fee_percent"]) == ("0.0061", "0.0011", "2.5")
+    assert (created["vcpu_hour"], created["ram_gib_hour"], created["operator_fee_percent"]) == (
+        "0.0061", "0.0011", "2.5")
     assert len(ok(client.get(f"{API}/price-books"), 200)) == 4
     refused = client.post(f"{API}/price-books", json={"name": "x", "valid_from": str(date(2026, 9, 1))})
     assert error_code(refused, 409) == "civicloud.price_book.billed_period"
@@ -171,7 +173,8 @@ def test_showback_and_host_power(client: TestClient, billed: Ledger) -> None:
     hv1 = billed.hosts["hv1"]
     host = ok(client.put(f"{API}/hosts/{hv1}/power", json={"idle_watts": 60, "max_watts": 175}), 200)
     assert (host["idle_watts"], host["max_watts"]) == (60, 175)
-    assert ok(client.get(f"{API}/members/Bobigny/showback", params={"period": "2026-09"}), 200)["energy_kwh"] == "11.700"
+    showback = ok(client.get(f"{API}/members/Bobigny/showback", params={"period": "2026-09"}), 200)
+    assert showback["energy_kwh"] == "11.700"
     bad = client.put(f"{API}/hosts/{hv1}/power", json={"idle_watts": 200, "max_watts": 100})
     assert error_code(bad, 422) == "civicloud.host.invalid_power"
     assert error_code(client.get(f"{API}/members/Bobigny/showback", params={"period": "2026-9"}), 422) == \

@@ -15,16 +15,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from billing_scene import Ledger, demo_month
-from civicloud_support import API, error_code, ok
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from civicloud.clock import random_ids as new_id
 from civicloud.domain import Agreement, AgreementKind
 from civicloud.domain.billing import PriceBook, Prices
 from civicloud.domain.pricing import COST_INPUT_BOUNDS
-from civicloud.clock import random_ids as new_id
+
+from billing_scene import Ledger, demo_month
+from civicloud_support import API, error_code, ok
 
 FAR_DATES = ["9999-12-31", "0001-01-01", "1999-12-31", "3000-01-01", "99999-01-01", "2026-02-30", "2026-1-01",
              "20260101", "2026-01-01T00:00:00Z"]
@@ -247,7 +248,8 @@ def test_cost_model_never_fails_within_its_bounds(client: TestClient, body: dict
 
 
 ANYTHING = st.one_of(st.floats(), st.floats(min_value=1e-300, max_value=1e-6), st.integers(),
-                     st.decimals().map(str), st.decimals(min_value=Decimal("1e-40"), max_value=Decimal("1e-6")).map(str),
+                     st.decimals().map(str),
+                     st.decimals(min_value=Decimal("1e-40"), max_value=Decimal("1e-6")).map(str),
                      st.text(max_size=50), st.booleans(), st.none())
 
 

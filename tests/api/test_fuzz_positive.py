@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import UTC, date, datetime
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import strategies as st
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
 
 from civicloud.api import create_app
@@ -81,7 +81,8 @@ def world() -> dict[str, Any]:
         bobigny = post("/members", {"name": "Bobigny", "siren": "219300084", "category": "commune"})
         post(f"/members/{bobigny['id']}/agreements", {"kind": "mutualisation_convention", "valid_from": "2026-01-01"})
         site = post("/sites", {"member_id": drancy["id"], "name": "drancy-mairie", "insee_code": "93029"})
-        assert client.put(f"/api/v1/sites/{site['id']}/offer", headers=h, json={"default_percent": 50}).status_code == 200
+        offered = client.put(f"/api/v1/sites/{site['id']}/offer", headers=h, json={"default_percent": 50})
+        assert offered.status_code == 200
         join = post(f"/sites/{site['id']}/join-tokens")
         cred = client.post("/api/v1/agent/join", json={"join_token": join["token"], "agent_name": "a"}).json()
         hb = client.post("/api/v1/agent/heartbeat", headers={"Authorization": f"Bearer {cred['credential']}"},

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from fastapi.testclient import TestClient
+
 from civicloud_support import (
     API,
     SIREN_DRANCY,
@@ -15,7 +17,6 @@ from civicloud_support import (
     join_site,
     ok,
 )
-from fastapi.testclient import TestClient
 
 ZERO = {"vcpus": 0, "memory_mib": 0, "disk_gib": 0, "gpus": 0}
 

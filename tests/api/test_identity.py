@@ -6,11 +6,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from civicloud_support import API, error_code, ok
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from civicloud.services import identity
+
+from civicloud_support import API, error_code, ok
 
 PASSWORD = "correct horse battery staple"
 

@@ -13,12 +13,13 @@ import re
 from typing import Any
 
 import pytest
-from civicloud_support import API, Region, ok
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
 from civicloud.api.app import unguarded_routes
 from civicloud.services import identity
+
+from civicloud_support import API, Region, ok
 
 pytestmark = pytest.mark.isolation
 PASSWORD = "correct horse battery staple"

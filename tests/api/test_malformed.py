@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from civicloud_support import API, Region, bearer, ok
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -31,6 +30,8 @@ from civicloud.api import create_app
 from civicloud.domain import Allocation, Resources, ServiceClass
 from civicloud.settings import Settings
 from civicloud.store import make_engine
+
+from civicloud_support import API, Region, bearer, ok
 
 OPERATOR_TOKEN = "operator-token-for-the-malformed-input-tests"
 PASSWORD = "correct horse battery staple"
@@ -165,8 +166,8 @@ def wrong_values(schema: dict[str, Any]) -> list[tuple[str, Any]]:
         values += [("impossible date", "2030-02-30"), ("year 0", "0000-01-01"), ("far future", "99999-01-01")]
     if base.get("format") == "date-time":
         values += [("no offset", "2030-01-01T00:00:00"), ("impossible instant", "2030-02-30T00:00:00Z"),
-                   ("overflows in UTC", "9999-12-31T23:59:59-14:00"), ("underflows in UTC", "0001-01-01T00:00:00+14:00"),
-                   ("year 1", "0001-01-01T00:00:00Z")]
+                   ("overflows in UTC", "9999-12-31T23:59:59-14:00"),
+                   ("underflows in UTC", "0001-01-01T00:00:00+14:00"), ("year 1", "0001-01-01T00:00:00Z")]
     return values
 
 
@@ -502,8 +503,8 @@ def test_every_route_is_covered() -> None:
     # Every path parameter is one the scene knows a real value of: otherwise the plausible request of a
     # new route would be a 404 and the test would say so only by failing.
     names = {n for p in PATHS for n in re.findall(r"{(\w+)}", p)}
-    assert names == {"member_id", "site_id", "host_id", "workload_id", "offering_id", "group_id", "period", "invoice_id",
-                     "token_id", "kind"}
+    assert names == {"member_id", "site_id", "host_id", "workload_id", "offering_id", "group_id", "period",
+                     "invoice_id", "token_id", "kind"}
 
 
 def test_nested_bodies_get_broken_too() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from civicloud_support import API, SIREN_BOBIGNY, SIREN_DRANCY, create_member, error_code, ok
 from fastapi.testclient import TestClient
+
+from civicloud_support import API, SIREN_BOBIGNY, SIREN_DRANCY, create_member, error_code, ok
 
 
 def test_create(client: TestClient) -> None:

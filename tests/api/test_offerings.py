@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from civicloud_support import API, error_code, ok
 from fastapi.testclient import TestClient
+
+from civicloud_support import API, error_code, ok
 
 DESKTOP = {"name": "desktop", "description": "a virtual desktop for remote work", "vcpus": 2, "memory_mib": 8192,
            "disk_gib": 50, "service_class": "guaranteed"}

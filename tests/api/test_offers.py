@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from civicloud_support import API, Region, error_code, ok
 from fastapi.testclient import TestClient
+
+from civicloud_support import API, Region, error_code, ok
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
 # Office hours lend 20 %, the rest of the week 80 %; 10 % is committed whatever the hour.

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from civicloud_support import API, Region, error_code, ok
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from civicloud_support import API, Region, error_code, ok
 
 
 def create_group(client: TestClient, member: str, name: str = "erp", policy: str = "different_host") -> Any:

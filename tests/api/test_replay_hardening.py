@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from civicloud_support import API, Region, bearer, error_code, ok
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -25,6 +24,8 @@ from civicloud.api.middleware import ClientAddress
 from civicloud.domain.secrets import PREFIXES, contains_secret
 from civicloud.services import identity
 from civicloud.wire import TokenCreate
+
+from civicloud_support import API, Region, bearer, error_code, ok
 
 PASSWORD = "correct horse battery staple"
 
@@ -194,7 +195,8 @@ def _exchange(sock: socket.socket, request: bytes) -> bytes:
             return data
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))
     while len(rest) < length:
         chunk = sock.recv(65536)
         if not chunk:

@@ -6,6 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from civicloud.services import identity
+
 from civicloud_support import (
     API,
     SIREN_AVICENNE,
@@ -20,10 +25,6 @@ from civicloud_support import (
     join_site,
     ok,
 )
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-
-from civicloud.services import identity
 
 PASSWORD = "correct horse battery staple"
 

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from civicloud_support import API, Agent, Region, ok
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from civicloud.clock import system_clock as utcnow
+
+from civicloud_support import API, Agent, Region, ok
 
 S = 10**9
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from civicloud_support import API, Region, error_code, ok
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from civicloud_support import API, Region, error_code, ok
 
 SMALL = {"vcpus": 2, "memory_mib": 4096, "disk_gib": 20, "gpus": 0}
 LARGE = {"vcpus": 8, "memory_mib": 16384, "disk_gib": 40, "gpus": 0}

@@ -7,10 +7,10 @@ every step is deterministic.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
-from civicloud_support import API, Region, error_code, host_report, join_site, ok
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -20,6 +20,8 @@ from civicloud.domain import WorkloadState, can_transition
 from civicloud.services.loops import PlacementLoop
 from civicloud.services.placement import PlacementSettings
 from civicloud.store import SqlUnitOfWork
+
+from civicloud_support import API, Region, error_code, host_report, join_site, ok
 
 ZERO = {"vcpus": 0, "memory_mib": 0, "disk_gib": 0, "gpus": 0}
 SMALL = {"vcpus": 2, "memory_mib": 4096, "disk_gib": 20, "gpus": 0}
@@ -52,7 +54,7 @@ class Recorder:
         return body
 
     def moves_follow_the_state_machine(self) -> bool:
-        return all(can_transition(WorkloadState(a), WorkloadState(b)) for a, b in zip(self.states, self.states[1:]))
+        return all(can_transition(WorkloadState(a), WorkloadState(b)) for a, b in pairwise(self.states))
 
 
 def test_life_of_a_workload(app: FastAPI, client: TestClient, region: Region) -> None:
@@ -78,7 +80,8 @@ def test_life_of_a_workload(app: FastAPI, client: TestClient, region: Region) ->
 
     # The site's agent sees it in its desired state, then reports it running.
     desired = ok(client.get(f"{API}/agent/desired", headers=drancy.headers), 200)["workloads"]
-    assert desired == [{"workload_id": w.id, "name": "compta", "offering": "vm-small", "host_name": "drancy-h1", "desired": "running",
+    assert desired == [{"workload_id": w.id, "name": "compta", "offering": "vm-small", "host_name": "drancy-h1",
+                        "desired": "running",
                         "vcpus": 2, "memory_mib": 4096, "disk_gib": 20, "stop_at": None,
                         "reboot_after": None}]
     assert drancy.report(client, w.id, "running") == {"accepted": 1, "ignored": 0}

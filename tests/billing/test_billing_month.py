@@ -30,13 +30,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from billing_scene import MONTH_END, MONTH_START, NOW, Ledger, demo_month
 
 from civicloud.domain import MemberCategory
 from civicloud.domain.billing import settle
 from civicloud.errors import Conflict, InvalidInput, NotFound
 from civicloud.services import billing
 from civicloud.wire import PriceBookCreate
+
+from billing_scene import MONTH_END, MONTH_START, NOW, Ledger, demo_month
 
 E = Decimal
 

@@ -8,13 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from billing_scene import Ledger
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civicloud.domain import AgreementKind, MemberCategory
 from civicloud.services import billing
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade
+
+from billing_scene import Ledger
 
 START = datetime(2026, 8, 31, 22, tzinfo=UTC)  # September 2026, Paris
 END = datetime(2026, 9, 30, 22, tzinfo=UTC)

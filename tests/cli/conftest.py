@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 
 import pytest
+
 from live_support import live_region, live_server, node_file  # noqa: F401
 
 

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from billing_scene import Ledger, demo_month
 from typer.testing import CliRunner
 
 from civicloud.cli import app
@@ -14,6 +13,8 @@ from civicloud.cli.demo import free_port
 from civicloud.cli.serve import ThreadedServer
 from civicloud.settings import Settings
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade
+
+from billing_scene import Ledger, demo_month
 
 runner = CliRunner()
 
@@ -62,7 +63,8 @@ def test_bill_a_month_then_read_and_export_its_invoices(server: str, tmp_path: P
     usage = cli(server, "usage", "show", "--member", "Drancy", "--from", "2026-09-01", "--to", "2026-10-01")
     assert usage.exit_code == 0 and "Drancy lent" in usage.output and "Bobigny" in usage.output
     showback = cli(server, "usage", "showback", "--member", "Bobigny", "--period", "2026-09")
-    assert showback.exit_code == 0 and "10.00 € (invoiced)" in showback.output  # after the 1.20 € credit note and "10.47 €" in showback.output
+    # after the 1.20 € credit note and "10.47 €" in showback.output
+    assert showback.exit_code == 0 and "10.00 € (invoiced)" in showback.output
     power = cli(server, "host", "power", billed_host(server), "--idle-watts", "60", "--max-watts", "175")
     assert power.exit_code == 0 and "60 W at idle, 175 W at full load" in power.output
     books = cli(server, "price-book", "list")

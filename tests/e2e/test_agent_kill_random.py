@@ -88,7 +88,8 @@ def test_random_sigkills_leave_no_orphan_and_no_leak(live_region, live_server, d
             deadline = time.monotonic() + 30
             while not settled(api, live + deleted) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert settled(api, live + deleted), [(w.state.value, w.message) for w in map(api.get_workload, live + deleted)
+            assert settled(api, live + deleted), [(w.state.value, w.message)
+                                                  for w in map(api.get_workload, live + deleted)
                                                   if w.state.value not in ("running", "deleted")]
 
             domains = daemon_hypervisor.domains()

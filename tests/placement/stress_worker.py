@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from placement_scene import Scene
-
 from civicloud.services.placement import PlacementSettings, place_pending
 from civicloud.store import make_engine
+
+from placement_scene import Scene
 
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from placement_scene import HDS_EXPIRED, HDS_VALID, NIGHTS_ONLY, Scene
-
-from civicloud.domain import GroupPolicy, Offer, PlacementGroup, Quota, Resources, WorkloadState
 from civicloud.clock import random_ids as new_id
+from civicloud.domain import GroupPolicy, Offer, PlacementGroup, Quota, Resources, WorkloadState
 from civicloud.services.placement import PlacementSettings, place_pending
+
+from placement_scene import HDS_EXPIRED, HDS_VALID, NIGHTS_ONLY, Scene
 
 TUESDAY_10H = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 10:00 in Paris
 TUESDAY_22H = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)  # 22:00 in Paris

@@ -17,13 +17,14 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from placement_scene import Scene
 
 from civicloud.domain import Offer, Resources, ServiceClass, WorkloadState
 from civicloud.services import agents, workloads
 from civicloud.services.placement import PlacementSettings, place_pending
 from civicloud.store import make_engine, upgrade
 from civicloud.wire import ObservedWorkload, Report
+
+from placement_scene import Scene
 
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
 SETTINGS = PlacementSettings()

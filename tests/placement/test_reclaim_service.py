@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from placement_scene import Scene
-
 from civicloud.domain import Offer, Resources, ServiceClass, Window, WorkloadState
 from civicloud.services import agents
 from civicloud.services.placement import PlacementSettings, place_pending
 from civicloud.services.reclaim import reclaim_pass
 from civicloud.wire import ObservedWorkload, Report
+
+from placement_scene import Scene
 
 S = WorkloadState
 TUESDAY_22H = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)  # 22:00 in Paris

@@ -8,12 +8,13 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
-import stress_worker
-from placement_scene import Scene
 from sqlalchemy import text
 
 from civicloud.domain import Offer
 from civicloud.store import make_engine, upgrade
+
+import stress_worker
+from placement_scene import Scene
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PROCESSES, PER_PROCESS = 4, 2500

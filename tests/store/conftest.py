@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from civicloud_support import SIREN_BOBIGNY, SIREN_DRANCY
-from store_scene import HOST_TOTAL, NOW, SMALL, Scene, new_id
 
 from civicloud.domain import Member, MemberCategory, Offer, Offering, Resources, ServiceClass, Site
 from civicloud.store import UnitOfWork
+
+from civicloud_support import SIREN_BOBIGNY, SIREN_DRANCY
+from store_scene import HOST_TOTAL, NOW, SMALL, Scene, new_id
 
 
 @pytest.fixture

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from store_scene import NOW, new_id
 
 from civicloud.api import create_app
 from civicloud.domain import Member, MemberCategory
 from civicloud.errors import InvalidInput, Unavailable
 from civicloud.settings import Settings
 from civicloud.store import SqlUnitOfWork, UnitOfWork, make_engine
+
+from store_scene import NOW, new_id
 
 Uows = Callable[[], UnitOfWork]
 UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/civicloud?connect_timeout=2"

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
-from civicloud_support import SIREN_BOBIGNY, SIREN_DRANCY
-from store_scene import new_id, run_place_pending
 
+from civicloud.clock import system_clock as utcnow
 from civicloud.domain import (
     DesiredPower,
     Member,
@@ -36,12 +35,13 @@ from civicloud.domain import (
     Workload,
     WorkloadState,
 )
-from civicloud.scheduler import Snapshot
-from civicloud.scheduler import planning
+from civicloud.scheduler import Snapshot, planning
 from civicloud.services import catalogue, placement
 from civicloud.services.placement import PlacementOutcome, PlacementSettings, place_pending
 from civicloud.store import UnitOfWork
-from civicloud.clock import system_clock as utcnow
+
+from civicloud_support import SIREN_BOBIGNY, SIREN_DRANCY
+from store_scene import new_id, run_place_pending
 
 Uows = Callable[[], UnitOfWork]
 S = WorkloadState

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy.exc import IntegrityError
-from store_scene import HOST_TOTAL, NOW, SMALL, Scene, make_workload, new_id
 
 from civicloud.domain import (
     Agreement,
@@ -38,6 +37,8 @@ from civicloud.errors import Conflict
 from civicloud.services import catalogue
 from civicloud.store import Engine, UnitOfWork
 from civicloud.store import tables as t
+
+from store_scene import HOST_TOTAL, NOW, SMALL, Scene, make_workload, new_id
 
 Uows = Callable[[], UnitOfWork]
 S = WorkloadState

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from store_scene import NOW, Scene, make_workload
 
 from civicloud.domain import WorkloadState
 from civicloud.domain.workloads import TRANSITIONS, can_transition
 from civicloud.errors import Conflict
 from civicloud.store import UnitOfWork
+
+from store_scene import NOW, Scene, make_workload
 
 S = WorkloadState
 

@@ -35,7 +35,8 @@ def book(prices: Prices, fee: Decimal = Decimal(0), **kw: object) -> PriceBook:
 
 @settings(max_examples=300, deadline=None)
 @given(prices_st, quantities_st, fee_st, st.booleans())
-def test_a_line_is_usage_times_price_rounded_once_half_up(p: Prices, q: Quantities, fee: Decimal, ehealth: bool) -> None:
+def test_a_line_is_usage_times_price_rounded_once_half_up(p: Prices, q: Quantities, fee: Decimal,
+                                                           ehealth: bool) -> None:
     line = price_line("b", "l", "w", "o", H, book(p, fee), q, ehealth=ehealth)
     # The same sum written out independently: per resource, hours × unit price.
     exact = (Decimal(q.vcpu_seconds) / 3600 * p.vcpu_hour + Decimal(q.memory_mib_seconds) / 1024 / 3600 * p.ram_gib_hour

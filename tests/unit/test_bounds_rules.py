@@ -53,7 +53,8 @@ def test_a_stored_date_cuts_a_period_clamped_to_it(day: date, expected: datetime
 
 
 @pytest.mark.parametrize(("last_day", "expected"), [
-    (date.min, SEPTEMBER[0]), (date(2026, 8, 31), SEPTEMBER[0]), (date(2026, 9, 15), datetime(2026, 9, 15, 22, tzinfo=UTC)),
+    (date.min, SEPTEMBER[0]), (date(2026, 8, 31), SEPTEMBER[0]),
+    (date(2026, 9, 15), datetime(2026, 9, 15, 22, tzinfo=UTC)),
     (date(2026, 9, 30), SEPTEMBER[1]), (date(9999, 12, 31), SEPTEMBER[1]), (date.max, SEPTEMBER[1]),
 ])
 def test_an_agreement_ending_on_a_stored_date_cuts_the_day_after(last_day: date, expected: datetime) -> None:

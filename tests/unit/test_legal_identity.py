@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from civicloud_support import SIREN_AVICENNE, SIREN_BOBIGNY, SIREN_DRANCY
 from stdnum.fr import siren as stdnum_siren
 
 from civicloud.domain import (
@@ -17,6 +16,8 @@ from civicloud.domain import (
     validate_siret,
 )
 from civicloud.errors import InvalidInput
+
+from civicloud_support import SIREN_AVICENNE, SIREN_BOBIGNY, SIREN_DRANCY
 
 
 @pytest.mark.parametrize("siren", [SIREN_DRANCY, SIREN_BOBIGNY, SIREN_AVICENNE])

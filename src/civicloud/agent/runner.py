@@ -192,8 +192,8 @@ class Agent:
             return []
         ids = {d.workload_id for d in due}
         actual, listed = self.actual()
-        actions = [a for a in reconcile(due, [a for a in actual if a.workload_id in ids], listed, now)
-                   if isinstance(a, Stop)]
+        actions: list[Action] = [a for a in reconcile(due, [a for a in actual if a.workload_id in ids], listed, now)
+                                 if isinstance(a, Stop)]
         if actions:
             log.warning("control plane out of reach: stopping %d evicted guest(s) at their deadline", len(actions))
             failures = self.apply(actions)
@@ -203,7 +203,7 @@ class Agent:
     def _spool_report(self, desired: list[Desired], failures: dict[str, str]) -> int:
         actual, listed = self.actual()
         hosts = {d.workload_id: d.host for d in desired}
-        report = Report(workloads=[ObservedWorkload(workload_id=i, observed=o, message=_printable(m),  # type: ignore[arg-type]
+        report = Report(workloads=[ObservedWorkload(workload_id=i, observed=o, message=_printable(m),
                                                     host_name=hosts[i])
                                    for i, o, m in observe(desired, actual, failures, listed)])
         if report.workloads:

@@ -127,7 +127,8 @@ def invoice_pdf(member_id: Ref, invoice_id: Ref, uow: Uow, request: Request) -> 
     """The invoice or credit note as Factur-X: a PDF/A-3 with its CII XML (BASIC profile) embedded."""
     settings = request.app.state.settings
     name, pdf = billing.document_facturx(uow, invoice_id, member_id, settings.operator_name, settings.operator_siret)
-    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/members/{member_id}/invoices/{invoice_id}", tags=["billing"])

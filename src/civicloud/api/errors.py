@@ -43,8 +43,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": desc}
     for status, desc in ((400, "The body could not be read"), (401, "Missing or bad credential"),
                          (403, "The credential's roles do not allow it"), (404, "Not found"), (409, "Conflict"),
-                         (413, "The body is over 1 MiB"), (415, "The body is not JSON"), (422, "Invalid input"), (429, "Too many attempts"),
-                         (503, "The database is out of reach"))
+                         (413, "The body is over 1 MiB"), (415, "The body is not JSON"), (422, "Invalid input"),
+                         (429, "Too many attempts"), (503, "The database is out of reach"))
 }
 
 

@@ -279,7 +279,7 @@ class RequestTransaction:
     def _commit(self, tx: SharedTransaction, scope: Scope, status: int, body: bytes) -> None:
         with tx.current():
             state = scope.get("state") or {}
-            claimed = state.get("idempotency")
+            claimed: tuple[str, str] | None = state.get("idempotency")  # (principal, key): deps.require_operator
             if claimed is not None:
                 with SqlUnitOfWork(self.engine, self.clock, self.new_id) as uow:
                     uow.idempotency.answer(*claimed, status, idempotency.stored_answer(body))

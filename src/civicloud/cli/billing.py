@@ -13,7 +13,7 @@ from civicloud.cli.common import DEFAULT_SERVER, ServerOpt, TokenOpt, client, co
 from civicloud.domain import AgreementKind, MemberCategory, ServiceClass
 from civicloud.domain.pricing import CostInputs, cost_model, with_margin
 from civicloud.errors import InvalidInput
-from civicloud.wire import CreditNoteCreate, DocumentOut, PriceBookCreate, UsageLineOut
+from civicloud.wire import CreditNoteCreate, DocumentOut, PriceBookCreate, SettlementOut, UsageLineOut
 
 price_book_app = typer.Typer(no_args_is_help=True, help="Prices per resource, per borrower kind and class.")
 pricing_app = typer.Typer(no_args_is_help=True, help="Work out prices at cost.")
@@ -92,7 +92,8 @@ def pricing_cost_model(
     result = cost_model(CostInputs(hardware_eur, years, power_watts, eur_per_kwh, staff_eur_per_year,
                                    other_eur_per_year, vcpus, memory_gib, disk_gib, utilisation))
     prices = with_margin(result.prices, margin)
-    rows = [("yearly cost", f"{result.yearly_eur:.2f} €"), ("hourly cost at that utilisation", f"{result.hourly_eur:.4f} €"),
+    rows = [("yearly cost", f"{result.yearly_eur:.2f} €"),
+            ("hourly cost at that utilisation", f"{result.hourly_eur:.4f} €"),
             ("vCPU-hour", f"{prices.vcpu_hour} €"), ("GiB RAM-hour", f"{prices.ram_gib_hour} €"),
             ("GiB disk-month", f"{prices.disk_gib_month} €")]
     console.print(table(f"At cost{f' + {margin} %' if margin else ''} (weights: vCPU 50 %, memory 40 %, disk 10 %)",
@@ -137,7 +138,7 @@ def billing_settlement(period: Annotated[str, typer.Option(help="a billed month,
         _show_settlement(api.settlement(period), names)
 
 
-def _show_settlement(s, names: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def _show_settlement(s: SettlementOut, names: dict[str, str]) -> None:
     rows = [(names.get(t.payer_id, t.payer_id), names.get(t.payee_id, t.payee_id), f"{t.amount_eur} €")
             for t in s.transfers]
     rows += [(names.get(t.payer_id, t.payer_id), "the operator (fees)", f"{t.amount_eur} €") for t in s.operator_fees]

@@ -75,7 +75,8 @@ AGREEMENTS = {"Ville de Drancy": "mutualisation_convention", "Ville de Bobigny":
 OPERATOR_SIRET = "20009300300016"
 # Public bodies at cost (the cost model of a typical town-hall host: docs/billing.md), PPP partners + 25 %.
 PRICE_BOOKS = (
-    PriceBookCreate(name="Public bodies at cost", valid_from=date(2026, 1, 1), agreement_kind="mutualisation_convention",
+    PriceBookCreate(name="Public bodies at cost", valid_from=date(2026, 1, 1),
+                    agreement_kind="mutualisation_convention",
                     vcpu_hour=Decimal("0.005351"), ram_gib_hour=Decimal("0.00107"), disk_gib_month=Decimal("0.01"),
                     ehealth_month=Decimal("15"), operator_fee_percent=Decimal(2)),
     PriceBookCreate(name="PPP partners at cost + 25 %", valid_from=date(2026, 1, 1), agreement_kind="ppp",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -61,7 +61,8 @@ def admin_bootstrap(login: Annotated[str, typer.Option(help="the first federatio
     from civicloud.store import SqlUnitOfWork, make_engine, upgrade
 
     password = read_password(password_file)
-    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
+    settings = Settings(**overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)  # a new federation: its database may not exist yet

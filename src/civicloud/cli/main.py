@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -43,7 +43,8 @@ def server(
     from civicloud.settings import Settings
 
     setup_logging(verbose)
-    overrides = {k: v for k, v in {"bind_host": host, "bind_port": port, "data_dir": data_dir}.items() if v is not None}
+    overrides: dict[str, Any] = {k: v for k, v in {"bind_host": host, "bind_port": port, "data_dir": data_dir}.items()
+                                 if v is not None}
     run_server(Settings(**overrides), migrate=migrate)
 
 
@@ -57,7 +58,8 @@ def audit_verify(
     from civicloud.settings import Settings
     from civicloud.store import SqlUnitOfWork, make_engine
 
-    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
+    settings = Settings(**overrides)
     engine = make_engine(settings.resolved_database_url())
     count, broken = verify(SqlUnitOfWork(engine))
     if broken is not None:
@@ -75,7 +77,8 @@ def db_upgrade(
     from civicloud.settings import Settings
     from civicloud.store import make_engine, upgrade
 
-    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
+    settings = Settings(**overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)

@@ -15,7 +15,8 @@ from civicloud.errors import InvalidInput
 from civicloud.wire import OfferOut, OfferSet, WindowIn
 
 offer_app = typer.Typer(no_args_is_help=True, help="What a site (or one of its hosts) lends, and when.")
-_WINDOW = re.compile(r"^\s*(?P<days>[a-z,\-]+)\s+(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})\s+(?P<share>\d+(\.\d+)?)\s*%?\s*$")
+_WINDOW = re.compile(r"^\s*(?P<days>[a-z,\-]+)\s+(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})"
+                     r"\s+(?P<share>\d+(\.\d+)?)\s*%?\s*$")
 
 
 def parse_days(spec: str) -> list[str]:
@@ -37,7 +38,7 @@ def parse_window(spec: str) -> WindowIn:
     if not match:
         raise InvalidInput(f"{spec!r} is not a window; write DAYS HH:MM-HH:MM SHARE, e.g. 'mon-fri 20:00-07:00 80'",
                            code="civicloud.offer.invalid_window", field="window")
-    return WindowIn(days=parse_days(match["days"]), start=match["start"], end=match["end"],  # type: ignore[arg-type]
+    return WindowIn(days=parse_days(match["days"]), start=match["start"], end=match["end"],
                     share_percent=float(match["share"]))
 
 
@@ -56,7 +57,7 @@ def offer_set(
     """Set a site's offer, e.g. --committed 10 --window 'mon-fri 08:00-19:00 20' --default 80."""
     body = OfferSet(committed_percent=committed, default_percent=default,
                     windows=[parse_window(w) for w in window or []],
-                    borrower_categories=[c.strip() for c in borrowers.split(",") if c.strip()],  # type: ignore[misc]
+                    borrower_categories=[c.strip() for c in borrowers.split(",") if c.strip()],
                     reclaim_notice_s=notice)
     with client(server, token) as api:
         offer = api.set_host_offer(host, body) if host else api.set_offer(site, body)

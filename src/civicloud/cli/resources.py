@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from civicloud.cli.certifications import certification_app
 from civicloud.cli.common import (
     DEFAULT_SERVER,
     ServerOpt,
@@ -18,7 +19,6 @@ from civicloud.cli.common import (
     styled_state,
     table,
 )
-from civicloud.cli.certifications import certification_app
 from civicloud.cli.offers import offer_app
 from civicloud.client import ApiClient
 from civicloud.errors import Unavailable
@@ -195,7 +195,8 @@ def wait_for_state(api: ApiClient, workload_id: str, targets: set[str], timeout:
 def show_workload(w: WorkloadOut) -> None:
     rows = [("id", w.id), ("name", w.name), ("state", styled_state(w.state.value)), ("desired", w.desired.value),
             ("lender", f"{w.lender_name} — {w.site_name}" if w.site_name else "—"),
-            *([("host", w.host_id)] if w.host_id else []), ("why", w.message), ("created", f"{w.created_at:%Y-%m-%d %H:%M:%S} UTC")]
+            *([("host", w.host_id)] if w.host_id else []), ("why", w.message),
+            ("created", f"{w.created_at:%Y-%m-%d %H:%M:%S} UTC")]
     if w.evict_deadline is not None:
         rows.insert(3, ("evicted at", f"{w.evict_deadline:%Y-%m-%d %H:%M:%S} UTC, unless re-placed first"))
     console.print(table(f"Workload {w.name}", ["", ""], rows))

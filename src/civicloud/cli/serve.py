@@ -7,9 +7,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from civicloud.errors import Conflict, InvalidInput, Unavailable
 from civicloud.settings import Settings
+
+if TYPE_CHECKING:  # imported where used, so that the CLI starts without them
+    from civicloud.agent.drivers.images import GuestImages
+    from civicloud.store import Engine
 
 
 def run_server(settings: Settings, *, migrate: bool) -> None:
@@ -33,7 +38,7 @@ def run_server(settings: Settings, *, migrate: bool) -> None:
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def refuse_open_api(settings: Settings, engine) -> None:  # type: ignore[no-untyped-def]
+def refuse_open_api(settings: Settings, engine: Engine) -> None:
     """A server with neither users nor CIVICLOUD_API_TOKEN answers anyone as the operator (the fresh server's
     open mode, for 'admin bootstrap'): it may only listen on loopback."""
     from civicloud.services.identity import users_exist
@@ -70,7 +75,7 @@ class AgentOptions:
     ca_file: Path | None = None  # the control plane's CA certificate, when it is a private one
 
 
-def guest_images(state_dir: Path, options: AgentOptions):  # type: ignore[no-untyped-def]
+def guest_images(state_dir: Path, options: AgentOptions) -> GuestImages:
     from civicloud.agent.drivers.images import BootImage, GuestImages
 
     if options.domain_type not in ("auto", "kvm", "qemu"):
@@ -134,7 +139,8 @@ class ThreadedServer:
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
-                raise Unavailable(f"the control plane did not start on {self.url}", code="civicloud.server.start_failed")
+                raise Unavailable(f"the control plane did not start on {self.url}",
+                                  code="civicloud.server.start_failed")
             time.sleep(0.05)
 
     def stop(self) -> None:

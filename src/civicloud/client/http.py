@@ -289,7 +289,7 @@ class ApiClient(BillingClient):
         """Every matching workload, page after page."""
         out: list[WorkloadOut] = []
         while True:
-            page = self._call("GET", "/workloads", list[WorkloadOut],
+            page: list[WorkloadOut] = self._call("GET", "/workloads", list[WorkloadOut],
                               params={"member_id": member_id, "state": state, "offset": len(out),
                                       "include_deleted": "true" if include_deleted else None})
             out += page
@@ -324,7 +324,8 @@ class AgentClient(_Base):
     """The agent channel; ``token`` is the site credential once joined."""
 
     def join(self, join_token: str, agent_name: str) -> JoinResponse:
-        return self._call("POST", "/agent/join", JoinResponse, JoinRequest(join_token=join_token, agent_name=agent_name))
+        return self._call("POST", "/agent/join", JoinResponse,
+                          JoinRequest(join_token=join_token, agent_name=agent_name))
 
     def heartbeat(self, body: Heartbeat) -> HeartbeatResponse:
         return self._call("POST", "/agent/heartbeat", HeartbeatResponse, body)

@@ -50,8 +50,8 @@ from civicloud.domain.workloads import (
 __all__ = [
     "PLACED_STATES", "TRAITS", "Agreement", "AgreementKind", "Allocation", "Certification", "CertificationKind",
     "DesiredPower", "GroupPolicy", "Host", "Member", "MemberCategory", "Offer", "Offering", "PlacementExplanation",
-    "PlacementGroup", "Quota", "Ratios", "Residency", "Resources", "ServiceClass", "Site", "UsageSample", "Window", "Workload",
-    "WorkloadState", "can_transition", "check_agreement_dates", "check_attestation",
+    "PlacementGroup", "Quota", "Ratios", "Residency", "Resources", "ServiceClass", "Site", "UsageSample", "Window",
+    "Workload", "WorkloadState", "can_transition", "check_agreement_dates", "check_attestation",
     "check_certification", "check_offer",
     "check_transition", "department_of", "is_public_holiday", "region_of", "state_after_report",
     "validate_insee_code", "validate_siren", "validate_siret", "validate_timezone",

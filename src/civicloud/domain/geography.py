@@ -42,7 +42,7 @@ def region_of(insee_code: str) -> str | None:
 @lru_cache(maxsize=256)
 def _calendar(department: str, year: int) -> holidays.HolidayBase:
     subdiv = _HOLIDAY_SUBDIVISION.get(department)
-    return holidays.France(subdiv=subdiv, years=year) if subdiv else holidays.France(years=year)
+    return holidays.country_holidays("FR", subdiv=subdiv, years=year)
 
 
 def is_public_holiday(day: date, department: str) -> bool:

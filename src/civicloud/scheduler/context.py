@@ -85,7 +85,7 @@ def without(ctx: PlacementContext, workload: Workload, held: Resources, *, free_
     used, live = ctx.usage.get(key, (Resources(), 0))
     narrowed = replace(ctx, usage={**ctx.usage, key: (used - held, live - 1)})
     snap = ctx.snapshot
-    if not free_host or workload.host_id not in snap.index_of:
+    if not free_host or workload.host_id is None or workload.host_id not in snap.index_of:
         return narrowed
     freed = snap.with_claim(snap.index_of[workload.host_id], -np.array(held.as_tuple(), dtype=np.float64),
                             workload.service_class)

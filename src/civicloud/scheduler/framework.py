@@ -116,8 +116,8 @@ class Profile:
                                    code="civicloud.scheduler.unknown_plugin")
             built_filters.append(FILTERS[fname](**args))
         built_scorers = []
-        for spec in scorers:
-            sname, weight, *rest = spec
+        for scorer in scorers:
+            sname, weight, *rest = scorer
             if sname not in SCORERS:
                 raise InvalidInput(f"unknown score plugin {sname!r}; known: {', '.join(sorted(SCORERS))}",
                                    code="civicloud.scheduler.unknown_plugin")
@@ -163,7 +163,7 @@ class _LazyRejections(Mapping[str, tuple[str, str]]):
         self._snap, self._by_host, self._labels = snap, by_host, labels
 
     def __getitem__(self, host_id: str) -> tuple[str, str]:
-        code = self._by_host[self._snap.index_of[host_id]]
+        code = int(self._by_host[self._snap.index_of[host_id]])
         if code < 0:
             raise KeyError(host_id)
         return self._labels[code]

@@ -26,7 +26,7 @@ EXACT_BUDGET = 20_000
 def host_deficits(snap: Snapshot) -> np.ndarray:
     """(4, N): per host and resource, how much civicloud holds beyond what the owner allows now; zero on
     hosts whose agent is not reporting (their owner's load is unknown, and their agent could not act)."""
-    over = np.maximum(np.maximum(-snap.lent_room, -snap.owner_room), 0.0)
+    over: np.ndarray = np.maximum(np.maximum(-snap.lent_room, -snap.owner_room), 0.0)
     over[:, ~snap.fresh] = 0.0
     return over
 
@@ -38,7 +38,7 @@ class Evictable:
     created_at: datetime
 
 
-def choose_evictions(deficit: Sequence[float], candidates: Sequence[Evictable]) -> list[str]:
+def choose_evictions(deficit: Sequence[float] | np.ndarray, candidates: Sequence[Evictable]) -> list[str]:
     """The fewest workloads whose resources cover ``deficit`` on every resource; among sets of that size,
     the one with the newest workloads first (the first in lexicographic order over newest-first).
 

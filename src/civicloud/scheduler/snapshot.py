@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -141,7 +142,8 @@ class Snapshot:
         return ok, first
 
     def rows(self, matrix: np.ndarray, r: int, candidates: np.ndarray) -> np.ndarray:
-        return matrix[r] if candidates.size == self.size else matrix[r][candidates]
+        row: np.ndarray = matrix[r] if candidates.size == self.size else matrix[r][candidates]
+        return row
 
     def per_host(self, values: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         return values if candidates.size == self.size else values[candidates]
@@ -149,13 +151,13 @@ class Snapshot:
     def site_name(self, index: int) -> str:
         """The name of the site host ``index`` belongs to: what a borrower is told of where its workload runs
         (the host's own name is its lender's business)."""
-        return self.sites[self.site_of[index]].name
+        return self.sites[int(self.site_of[index])].name
 
     def with_claim(self, index: int, resources: np.ndarray, service_class: ServiceClass) -> Snapshot:
         """A new snapshot where host ``index`` holds ``resources`` more (after a successful claim)."""
         allocated = self.allocated.copy()
         allocated[:, index] += resources
-        changes: dict[str, np.ndarray] = {}
+        changes: dict[str, Any] = {}  # arrays, by field name
         for name in ("free", "lent_room", "owner_room"):
             room = getattr(self, name).copy()
             room[:, index] -= resources

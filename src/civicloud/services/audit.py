@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from civicloud.domain.audit import AuditEntry, Break, first_break
@@ -22,7 +23,7 @@ def verify(uow: UnitOfWork) -> tuple[int, Break | None]:
         count = 0
         last_seq, last_hash = 0, ""
 
-        def counted():  # type: ignore[no-untyped-def]
+        def counted() -> Iterator[AuditEntry]:
             nonlocal count, last_seq, last_hash
             for entry in uow.audit.walk():
                 count += 1

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from civicloud.clock import IdSource
@@ -37,6 +38,7 @@ from civicloud.domain import (
     AgreementKind,
     Member,
     ServiceClass,
+    Site,
     validate_siren,
     validate_siret,
 )
@@ -165,7 +167,8 @@ def run_billing(uow_factory: UowFactory, period: str, now: datetime | None = Non
             run = BillingRun(uow.new_id(), period, now, sum(cents_of(line.amount) for line in lines),
                              sum(cents_of(line.fee) for line in lines), own_use)
             members = {m.id: m for m in uow.members.list()}
-            uow.billing.add_run(run, [(uow.new_id(), line) for line in lines], _documents(run, lines, members, end, uow.new_id))
+            uow.billing.add_run(run, [(uow.new_id(), line) for line in lines],
+                                _documents(run, lines, members, end, uow.new_id))
             uow.commit()
             return run, True
     except Conflict as exc:
@@ -192,7 +195,7 @@ def _price_period(uow: UnitOfWork, start: datetime, end: datetime,
     bounds = sorted(cuts)
     summed: dict[tuple[str, str, str, str, ServiceClass, str], Quantities] = defaultdict(Quantities)
     own_use = 0
-    for piece_start, piece_end in zip(bounds, bounds[1:]):
+    for piece_start, piece_end in pairwise(bounds):
         day = piece_start.astimezone(BILLING_TZ).date()
         kinds = _agreement_kinds(agreements, day)
         for g in uow.usage_records.grouped(piece_start, piece_end, member_id=borrower_id):
@@ -200,10 +203,11 @@ def _price_period(uow: UnitOfWork, start: datetime, end: datetime,
                 own_use += g.quantities.seconds
                 continue
             member = members[g.borrower_id]
-            book = book_for(books, day, kinds.get(member.id), member.category, g.service_class)
+            kind = kinds.get(member.id)
+            book = book_for(books, day, kind, member.category, g.service_class)
             if book is None:
                 raise Conflict(f"no price book applies to {member.name} ({member.category.value}, "
-                               f"{kinds.get(member.id).value if kinds.get(member.id) else 'no agreement'}) for "
+                               f"{kind.value if kind else 'no agreement'}) for "
                                f"{g.service_class.value} work on {day}; add one with 'civicloud price-book add'",
                                code="civicloud.billing.no_price_book")
             summed[(g.borrower_id, g.lender_id, g.workload_id, g.offering_id, g.service_class, book.id)] += g.quantities
@@ -227,12 +231,12 @@ def _documents(run: BillingRun, lines: list[Line], members: dict[str, Member], e
         borrowed[line.borrower_id].append(line)
         lent[line.lender_id].append(line)
     docs = []
-    for kind, groups, total in (("invoice", borrowed, lambda ls: sum(x.amount for x in ls)),
-                                ("statement", lent, lambda ls: sum(x.credit for x in ls))):
+    for kind, groups, total in (("invoice", borrowed, lambda ls: sum((x.amount for x in ls), Decimal(0))),
+                                ("statement", lent, lambda ls: sum((x.credit for x in ls), Decimal(0)))):
         for seq, member_id in enumerate(sorted(groups, key=lambda m: (members[m].name, m)), start=1):
             ls = groups[member_id]
             docs.append(Document(new_id(), run.id, member_id, kind, f"{KIND_PREFIX[kind]}-{run.period}-{seq:04d}",
-                                 issued, cents_of(total(ls)), cents_of(sum(x.fee for x in ls))))
+                                 issued, cents_of(total(ls)), cents_of(sum((x.fee for x in ls), Decimal(0)))))
     return docs
 
 
@@ -466,5 +470,5 @@ def showback(uow_factory: UowFactory, member_ref: str, period: str, default_carb
                     going_alone(top, book.prices, hours) if book else None, top, footprint(records, models))
 
 
-def _carbon(site, default: float) -> float:  # type: ignore[no-untyped-def]
+def _carbon(site: Site | None, default: float) -> float:
     return default if site is None or site.carbon_g_per_kwh is None else float(site.carbon_g_per_kwh)

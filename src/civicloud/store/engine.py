@@ -16,7 +16,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise InvalidInput(f"{url!r} is not a database URL; use sqlite:///path/civicloud.db or "
-                           "postgresql+psycopg://user@host:5432/db", code="civicloud.settings.invalid_database_url") from None
+                           "postgresql+psycopg://user@host:5432/db",
+                           code="civicloud.settings.invalid_database_url") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         engine = create_engine(parsed, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})

@@ -115,7 +115,8 @@ offers = Table(
     Column("host_id", String(36), ForeignKey("hosts.id"), nullable=True),
     Column("committed_percent", Float(), nullable=False),
     Column("default_percent", Float(), nullable=False),
-    Column("windows", JSON(), nullable=False),  # [{"days": [0..6], "start": "HH:MM", "end": "HH:MM", "share_percent": x}]
+    # [{"days": [0..6], "start": "HH:MM", "end": "HH:MM", "share_percent": x}]
+    Column("windows", JSON(), nullable=False),
     Column("borrower_categories", String(200), nullable=False, server_default=text("''")),
     Column("reclaim_notice_s", Integer(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),

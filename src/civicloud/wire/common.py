@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -114,9 +114,10 @@ class DecimalText:
     Accepted: a JSON string of plain decimal text — digits, an optional fraction of at most ``places``
     digits after a dot, no leading zero: ``"12.5"``, ``"0.20"`` — or a JSON number. JSON numbers are
     accepted because they are what most scripts send, but a JSON parser does not keep their text: what is
-    checked is the number's shortest decimal form (Python's ``repr``), and it must be plain too. So integers and ordinary fractions (``0.0011``, ``12.5``) pass, while ``1e-30``,
-    ``1e+16``, NaN and Infinity are refused; a tiny fraction whose shortest form has an exponent (0.00001
-    is ``1e-05``) must be sent as a string. Refused in any form: exponents, NaN, infinities, underscores,
+    checked is the number's shortest decimal form (Python's ``repr``), and it must be plain too. So integers
+    and ordinary fractions (``0.0011``, ``12.5``) pass, while ``1e-30``, ``1e+16``, NaN and Infinity are
+    refused; a tiny fraction whose shortest form has an exponent (0.00001 is ``1e-05``) must be sent as a
+    string. Refused in any form: exponents, NaN, infinities, underscores,
     spaces, a plus sign, negative zero, leading zeros, booleans. Python callers may pass a ``Decimal``: it
     is checked by its value, written out in full. Output is always plain text (``format(d, "f")``).
     """

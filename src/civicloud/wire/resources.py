@@ -25,7 +25,8 @@ Digits = Annotated[str, Field(min_length=9, max_length=20, pattern=r"^[0-9 ]+$")
 class MemberCreate(In):
     name: Name
     siren: Digits = Field(description="9-digit SIREN, Luhn-checked")
-    siret: Digits | None = Field(default=None, description="14-digit SIRET of the establishment, starting with the SIREN")
+    siret: Digits | None = Field(default=None,
+                                 description="14-digit SIRET of the establishment, starting with the SIREN")
     category: MemberCategory
 
 

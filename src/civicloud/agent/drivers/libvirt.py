@@ -146,7 +146,8 @@ class LibvirtDriver:
                   | libvirt.VIR_DOMAIN_STATS_BLOCK | libvirt.VIR_DOMAIN_STATS_INTERFACE | libvirt.VIR_DOMAIN_STATS_VCPU)
         out = []
         with self._errors("sample its guests"):
-            for dom, stats in self._connection().getAllDomainStats(wanted, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE):
+            active = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE
+            for dom, stats in self._connection().getAllDomainStats(wanted, active):
                 workload_id = self._workload_id(dom)
                 if workload_id is None:
                     continue

@@ -15,4 +15,5 @@ class LowCarbonScorer:
     name: ClassVar[str] = "low_carbon"
 
     def score(self, request: Request, snap: Snapshot, candidates: np.ndarray) -> np.ndarray:
-        return -snap.site_carbon[snap.per_host(snap.site_of, candidates)]
+        scores: np.ndarray = -snap.site_carbon[snap.per_host(snap.site_of, candidates)]
+        return scores

@@ -30,4 +30,6 @@ class PackScorer:
             / np.maximum(snap.rows(snap.capacity, VCPU, candidates) * share, 1.0),
             (snap.rows(snap.allocated, MEM, candidates) + need[MEM])
             / np.maximum(snap.rows(snap.capacity, MEM, candidates) * share, 1.0))
-        return fullness + self.lender_bonus * snap.lenders_active[snap.per_host(snap.lender_of, candidates)]
+        active = snap.lenders_active[snap.per_host(snap.lender_of, candidates)]
+        scores: np.ndarray = fullness + self.lender_bonus * active
+        return scores

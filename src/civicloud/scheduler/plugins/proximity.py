@@ -32,4 +32,5 @@ class ProximityScorer:
         # A site without coordinates counts as the farthest known one: never preferred, never excluded.
         far = np.nanmax(per_site) if np.isfinite(per_site).any() else 0.0
         per_site = np.where(np.isnan(per_site), far, per_site)
-        return -per_site[snap.per_host(snap.site_of, candidates)]
+        scores: np.ndarray = -per_site[snap.per_host(snap.site_of, candidates)]
+        return scores

@@ -16,8 +16,9 @@ class SpreadScorer:
 
     def score(self, request: Request, snap: Snapshot, candidates: np.ndarray) -> np.ndarray:
         need = request.vector
-        return -np.maximum(
+        scores: np.ndarray = -np.maximum(
             (snap.rows(snap.allocated, VCPU, candidates) + need[VCPU])
             / np.maximum(snap.rows(snap.capacity, VCPU, candidates), 1.0),
             (snap.rows(snap.allocated, MEM, candidates) + need[MEM])
             / np.maximum(snap.rows(snap.capacity, MEM, candidates), 1.0))
+        return scores

@@ -32,7 +32,8 @@ from civicloud.store.repositories.workloads import (
 __all__ = [
     "AuditRepository", "IdempotencyRepository", "StoredAnswer", "TokenRepository", "UserRepository",
     "BillingRepository", "BillingRun", "Document", "GroupedUsage", "PriceBookRepository", "UsageRecordRepository",
-    "AgreementRepository", "AllocationRepository", "Claim", "ClaimRepository", "CredentialRepository", "HostRepository", "MemberRepository",
+    "AgreementRepository", "AllocationRepository", "Claim", "ClaimRepository", "CredentialRepository", "HostRepository",
+    "MemberRepository",
     "OfferRepository", "OfferingRepository", "PlacementGroupRepository", "SiteRepository",
     "UsageSampleRepository", "WorkloadRepository",
 ]

@@ -13,7 +13,7 @@ class Repo:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def _one(self, stmt: Any) -> Row[Any] | None:
+    def _one(self, stmt: Any) -> Row[*tuple[Any, ...]] | None:  # a row of any width
         return self._conn.execute(stmt).first()
 
 

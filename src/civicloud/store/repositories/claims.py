@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 
-from sqlalchemy import and_, bindparam, insert, update
+from sqlalchemy import Update, and_, bindparam, insert, update
 
 from civicloud.domain import Resources, ServiceClass, WorkloadState
 from civicloud.domain.workloads import check_transition
@@ -40,7 +40,7 @@ _PLACE = (update(t.workloads)
                   updated_at=bindparam("w_now")))
 
 
-def _host_claim(guaranteed: bool):  # type: ignore[no-untyped-def]
+def _host_claim(guaranteed: bool) -> Update:
     values = {f"allocated_{r}": getattr(H, f"allocated_{r}") + bindparam(f"d_{r}")
               for r in ("vcpus", "memory_mib", "disk_gib", "gpus")}
     if guaranteed:

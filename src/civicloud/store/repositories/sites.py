@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
@@ -62,7 +63,7 @@ class SiteRepository(Repo):
         certs = self._certs([r.id for r in rows])
         return [self._site(r, certs.get(r.id, ())) for r in rows]
 
-    def _certs(self, site_ids: list[str]) -> dict[str, tuple[Certification, ...]]:
+    def _certs(self, site_ids: builtins.list[str]) -> dict[str, tuple[Certification, ...]]:
         if not site_ids:
             return {}
         out: dict[str, list[Certification]] = {}

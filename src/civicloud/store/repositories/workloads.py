@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -60,7 +61,7 @@ class WorkloadRepository(Repo):
             stmt = stmt.where(LIVE)
         return [_workload(r) for r in self._conn.execute(stmt)]
 
-    def pending(self, limit: int, after: tuple[datetime, str] | None = None) -> list[Workload]:
+    def pending(self, limit: int, after: tuple[datetime, str] | None = None) -> builtins.list[Workload]:
         """Pending workloads in arrival order, from just after ``after`` (created_at, id): keyset paging."""
         stmt = (select(t.workloads).where(W.state == WorkloadState.PENDING.value)
                 .order_by(W.created_at, W.id).limit(limit))
@@ -69,7 +70,7 @@ class WorkloadRepository(Repo):
                                                                   bindparam("a_id", after[1])))
         return [_workload(r) for r in self._conn.execute(stmt)]
 
-    def on_site(self, site_id: str) -> list[tuple[Workload, str]]:
+    def on_site(self, site_id: str) -> builtins.list[tuple[Workload, str]]:
         """Live workloads placed on the site's hosts, with the host's name."""
         stmt = (select(t.workloads, t.hosts.c.name.label("host_name"))
                 .select_from(t.workloads.join(t.hosts, W.host_id == t.hosts.c.id))
@@ -95,7 +96,7 @@ class WorkloadRepository(Repo):
         """Record the last placement decision of a pending workload."""
         self.explain_many([(workload_id, explanation, message)])
 
-    def explain_many(self, items: list[tuple[str, PlacementExplanation, str]]) -> None:
+    def explain_many(self, items: builtins.list[tuple[str, PlacementExplanation, str]]) -> None:
         if items:
             self._conn.execute(_EXPLAIN, [{"w_id": wid, "w_summary": e.summary, "w_message": message,
                                            "w_reasons": [list(r) for r in e.reasons], "w_at": e.decided_at}
@@ -120,16 +121,16 @@ class WorkloadRepository(Repo):
 
     def live_demand(self, member_id: str, service_class: str) -> tuple[Resources, int]:
         """What a member's live workloads of one class ask for (their offerings), pending ones included."""
-        O = t.offerings.c
-        row = self._one(select(func.coalesce(func.sum(O.vcpus), 0), func.coalesce(func.sum(O.memory_mib), 0),
-                               func.coalesce(func.sum(O.disk_gib), 0), func.coalesce(func.sum(O.gpus), 0),
+        OF = t.offerings.c
+        row = self._one(select(func.coalesce(func.sum(OF.vcpus), 0), func.coalesce(func.sum(OF.memory_mib), 0),
+                               func.coalesce(func.sum(OF.disk_gib), 0), func.coalesce(func.sum(OF.gpus), 0),
                                func.count())
-                        .select_from(t.workloads.join(t.offerings, W.offering_id == O.id))
+                        .select_from(t.workloads.join(t.offerings, W.offering_id == OF.id))
                         .where(and_(W.member_id == member_id, W.service_class == service_class, LIVE)))
         assert row is not None
         return Resources(int(row[0]), int(row[1]), int(row[2]), int(row[3])), int(row[4])
 
-    def harvest_on_hosts(self, host_ids: list[str]) -> list[tuple[Workload, Resources]]:
+    def harvest_on_hosts(self, host_ids: builtins.list[str]) -> builtins.list[tuple[Workload, Resources]]:
         """Live harvest workloads holding an allocation on one of ``host_ids``, with what they hold: what a
         reclaim may evict."""
         if not host_ids:
@@ -148,7 +149,7 @@ class WorkloadRepository(Repo):
             return {}
         return {w: m for w, m in self._conn.execute(select(W.id, W.member_id).where(W.id.in_(list(workload_ids))))}
 
-    def evicting(self) -> list[Workload]:
+    def evicting(self) -> builtins.list[Workload]:
         """Workloads being evicted, oldest deadline first: the order re-placement tries them in."""
         stmt = (select(t.workloads).where(W.state == WorkloadState.EVICTING.value)
                 .order_by(W.evict_deadline, W.id))
