@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/provisioning.py --workloads 200
 	$(BIN)/python bench/peer_placement.py --hosts 5000 --requests 2000 --peer-requests 200
 	$(BIN)/python bench/billing.py
+	$(BIN)/python bench/audit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .import_linter_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from civicloud.domain.audit import GENESIS, AuditEntry, chained
 from civicloud.store import tables as t
@@ -35,21 +36,28 @@ class AuditRepository(Repo):
         PostgreSQL the head's row lock makes the retry wait for the other writer's commit)."""
         if not entries:
             return []
-        seq, prev = self.head()
+        # The head's row is locked first (FOR UPDATE, on PostgreSQL; SQLite's writers are serialised by
+        # BEGIN IMMEDIATE already): a concurrent writer waits here for the holder's commit and then reads the
+        # head it left, instead of losing the compare-and-swap below and trying again.
+        locked = select(HEAD.seq, HEAD.hash).where(HEAD.id == 1).with_for_update()
+        row = self._one(locked)
+        if row is None:  # the log's first entry: the head is created once, whoever gets there first
+            try:
+                with self._conn.begin_nested():
+                    self._conn.execute(insert(t.audit_head).values(id=1, seq=0, hash=GENESIS))
+            except IntegrityError:
+                pass
+            row = self._one(locked)
+        seq, prev = row.seq, row.hash
         linked = []
         for entry in entries:
             link = chained(entry, seq, prev)
             linked.append(link)
             seq, prev = link.seq, link.hash
-        if linked[0].seq == 1:
-            if self._one(select(HEAD.id).where(HEAD.id == 1)) is not None:
-                return None
-            self._conn.execute(insert(t.audit_head).values(id=1, seq=seq, hash=prev))
-        else:
-            moved = self._conn.execute(update(t.audit_head).where(and_(HEAD.id == 1, HEAD.seq == linked[0].seq - 1))
-                                       .values(seq=seq, hash=prev))
-            if moved.rowcount != 1:
-                return None
+        moved = self._conn.execute(update(t.audit_head).where(and_(HEAD.id == 1, HEAD.seq == linked[0].seq - 1))
+                                   .values(seq=seq, hash=prev))
+        if moved.rowcount != 1:
+            return None
         self._conn.execute(insert(t.audit_log), [vars(link) for link in linked])
         return linked
 
