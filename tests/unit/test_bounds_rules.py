@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from civicloud.domain.billing import Prices
+from civicloud.domain.periods import cut as _cut
+from civicloud.domain.periods import day_after as _day_after
+from civicloud.domain.periods import period_bounds
 from civicloud.domain.pricing import COST_INPUT_BOUNDS, CostInputs, cost_model, with_margin
 from civicloud.errors import InvalidInput
-from civicloud.services.billing import _cut, _day_after, period_bounds
 from civicloud.wire.common import Day, DecimalText, Period
 
 

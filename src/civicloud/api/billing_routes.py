@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from civicloud.api.deps import Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
-from civicloud.domain.billing import Line, PriceBook, euros
+from civicloud.domain.billing import BillingRun, Line, PriceBook, euros
 from civicloud.domain.pricing import CostInputs, cost_model, with_margin
 from civicloud.services import billing
-from civicloud.store.repositories import BillingRun, GroupedUsage
+from civicloud.store.repositories import GroupedUsage
 from civicloud.wire import (
     BillingLineOut,
     BillingRunCreate,

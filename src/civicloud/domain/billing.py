@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 
 from civicloud.domain.catalogue import ServiceClass
 from civicloud.domain.members import AgreementKind, MemberCategory
@@ -208,3 +209,35 @@ def settle(lines: Iterable[Line]) -> Settlement:
         elif net < 0:
             transfers[(b, a)] = -net
     return Settlement(transfers, {m: f for m, f in fees.items() if f})
+
+
+@dataclass(frozen=True)
+class BillingRun:
+    """The closing of one period (a Paris calendar month): its lines and documents never change afterwards."""
+
+    id: str
+    period: str  # "2026-09"
+    created_at: datetime
+    charged_cents: int
+    fees_cents: int
+    own_use_seconds: int  # lenders' use of their own hosts: metered, not billed
+
+
+class DocumentKind(StrEnum):
+    INVOICE = "invoice"  # to a borrower, for what it used of others' hosts
+    STATEMENT = "statement"  # to a lender, for what it is owed
+    CREDIT_NOTE = "credit_note"  # corrects an invoice: never an edit
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    run_id: str
+    member_id: str
+    kind: DocumentKind
+    number: str  # "INV-2026-09-0001", "STM-…", "AVO-…"
+    issued_on: date
+    total_cents: int
+    fees_cents: int
+    corrects_id: str | None = None  # the invoice a credit note corrects
+    reason: str = ""

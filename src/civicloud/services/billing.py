@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from itertools import pairwise
-from zoneinfo import ZoneInfo
 
 from civicloud.clock import IdSource
 from civicloud.domain import (
@@ -43,6 +40,9 @@ from civicloud.domain import (
     validate_siret,
 )
 from civicloud.domain.billing import (
+    BillingRun,
+    Document,
+    DocumentKind,
     Line,
     PriceBook,
     Prices,
@@ -57,6 +57,7 @@ from civicloud.domain.billing import (
 )
 from civicloud.domain.members import agreements_in_force
 from civicloud.domain.metering import floor_hour
+from civicloud.domain.periods import BILLING_TZ, period_bounds, pieces
 from civicloud.domain.showback import (
     Footprint,
     Peak,
@@ -72,49 +73,10 @@ from civicloud.services._common import UowFactory
 from civicloud.services.members import require_member
 from civicloud.services.metering import roll_up
 from civicloud.store import UnitOfWork
-from civicloud.store.repositories import BillingRun, Document, GroupedUsage
+from civicloud.store.repositories import GroupedUsage
 from civicloud.wire import PriceBookCreate
-from civicloud.wire.common import FIRST_YEAR, LAST_YEAR
 
-BILLING_TZ = ZoneInfo("Europe/Paris")
-KIND_PREFIX = {"invoice": "INV", "statement": "STM", "credit_note": "AVO"}
-_PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
-
-
-def period_bounds(period: str) -> tuple[datetime, datetime]:
-    """'2026-11' -> the month's first and next month's first instant, Paris midnights, in UTC.
-
-    Total: anything but a month of the years the API takes (``wire.common.FIRST_YEAR``..``LAST_YEAR``) is
-    an InvalidInput, never an OverflowError or ValueError."""
-    match = _PERIOD.fullmatch(period) if isinstance(period, str) else None
-    if match is None or not FIRST_YEAR <= int(match[1]) <= LAST_YEAR:
-        raise InvalidInput(f"a period is a month written YYYY-MM between {FIRST_YEAR}-01 and {LAST_YEAR}-12, e.g. "
-                           f"2026-11, not {period!r}", code="civicloud.billing.invalid_period", field="period")
-    year, month = int(match[1]), int(match[2])
-    return _midnight(date(year, month, 1)), _midnight(date(year + (month == 12), month % 12 + 1, 1))
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=BILLING_TZ).astimezone(UTC)
-
-
-def _cut(day: date, start: datetime, end: datetime) -> datetime:
-    """Where a boundary at the Paris midnight opening ``day`` cuts [start, end], clamped to it.
-
-    A boundary outside the period cuts nothing, so only days of the period (and the one after it) are
-    ever turned into instants: a date stored before the API bounded them (0001-01-01, 9999-12-31) cannot
-    overflow the calendar."""
-    first, last = start.astimezone(BILLING_TZ).date(), end.astimezone(BILLING_TZ).date()
-    if day <= first:
-        return start
-    if day > last:
-        return end
-    return min(max(_midnight(day), start), end)
-
-
-def _day_after(day: date) -> date:
-    """The day after ``day``, or ``day`` itself at the calendar's end (it cuts nothing there anyway)."""
-    return day if day == date.max else day + timedelta(days=1)
+KIND_PREFIX = {DocumentKind.INVOICE: "INV", DocumentKind.STATEMENT: "STM", DocumentKind.CREDIT_NOTE: "AVO"}
 
 
 # -- price books -----------------------------------------------------------------------------------------
@@ -185,17 +147,9 @@ def _price_period(uow: UnitOfWork, start: datetime, end: datetime,
     agreements = uow.agreements.all()
     members = {m.id: m for m in uow.members.list()}
     offerings = {o.id: o for o in uow.offerings.list()}
-    cuts = {start, end}
-    for b in books:
-        cuts.add(_cut(b.valid_from, start, end))
-    for a in agreements:
-        cuts.add(_cut(a.valid_from, start, end))
-        if a.valid_to is not None:
-            cuts.add(_cut(_day_after(a.valid_to), start, end))
-    bounds = sorted(cuts)
     summed: dict[tuple[str, str, str, str, ServiceClass, str], Quantities] = defaultdict(Quantities)
     own_use = 0
-    for piece_start, piece_end in pairwise(bounds):
+    for piece_start, piece_end in pieces(start, end, books, agreements):
         day = piece_start.astimezone(BILLING_TZ).date()
         kinds = _agreement_kinds(agreements, day)
         for g in uow.usage_records.grouped(piece_start, piece_end, member_id=borrower_id):
@@ -231,8 +185,8 @@ def _documents(run: BillingRun, lines: list[Line], members: dict[str, Member], e
         borrowed[line.borrower_id].append(line)
         lent[line.lender_id].append(line)
     docs = []
-    for kind, groups, total in (("invoice", borrowed, lambda ls: sum((x.amount for x in ls), Decimal(0))),
-                                ("statement", lent, lambda ls: sum((x.credit for x in ls), Decimal(0)))):
+    for kind, groups, total in ((DocumentKind.INVOICE, borrowed, lambda ls: sum((x.amount for x in ls), Decimal(0))),
+                                (DocumentKind.STATEMENT, lent, lambda ls: sum((x.credit for x in ls), Decimal(0)))):
         for seq, member_id in enumerate(sorted(groups, key=lambda m: (members[m].name, m)), start=1):
             ls = groups[member_id]
             docs.append(Document(new_id(), run.id, member_id, kind, f"{KIND_PREFIX[kind]}-{run.period}-{seq:04d}",
@@ -312,8 +266,8 @@ def credit_note(uow: UnitOfWork, document_ref: str, amount: Decimal, reason: str
                                f"({(doc.total_cents - credited) / 100:.2f} €)", code="civicloud.billing.invalid_credit",
                                field="amount")
         run = next(r for r in uow.billing.runs() if r.id == doc.run_id)
-        prefix = f"{KIND_PREFIX['credit_note']}-{run.period}-"
-        note = Document(uow.new_id(), doc.run_id, doc.member_id, "credit_note",
+        prefix = f"{KIND_PREFIX[DocumentKind.CREDIT_NOTE]}-{run.period}-"
+        note = Document(uow.new_id(), doc.run_id, doc.member_id, DocumentKind.CREDIT_NOTE,
                         f"{prefix}{uow.billing.count_documents(prefix) + 1:04d}",
                         uow.clock().astimezone(BILLING_TZ).date(), -cents, 0, doc.id, reason)
         uow.billing.add_documents([note])

@@ -22,6 +22,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
+from civicloud.domain.periods import FIRST_YEAR, LAST_YEAR
+
 # Names people type: no control characters (PostgreSQL refuses NUL in text), bounded length.
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120,
                                         pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -42,7 +44,7 @@ Secret = Annotated[str, StringConstraints(min_length=16, max_length=200, pattern
 # price book or certification, and for asking about a far period (answered "not over yet"), and far from the
 # ends of Python's calendar (years 1 and 9999), where billing's cuts at Paris midnights and at the day after an
 # agreement ends overflow. An open end is null, never a far-off date.
-FIRST_YEAR, LAST_YEAR = 2000, 2999
+
 OPEN_END = "an open end is null, not a far-off date"
 
 

@@ -7,8 +7,6 @@ from civicloud.store.repositories.audit import (
 )
 from civicloud.store.repositories.billing import (
     BillingRepository,
-    BillingRun,
-    Document,
     GroupedUsage,
     PriceBookRepository,
     UsageRecordRepository,
@@ -31,7 +29,7 @@ from civicloud.store.repositories.workloads import (
 
 __all__ = [
     "AuditRepository", "IdempotencyRepository", "StoredAnswer", "TokenRepository", "UserRepository",
-    "BillingRepository", "BillingRun", "Document", "GroupedUsage", "PriceBookRepository", "UsageRecordRepository",
+    "BillingRepository", "GroupedUsage", "PriceBookRepository", "UsageRecordRepository",
     "AgreementRepository", "AllocationRepository", "Claim", "ClaimRepository", "CredentialRepository", "HostRepository",
     "MemberRepository",
     "OfferRepository", "OfferingRepository", "PlacementGroupRepository", "SiteRepository",

@@ -48,6 +48,7 @@ class AuditRepository(Repo):
             except IntegrityError:
                 pass
             row = self._one(locked)
+            assert row is not None, "the audit head exists once created"
         seq, prev = row.seq, row.hash
         linked = []
         for entry in entries:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, func, insert, or_, select, update
@@ -11,6 +11,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from civicloud.domain import Resources, ServiceClass, UsageSample
 from civicloud.domain.billing import (
+    BillingRun,
+    Document,
+    DocumentKind,
     Line,
     PriceBook,
     Prices,
@@ -48,30 +51,6 @@ class GroupedUsage:
     quantities: Quantities
     cpu_time_ns: int
     site_id: str = ""
-
-
-@dataclass(frozen=True)
-class BillingRun:
-    id: str
-    period: str
-    created_at: datetime
-    charged_cents: int
-    fees_cents: int
-    own_use_seconds: int
-
-
-@dataclass(frozen=True)
-class Document:
-    id: str
-    run_id: str
-    member_id: str
-    kind: str  # invoice | statement | credit_note
-    number: str
-    issued_on: date
-    total_cents: int
-    fees_cents: int
-    corrects_id: str | None = None
-    reason: str = ""
 
 
 class UsageRecordRepository(Repo):
@@ -243,11 +222,11 @@ class BillingRepository(Repo):
         for column, value in ((D.member_id, member_id), (D.run_id, run_id), (D.kind, kind)):
             if value is not None:
                 stmt = stmt.where(column == value)
-        return [Document(**r._mapping) for r in self._conn.execute(stmt)]
+        return [_document(r) for r in self._conn.execute(stmt)]
 
     def document(self, document_id: str) -> Document | None:
         row = self._one(select(t.billing_documents).where(or_(D.id == document_id, D.number == document_id)))
-        return Document(**row._mapping) if row else None
+        return _document(row) if row else None
 
     def count_documents(self, prefix: str) -> int:
         return int(self._conn.execute(select(func.count()).select_from(t.billing_documents)
@@ -260,3 +239,7 @@ def _line_row(line_id: str, run_id: str, line: Line) -> dict[str, Any]:
             "service_class": line.service_class.value, "price_book_id": line.price_book_id,
             **{q: getattr(line.quantities, q) for q in QUANTITY_FIELDS},
             "amount_cents": cents_of(line.amount), "fee_cents": cents_of(line.fee)}
+
+
+def _document(r: Row[Any]) -> Document:
+    return Document(**{**r._mapping, "kind": DocumentKind(r.kind)})
