@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from civicloud.api.deps import Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
-from civicloud.domain.billing import BillingRun, Line, PriceBook, euros
+from civicloud.domain.billing import BillingRun, Document, Line, PriceBook, euros
 from civicloud.domain.pricing import CostInputs, cost_model, with_margin
 from civicloud.services import billing
 from civicloud.store.repositories import GroupedUsage
@@ -198,7 +198,7 @@ def line_out(line: Line) -> BillingLineOut:
                           lender_credit_eur=line.credit)
 
 
-def document_out(d: billing.Document, period: str | None, lines: list[Line] | None = None) -> DocumentOut:
+def document_out(d: Document, period: str | None, lines: list[Line] | None = None) -> DocumentOut:
     return DocumentOut(id=d.id, number=d.number, kind=d.kind, member_id=d.member_id,
                        period=period or d.number.split("-", 1)[1][:7], issued_on=d.issued_on,
                        total_eur=euros(d.total_cents), fees_eur=euros(d.fees_cents), corrects=d.corrects_id,

@@ -32,7 +32,7 @@ class PlacementContext:
     members: Mapping[str, Member]
     offerings: Mapping[str, Offering]
     groups: Mapping[str, PlacementGroup]
-    group_hosts: Mapping[str, set[str]]  # group -> hosts of its placed workloads
+    group_hosts: Mapping[str, Mapping[str, int]]  # group -> host -> how many of its placed workloads are there
     usage: Mapping[tuple[str, str], tuple[Resources, int]]  # (member, class) -> held, placed live workloads
     quotas: Mapping[str, Mapping[str, Quota]]  # member -> class -> quota, from the agreement in force
     member_location: Mapping[str, tuple[float, float]]
@@ -52,7 +52,7 @@ def request_for(ctx: PlacementContext, workload: Workload) -> Request:
     member = ctx.members[workload.member_id]
     group = None
     if workload.group_id is not None and workload.group_id in ctx.groups:
-        hosts = frozenset(ctx.group_hosts.get(workload.group_id, set()))
+        hosts = frozenset(h for h, n in ctx.group_hosts.get(workload.group_id, {}).items() if n > 0)
         snap = ctx.snapshot
         sites = frozenset(snap.sites[snap.site_of[snap.index_of[h]]].id.split("#")[0]
                           for h in hosts if h in snap.index_of)
@@ -69,21 +69,22 @@ def record_claim(ctx: PlacementContext, workload: Workload, host_id: str, need: 
     key = (workload.member_id, workload.service_class.value)
     held, live = ctx.usage.get(key, (Resources(), 0))
     usage = {**ctx.usage, key: (held + need, live + 1)}
-    group_hosts = ctx.group_hosts
-    if workload.group_id is not None:
-        group_hosts = {**group_hosts, workload.group_id: group_hosts.get(workload.group_id, set()) | {host_id}}
+    group_hosts = _counted(ctx.group_hosts, workload.group_id, host_id, +1)
     vector = np.array(need.as_tuple(), dtype=np.float64)
     return replace(ctx, snapshot=snap.with_claim(snap.index_of[host_id], vector, workload.service_class),
                    usage=usage, group_hosts=group_hosts)
 
 
 def without(ctx: PlacementContext, workload: Workload, held: Resources, *, free_host: bool) -> PlacementContext:
-    """This context without workload ``workload``, which holds ``held``: its member's quota no longer counts it
-    and, with ``free_host``, its host has that room back (a resize measures the new size against the host as
-    if the workload were not there; a move keeps the old host as it is until the move is done)."""
+    """This context without workload ``workload``, which holds ``held``: its member's quota no longer counts it,
+    nor does its placement group (the workload does not keep itself off its own host or site) and, with
+    ``free_host``, its host has that room back (a resize measures the new size against the host as if the
+    workload were not there; a move keeps the old host as it is until the move is done)."""
     key = (workload.member_id, workload.service_class.value)
     used, live = ctx.usage.get(key, (Resources(), 0))
-    narrowed = replace(ctx, usage={**ctx.usage, key: (used - held, live - 1)})
+    group_hosts = ctx.group_hosts if workload.host_id is None else \
+        _counted(ctx.group_hosts, workload.group_id, workload.host_id, -1)
+    narrowed = replace(ctx, usage={**ctx.usage, key: (used - held, live - 1)}, group_hosts=group_hosts)
     snap = ctx.snapshot
     if not free_host or workload.host_id is None or workload.host_id not in snap.index_of:
         return narrowed
@@ -101,3 +102,17 @@ def with_host_changed(ctx: PlacementContext, host_id: str) -> PlacementContext:
     generations = snap.generations.copy()
     generations[snap.index_of[host_id]] += 1
     return replace(ctx, snapshot=replace(snap, generations=generations))
+
+
+def _counted(group_hosts: Mapping[str, Mapping[str, int]], group_id: str | None, host_id: str,
+             delta: int) -> Mapping[str, Mapping[str, int]]:
+    """``group_hosts`` with one more (``delta`` +1) or one fewer (-1) of ``group_id``'s workloads on ``host_id``."""
+    if group_id is None:
+        return group_hosts
+    on = dict(group_hosts.get(group_id, {}))
+    count = on.get(host_id, 0) + delta
+    if count > 0:
+        on[host_id] = count
+    else:
+        on.pop(host_id, None)
+    return {**group_hosts, group_id: on}

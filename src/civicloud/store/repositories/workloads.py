@@ -155,12 +155,14 @@ class WorkloadRepository(Repo):
                 .order_by(W.evict_deadline, W.id))
         return [_workload(r) for r in self._conn.execute(stmt)]
 
-    def group_hosts(self) -> dict[str, set[str]]:
-        """Placement group -> hosts where its live, placed workloads are."""
-        out: dict[str, set[str]] = defaultdict(set)
-        stmt = select(W.group_id, W.host_id).where(and_(W.group_id.is_not(None), W.host_id.is_not(None), LIVE))
-        for group_id, host_id in self._conn.execute(stmt):
-            out[group_id].add(host_id)
+    def group_hosts(self) -> dict[str, dict[str, int]]:
+        """Placement group -> host -> how many of its live, placed workloads are there."""
+        out: dict[str, dict[str, int]] = defaultdict(dict)
+        stmt = (select(W.group_id, W.host_id, func.count()).where(and_(W.group_id.is_not(None), W.host_id.is_not(None),
+                                                                       LIVE))
+                .group_by(W.group_id, W.host_id))
+        for group_id, host_id, count in self._conn.execute(stmt):
+            out[group_id][host_id] = int(count)
         return out
 
 
