@@ -11,7 +11,6 @@ from civicloud import __version__
 from civicloud.api import (
     agent_routes,
     auth_routes,
-    billing_routes,
     errors,
     middleware,
     routes,
@@ -72,8 +71,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     app.add_middleware(middleware.BodyLimit)
     app.add_middleware(middleware.ClientAddress, trusted=settings.trusted_proxies)
     app.add_middleware(middleware.SecurityHeaders)
-    app.include_router(routes.router, prefix=API_PREFIX)
-    app.include_router(billing_routes.router, prefix=API_PREFIX)
+    for router in routes.ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
     app.include_router(auth_routes.router, prefix=API_PREFIX)
     app.include_router(auth_routes.users, prefix=API_PREFIX)
     app.include_router(agent_routes.router, prefix=API_PREFIX)

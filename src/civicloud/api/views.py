@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from civicloud.domain import (
     Agreement,
     Host,
     Member,
+    Offer,
     Offering,
     PlacementGroup,
     Resources,
     Site,
     UsageSample,
+    Window,
     Workload,
     department_of,
     region_of,
@@ -25,6 +29,7 @@ from civicloud.wire import (
     MemberOut,
     OfferingOut,
     OfferOut,
+    OfferSet,
     PlacementGroupOut,
     PlacementOut,
     QuotaIn,
@@ -129,3 +134,11 @@ def sample_out(s: UsageSample) -> UsageSampleOut:
                           cpu_time_ns=s.cpu_time_ns, memory_mib=s.memory_mib, memory_used_mib=s.memory_used_mib,
                           disk_read_bytes=s.disk_read_bytes, disk_write_bytes=s.disk_write_bytes,
                           net_rx_bytes=s.net_rx_bytes, net_tx_bytes=s.net_tx_bytes)
+
+
+def offer_from(body: OfferSet) -> Offer:
+    """An offer as the API takes it (days by name, local clock times) as the domain holds it."""
+    windows = tuple(Window(frozenset(DAY_NAMES.index(d) for d in w.days), time.fromisoformat(w.start),
+                           time.fromisoformat(w.end), w.share_percent) for w in body.windows)
+    return Offer(body.committed_percent, body.default_percent, windows, frozenset(body.borrower_categories),
+                 body.reclaim_notice_s)

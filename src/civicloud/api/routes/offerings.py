@@ -1,0 +1,34 @@
+"""The catalogue of offerings (/api/v1/offerings)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, status
+
+from civicloud.api import views
+from civicloud.api.deps import Uow, require_operator
+from civicloud.api.errors import ERROR_RESPONSES
+from civicloud.services import (
+    catalogue,
+)
+from civicloud.wire import (
+    OfferingCreate,
+    OfferingOut,
+)
+from civicloud.wire.common import Ref
+
+router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
+
+
+@router.post("/offerings", status_code=status.HTTP_201_CREATED, tags=["offerings"])
+def create_offering(body: OfferingCreate, uow: Uow) -> OfferingOut:
+    return views.offering_out(catalogue.create_offering(uow, body))
+
+
+@router.get("/offerings", tags=["offerings"])
+def list_offerings(uow: Uow) -> list[OfferingOut]:
+    return [views.offering_out(o) for o in catalogue.list_offerings(uow)]
+
+
+@router.get("/offerings/{offering_id}", tags=["offerings"])
+def get_offering(offering_id: Ref, uow: Uow) -> OfferingOut:
+    return views.offering_out(catalogue.get_offering(uow, offering_id))

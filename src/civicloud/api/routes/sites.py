@@ -1,0 +1,101 @@
+"""Sites: their offers, certifications, join tokens and agents' credentials (/api/v1/sites)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Request, status
+
+from civicloud.api import views
+from civicloud.api.deps import Caller, Uow, require_operator
+from civicloud.api.errors import ERROR_RESPONSES
+from civicloud.api.views import offer_from
+from civicloud.domain import CertificationKind
+from civicloud.services import (
+    access,
+    sites,
+)
+from civicloud.store import after_commit
+from civicloud.wire import (
+    CertificationAttest,
+    CertificationIn,
+    JoinTokenOut,
+    OfferOut,
+    OfferSet,
+    SiteCreate,
+    SiteOut,
+)
+from civicloud.wire.common import Ref
+
+router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
+
+
+@router.post("/sites", status_code=status.HTTP_201_CREATED, tags=["sites"])
+def create_site(body: SiteCreate, uow: Uow, principal: Caller, request: Request) -> SiteOut:
+    access.require_own_member(request.app.state.uow_factory(), principal, body.member_id)
+    return views.site_out(sites.create_site(uow, body))
+
+
+@router.get("/sites", tags=["sites"])
+def list_sites(uow: Uow, principal: Caller, request: Request, member_id: Ref | None = None) -> list[SiteOut]:
+    member_id = access.own_member(request.app.state.uow_factory(), principal, member_id)
+    return [views.site_out(s) for s in sites.list_sites(uow, member_id)]
+
+
+# A site in a path is its id or its name; names are unique within a member only, so they are resolved
+# within the caller's member (member_scope; see services.sites.require_site).
+
+
+@router.get("/sites/{site_id}", tags=["sites"])
+def get_site(site_id: Ref, uow: Uow, principal: Caller) -> SiteOut:
+    return views.site_out(sites.get_site(uow, site_id, access.member_scope(principal)))
+
+
+@router.put("/sites/{site_id}/offer", tags=["offers"])
+def set_site_offer(site_id: Ref, body: OfferSet, uow: Uow, request: Request, principal: Caller) -> OfferOut:
+    """Set what the site lends: committed share, calendar windows, borrower categories, reclaim notice."""
+    view = sites.set_offer(uow, offer_from(body), site_ref=site_id, member_id=access.member_scope(principal))
+    after_commit(request.app.state.placer.wake)  # more room may fit a pending workload now
+    return views.offer_out(view)
+
+
+@router.get("/sites/{site_id}/offer", tags=["offers"])
+def get_site_offer(site_id: Ref, uow: Uow, principal: Caller) -> OfferOut:
+    return views.offer_out(sites.get_offer(uow, site_ref=site_id, member_id=access.member_scope(principal)))
+
+
+@router.post("/sites/{site_id}/certifications", status_code=status.HTTP_201_CREATED, tags=["sites"])
+def propose_certification(site_id: Ref, body: CertificationIn, uow: Uow, principal: Caller) -> SiteOut:
+    """Propose a certification of the site (or its renewal, replacing the one of that kind). It counts for
+    placement only once the federation's operator has attested it."""
+    return views.site_out(sites.propose_certification(uow, site_id, body, access.member_scope(principal)))
+
+
+@router.post("/sites/{site_id}/certifications/{kind}/attest", tags=["sites"])
+def attest_certification(site_id: Ref, kind: CertificationKind, body: CertificationAttest, uow: Uow,
+                         principal: Caller, request: Request) -> SiteOut:
+    """The federation's operator attests the certification, having seen the certificate; from now until it
+    expires, placement relies on it."""
+    site = sites.attest_certification(uow, site_id, kind, body, principal.actor)
+    after_commit(request.app.state.placer.wake)  # a pending e-health workload may fit there now
+    return views.site_out(site)
+
+
+@router.delete("/sites/{site_id}/certifications/{kind}/attest", tags=["sites"])
+def revoke_attestation(site_id: Ref, kind: CertificationKind, uow: Uow) -> SiteOut:
+    """Withdraw the operator's attestation (a certificate suspended or withdrawn): the certification is
+    only proposed again, and new placements no longer rely on it."""
+    return views.site_out(sites.revoke_attestation(uow, site_id, kind))
+
+
+@router.post("/sites/{site_id}/join-tokens", status_code=status.HTTP_201_CREATED, tags=["sites"])
+def issue_join_token(site_id: Ref, uow: Uow, request: Request, principal: Caller) -> JoinTokenOut:
+    ttl = timedelta(seconds=request.app.state.settings.join_token_ttl_s)
+    issued = sites.issue_join_token(uow, site_id, ttl, access.member_scope(principal))
+    return JoinTokenOut(site_id=issued.site_id, token=issued.token, expires_at=issued.expires_at)
+
+
+@router.delete("/sites/{site_id}/credentials", tags=["sites"])
+def revoke_site_agents(site_id: Ref, uow: Uow, principal: Caller) -> dict[str, int]:
+    """Revoke every credential of the site's agents; they need a new join token to come back."""
+    return {"revoked": sites.revoke_agents(uow, site_id, access.member_scope(principal))}
