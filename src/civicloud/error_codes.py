@@ -306,3 +306,24 @@ SAMPLE_REFUSALS: dict[str, RefusalCode] = {r.code: r for r in (
 
 # Codes once released and no longer raised: never to be raised again nor reused for something else.
 RETIRED: frozenset[str] = frozenset()
+
+
+def error_table() -> str:
+    """The tables of docs/api.md's "Errors" section, made from this module (``scripts/error_table.py`` writes
+    them there; a test checks the page is current)."""
+    api = sorted((e for e in CATALOGUE.values() if e.surface is Surface.API), key=lambda e: (e.http_status, e.code))
+    others = sorted((e for e in CATALOGUE.values() if e.surface is not Surface.API),
+                    key=lambda e: (e.surface.value, e.code))
+    lines = ["| code | HTTP status | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{e.code}` | {e.http_status} | {e.summary} |" for e in api]
+    lines += [f"| `{pattern}` | the status | {summary} |" for pattern, summary in FAMILIES.items()]
+    lines += ["", "Never answered by the API: raised by the HTTP client itself (`client`, in the CLI and the agent) "
+              "or on the machine of a command, the agent or the server's start-up (`local`); the CLI shows "
+              "`error [code]: message` and exits 1:", "",
+              "| code | raised by | kind | meaning |", "| --- | --- | --- | --- |"]
+    lines += [f"| `{e.code}` | {e.surface.value} | {e.kind.value} | {e.summary} |" for e in others]
+    lines += ["", "Refused usage samples: not errors. `POST /api/v1/agent/usage` answers 200 and lists each "
+              "refused sample in `rejected` with its code (the rules are in [security.md](security.md)):", "",
+              "| code | refused when |", "| --- | --- |"]
+    lines += [f"| `{r.code}` | {r.summary} |" for r in SAMPLE_REFUSALS.values()]
+    return "\n".join(lines) + "\n"
