@@ -317,13 +317,13 @@ def error_table() -> str:
     lines = ["| code | HTTP status | meaning |", "| --- | --- | --- |"]
     lines += [f"| `{e.code}` | {e.http_status} | {e.summary} |" for e in api]
     lines += [f"| `{pattern}` | the status | {summary} |" for pattern, summary in FAMILIES.items()]
-    lines += ["", "Never answered by the API: raised by the HTTP client itself (`client`, in the CLI and the agent) "
-              "or on the machine of a command, the agent or the server's start-up (`local`); the CLI shows "
-              "`error [code]: message` and exits 1:", "",
+    lines += ["", ("Never answered by the API: raised by the HTTP client itself (`client`, in the CLI and the agent) "
+                   "or on the machine of a command, the agent or the server's start-up (`local`); the CLI shows "
+                   "`error [code]: message` and exits 1:"), "",
               "| code | raised by | kind | meaning |", "| --- | --- | --- | --- |"]
     lines += [f"| `{e.code}` | {e.surface.value} | {e.kind.value} | {e.summary} |" for e in others]
-    lines += ["", "Refused usage samples: not errors. `POST /api/v1/agent/usage` answers 200 and lists each "
-              "refused sample in `rejected` with its code (the rules are in [security.md](security.md)):", "",
+    lines += ["", ("Refused usage samples: not errors. `POST /api/v1/agent/usage` answers 200 and lists each "
+                   "refused sample in `rejected` with its code (the rules are in [security.md](security.md)):"), "",
               "| code | refused when |", "| --- | --- |"]
     lines += [f"| `{r.code}` | {r.summary} |" for r in SAMPLE_REFUSALS.values()]
     return "\n".join(lines) + "\n"

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from civicloud.client import ApiError
 from civicloud.error_codes import CATALOGUE, FAMILIES, RETIRED, SAMPLE_REFUSALS, STATUS, Surface, kind_of_status
 from civicloud.errors import CivicloudError, ErrorKind
 
@@ -80,7 +81,7 @@ def _error_classes(modules: dict[str, ast.Module]) -> dict[str, type[CivicloudEr
     names, grew = {"CivicloudError"}, True
     while grew:
         grew = False
-        for path, tree in modules.items():
+        for tree in modules.values():
             for node in ast.walk(tree):
                 if isinstance(node, ast.ClassDef) and node.name not in names and any(
                         _name(b) in names for b in node.bases):
@@ -134,15 +135,23 @@ class _Resolver:
             a, b = self(node.body), self(node.orelse)
             return a | b if a is not None and b is not None else None
         if isinstance(node, ast.JoinedStr):
-            parts = [self(v.value) if isinstance(v, ast.FormattedValue) else {str(v.value)} for v in node.values]
-            if any(p is None for p in parts):
-                return None
-            return {"".join(p) for p in itertools.product(*parts)}  # type: ignore[arg-type]
+            parts: list[set[str]] = []
+            for v in node.values:
+                part = self(v.value) if isinstance(v, ast.FormattedValue) else {_literal(v)}
+                if part is None:
+                    return None
+                parts.append(part)
+            return {"".join(p) for p in itertools.product(*parts)}
         return None
 
 
+def _literal(node: ast.expr) -> str:
+    assert isinstance(node, ast.Constant), ast.unparse(node)
+    return str(node.value)
+
+
 def _skeleton(node: ast.JoinedStr) -> str:
-    return "".join("{}" if isinstance(v, ast.FormattedValue) else str(v.value) for v in node.values)
+    return "".join("{}" if isinstance(v, ast.FormattedValue) else _literal(v) for v in node.values)
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
@@ -161,12 +170,10 @@ class _Scanner:
         self.classes = _error_classes(self.modules)
         self.resolve = _Resolver(*_constants(self.modules))
         self.result = Scan([], [], [], [])
-        from civicloud.client.http import ApiError
-
-        self.api_error = ApiError
 
     def run(self) -> Scan:
-        for self.path, tree in self.modules.items():
+        for path, tree in self.modules.items():
+            self.path = path
             docstrings = _docstrings(tree)
             for node in ast.walk(tree):
                 self.where = f"{self.path}:{getattr(node, 'lineno', 0)}"
@@ -215,7 +222,7 @@ class _Scanner:
             cls = self.classes[func]
             if "code" in keywords:
                 self.emit(keywords["code"], kind=cls.kind)
-            elif issubclass(cls, self.api_error) and len(node.args) >= 2:
+            elif issubclass(cls, ApiError) and len(node.args) >= 2:
                 self.emit(node.args[1], kind=cls.kind)  # ApiError(status, code, message, field)
             else:
                 self.result.emitted.append(Emitted(cls.code, self.where, cls.kind))
