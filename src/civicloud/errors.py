@@ -21,6 +21,11 @@ class ErrorKind(str, Enum):
     INTERNAL = "internal"  # a bug: 500
 
 
+# Where the fault is the server's or the way to it (out of reach, a 5xx), not the request's: the same call may
+# work later. Callers of the API retry on these kinds and give up on the others.
+SERVER_SIDE = frozenset({ErrorKind.UNAVAILABLE, ErrorKind.INTERNAL})
+
+
 class CivicloudError(Exception):
     """Base of every error civicloud raises on purpose."""
 

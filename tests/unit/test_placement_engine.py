@@ -128,9 +128,13 @@ def test_empty_federation() -> None:
 
 
 def test_a_site_whose_calendar_cannot_be_read_lends_nothing() -> None:
-    """A time zone missing on this machine closes that site's offer; other sites place as usual."""
+    """A time zone missing on this machine closes that site's offer, with a reason of its own (not "closed now":
+    the lender has its calendar to fix); other sites place as usual."""
     broken = replace(site("broken"), timezone="Nowhere/Atlantis")
     hosts = [host("b1", "broken", TUESDAY_22H), host("a1", "a", TUESDAY_22H)]
     snap = build_snapshot(hosts, [broken, site("a")], TUESDAY_22H, timedelta(seconds=60))
     decision = schedule(snap, REQ, HARVEST)
-    assert decision.ranked == ("a1",) and decision.reason_for("b1") == ("offer_open", "offer_closed_now")
+    assert decision.ranked == ("a1",) and decision.reason_for("b1") == ("offer_open", "offer_calendar_unavailable")
+    assert list(snap.calendar_ok) == [False, True] and snap.share_now[0] == 0
+    alone = schedule(build_snapshot(hosts[:1], [broken], TUESDAY_22H, timedelta(seconds=60)), REQ, HARVEST)
+    assert alone.summary() == "1 host: 1 offer calendar cannot be evaluated"

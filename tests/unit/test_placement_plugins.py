@@ -30,6 +30,14 @@ HDS_SITE = replace(SITE, certifications=(
     attested(Certification(CertificationKind.ISO27001, date(2026, 1, 1)))))
 
 
+def _holidays_unknown(_day: date) -> bool:
+    raise NotImplementedError("Entity `FR` does not have subdivision XX")  # what the holidays library raises
+
+
+NO_TIMEZONE_SITE = replace(SITE, timezone="Nowhere/Atlantis")
+NO_HOLIDAYS_SITE = replace(SITE, is_holiday=_holidays_unknown)
+
+
 def run(filter_name: str, request: Request, host: HostRow = HOST, site: SiteFacts = SITE) -> str | None:
     """None when the host passes, else the reason code."""
     snap = build_snapshot([host], [site], NOW, timedelta(seconds=60))
@@ -62,6 +70,15 @@ CASES = [
     ("category refused", "offer_open", replace(REQ, borrower_category=MemberCategory.STARTUP), HOST,
      replace(SITE, offer=Offer(default_percent=50, borrower_categories=frozenset({MemberCategory.COMMUNE}))),
      "borrower_category_not_allowed"),
+    ("calendar unavailable: a time zone this machine lacks", "offer_open", REQ, HOST, NO_TIMEZONE_SITE,
+     "offer_calendar_unavailable"),
+    ("calendar unavailable: the holidays cannot be looked up", "offer_open", REQ, HOST, NO_HOLIDAYS_SITE,
+     "offer_calendar_unavailable"),
+    ("guaranteed work needs no calendar", "offer_open", replace(REQ, service_class=ServiceClass.GUARANTEED), HOST,
+     NO_TIMEZONE_SITE, None),
+    ("guaranteed without a committed share is closed, calendar or not", "offer_open",
+     replace(REQ, service_class=ServiceClass.GUARANTEED), HOST,
+     replace(NO_TIMEZONE_SITE, offer=Offer(default_percent=80)), "offer_closed_now"),
     ("harvest fits in the lent half", "service_class", replace(REQ, resources=(8, 1, 0, 0)), HOST, SITE, None),
     ("harvest beyond the lent half", "service_class", replace(REQ, resources=(9, 1, 0, 0)), HOST, SITE,
      "lent_share_used_up"),

@@ -39,7 +39,7 @@ from civicloud.agent.reconcile import (
 from civicloud.agent.spool import Spool
 from civicloud.client import AgentClient, ApiError
 from civicloud.clock import Clock, IdSource, random_ids, system_clock
-from civicloud.errors import CivicloudError, InvalidInput, Unauthorized, Unavailable
+from civicloud.errors import SERVER_SIDE, CivicloudError, Conflict, InvalidInput, Unauthorized, Unavailable
 from civicloud.wire import (
     DesiredWorkload,
     Heartbeat,
@@ -162,8 +162,8 @@ class Agent:
             self.heartbeat()
             wanted = self.client.desired().workloads
         except (Unavailable, ApiError) as exc:
-            if isinstance(exc, ApiError) and exc.status < 500:
-                raise
+            if exc.kind not in SERVER_SIDE:
+                raise  # the control plane answered and refused: nothing to do on our own
             self.enforce_deadlines(now)
             raise
         self.spool.save_desired([w.model_dump(mode="json") for w in wanted], now.isoformat())
@@ -246,7 +246,7 @@ class Agent:
             try:
                 self.client.report(Report.model_validate(item.body))
             except ApiError as exc:
-                if exc.status == 401 or exc.status >= 500:
+                if isinstance(exc, Unauthorized) or exc.kind in SERVER_SIDE:
                     raise
                 log.error("control plane refused a spooled report for good (%s): %s; dropping it", exc.code,
                           exc.message)
@@ -256,8 +256,8 @@ class Agent:
             try:
                 ack = self.client.usage(UsageBatch(samples=[UsageSampleIn.model_validate(i.body) for i in batch]))
             except ApiError as exc:
-                if exc.status == 401 or exc.status >= 500 or exc.status == 409:
-                    raise  # 409: a concurrent delivery of the same samples; the next pass sends them again
+                if isinstance(exc, Unauthorized | Conflict) or exc.kind in SERVER_SIDE:
+                    raise  # a conflict: a concurrent delivery of the same samples; the next pass sends them again
                 log.error("control plane refused %d spooled samples for good (%s): %s; dropping them",
                           len(batch), exc.code, exc.message)
             else:
@@ -316,7 +316,7 @@ class Agent:
                 if on_tick:
                     on_tick(result)
             except ApiError as exc:
-                if exc.status == 401:
+                if isinstance(exc, Unauthorized):
                     raise  # the credential was revoked: a person must act
                 log.warning("control plane refused a call (%s): %s", exc.code, exc.message)
             except Unavailable as exc:

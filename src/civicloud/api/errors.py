@@ -1,8 +1,9 @@
 """Every error leaves the API as {"error": {"code", "message", "field"}} with a stable code.
 
 Nothing below the API raises HTTPException; this module maps CivicloudError
-kinds to statuses, and turns framework errors (validation, unknown route,
-wrong method) and unexpected exceptions into the same shape.
+kinds to statuses (``civicloud.error_codes.STATUS``), and turns framework errors
+(validation, unknown route, wrong method) and unexpected exceptions into the same
+shape. Every code answered is in ``civicloud.error_codes.CATALOGUE``.
 """
 
 from __future__ import annotations
@@ -16,21 +17,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civicloud.api.idempotency import Replay
-from civicloud.errors import CivicloudError, ErrorKind
+from civicloud.error_codes import STATUS
+from civicloud.errors import CivicloudError
 from civicloud.wire import ErrorBody
 
 log = logging.getLogger(__name__)
 
-STATUS = {
-    ErrorKind.INVALID: 422,
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.UNAUTHORIZED: 401,
-    ErrorKind.FORBIDDEN: 403,
-    ErrorKind.RATE_LIMITED: 429,
-    ErrorKind.UNAVAILABLE: 503,
-    ErrorKind.INTERNAL: 500,
-}
 _HTTP_CODES = {
     400: "civicloud.request.bad",
     401: "civicloud.auth.unauthorized",

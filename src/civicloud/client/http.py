@@ -1,5 +1,10 @@
 """httpx clients that speak the wire models and raise CivicloudError subclasses.
 
+An error answer becomes an ``ApiError`` (its HTTP ``status``, the server's ``code``, ``message`` and ``field``)
+of the class its status's kind gives (``error_codes.kind_of_status``): ``ApiNotFound`` is an ``ApiError`` and a
+``NotFound``, ``ApiConflict`` a ``Conflict``, and so on; so callers branch on kinds, the same way whether the
+error came over HTTP or not, never on status numbers.
+
 The transport is injectable (``transport=httpx.MockTransport(...)`` or an
 ``httpx.WSGITransport``) so a unit test can run without sockets where that is
 honest; everything else talks to a real server.
@@ -15,7 +20,18 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from civicloud.errors import CivicloudError, ErrorKind, Unavailable
+from civicloud.error_codes import kind_of_status
+from civicloud.errors import (
+    CivicloudError,
+    Conflict,
+    ErrorKind,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
 from civicloud.wire import (
     AgreementCreate,
     AgreementOut,
@@ -68,17 +84,71 @@ from civicloud.wire import (
 )
 
 M = TypeVar("M")
-_KINDS = {401: ErrorKind.UNAUTHORIZED, 404: ErrorKind.NOT_FOUND, 409: ErrorKind.CONFLICT,
-          422: ErrorKind.INVALID, 503: ErrorKind.UNAVAILABLE}
 
 
 class ApiError(CivicloudError):
-    """An error answer of the API, with its stable code and the HTTP status."""
+    """An error answer of the API, with its stable code and the HTTP status. The client raises one of the
+    subclasses below (``api_error`` picks it), each also the ``civicloud.errors`` class of its kind."""
 
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message, code=code, field=field)
         self.status = status
-        self.kind = _KINDS.get(status, ErrorKind.INTERNAL)
+
+
+class ApiInvalid(ApiError, InvalidInput):
+    """400, 422, and every 4xx no other kind claims: the request is at fault."""
+
+
+class ApiTooLarge(ApiInvalid):
+    """413: the body is over what the API takes; send less at a time."""
+
+
+class ApiUnsupportedMediaType(ApiInvalid):
+    """415: the body is not of a type the route takes."""
+
+
+class ApiUnauthorized(ApiError, Unauthorized):
+    """401."""
+
+
+class ApiForbidden(ApiError, Forbidden):
+    """403."""
+
+
+class ApiNotFound(ApiError, NotFound):
+    """404."""
+
+
+class ApiConflict(ApiError, Conflict):
+    """409."""
+
+
+class ApiRateLimited(ApiError, RateLimited):
+    """429."""
+
+
+class ApiUnavailable(ApiError, Unavailable):
+    """503: the server or what it depends on is out of reach for now."""
+
+
+class ApiInternal(ApiError):
+    """500 and every other 5xx: the server failed."""
+
+    kind = ErrorKind.INTERNAL
+
+
+_BY_KIND: dict[ErrorKind, type[ApiError]] = {
+    ErrorKind.INVALID: ApiInvalid, ErrorKind.UNAUTHORIZED: ApiUnauthorized, ErrorKind.FORBIDDEN: ApiForbidden,
+    ErrorKind.NOT_FOUND: ApiNotFound, ErrorKind.CONFLICT: ApiConflict, ErrorKind.RATE_LIMITED: ApiRateLimited,
+    ErrorKind.UNAVAILABLE: ApiUnavailable, ErrorKind.INTERNAL: ApiInternal,
+}
+_BY_STATUS: dict[int, type[ApiError]] = {413: ApiTooLarge, 415: ApiUnsupportedMediaType}
+
+
+def api_error(status: int, code: str, message: str, field: str | None = None) -> ApiError:
+    """The ApiError of an error answer: the class of its status (413, 415), else of its status's kind."""
+    cls = _BY_STATUS.get(status) or _BY_KIND[kind_of_status(status)]
+    return cls(status, code, message, field)
 
 
 class _Base:
@@ -129,10 +199,10 @@ class _Base:
 def _error(resp: httpx.Response) -> ApiError:
     try:
         err = resp.json()["error"]
-        return ApiError(resp.status_code, err["code"], err["message"], err.get("field"))
+        return api_error(resp.status_code, err["code"], err["message"], err.get("field"))
     except (ValueError, KeyError, TypeError):
-        return ApiError(resp.status_code, f"civicloud.http.{resp.status_code}",
-                        f"the server answered {resp.status_code} without a civicloud error body")
+        return api_error(resp.status_code, f"civicloud.http.{resp.status_code}",
+                         f"the server answered {resp.status_code} without a civicloud error body")
 
 
 class BillingClient(_Base):

@@ -106,6 +106,7 @@ class Snapshot:
     owner_room: np.ndarray  # (4, N) headroom − allocated
     fresh: np.ndarray  # (N,) bool: the host's agent reported recently
     share_now: np.ndarray  # (N,) fraction of capacity the offer lends now
+    calendar_ok: np.ndarray  # (N,) bool: the offer's calendar could be evaluated now (if not, share_now is 0)
     committed: np.ndarray  # (N,) committed fraction (guaranteed room)
     categories: np.ndarray  # (N,) bitmask of borrower categories the offer allows
     cert_bits: np.ndarray  # (N,) certification bits valid today
@@ -193,7 +194,9 @@ def build_snapshot(hosts: Sequence[HostRow], sites: Sequence[SiteFacts], now: da
     site_of = np.array([site_index[h.site_id] for h in hosts], dtype=np.int64)
 
     today = now.date()
-    share = np.array([_share(s, now) for s in sites] or [0.0])
+    shares = [_share(s, now) for s in sites]
+    share = np.array([lent for lent, _ok in shares] or [0.0])
+    calendar_ok = np.array([ok for _lent, ok in shares] or [True], dtype=bool)
     committed = np.array([s.offer.committed_percent / 100.0 for s in sites] or [0.0])
     cats = np.array([sum(CATEGORY_BIT[c] for c in s.offer.borrower_categories) or ALL_CATEGORIES for s in sites]
                     or [0], dtype=np.int64)
@@ -227,6 +230,7 @@ def build_snapshot(hosts: Sequence[HostRow], sites: Sequence[SiteFacts], now: da
         owner_room=headroom - allocated,
         fresh=np.array([h.last_seen_at is not None and h.last_seen_at >= cutoff for h in hosts], dtype=bool),
         share_now=share_now,
+        calendar_ok=calendar_ok[site_of] if n else np.zeros(0, dtype=bool),
         committed=committed_now,
         categories=cats[site_of] if n else np.zeros(0, dtype=np.int64),
         cert_bits=certs[site_of] if n else np.zeros(0, dtype=np.int64),
@@ -242,10 +246,12 @@ def build_snapshot(hosts: Sequence[HostRow], sites: Sequence[SiteFacts], now: da
     )
 
 
-def _share(site: SiteFacts, now: datetime) -> float:
-    """The fraction a site lends now; a site whose calendar cannot be evaluated (say its time zone is
-    missing from this machine's database) lends nothing rather than stopping placement for everyone."""
+def _share(site: SiteFacts, now: datetime) -> tuple[float, bool]:
+    """The fraction a site lends now, and whether its calendar could be evaluated. One that cannot (its time
+    zone missing from this machine's database, its holidays not to be looked up: the holidays library raises
+    NotImplementedError for a subdivision it does not know) lends nothing rather than stopping placement for
+    everyone, and the offer_open filter says so with a reason of its own."""
     try:
-        return site.offer.share_at(now, site.timezone, site.is_holiday) / 100.0
-    except (ValueError, KeyError, OSError):
-        return 0.0
+        return site.offer.share_at(now, site.timezone, site.is_holiday) / 100.0, True
+    except (ValueError, KeyError, OSError, NotImplementedError):
+        return 0.0, False
