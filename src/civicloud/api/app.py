@@ -18,6 +18,7 @@ from civicloud.api import (
 from civicloud.clock import Clock, IdSource, random_ids, system_clock
 from civicloud.services.loops import PlacementLoop
 from civicloud.services.placement import PlacementSettings
+from civicloud.services.rate_limits import RateLimiter
 from civicloud.settings import Settings
 from civicloud.store import Engine, SqlUnitOfWork, make_engine
 
@@ -59,10 +60,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     app.state.engine = engine
     app.state.uow_factory = uow_factory
     app.state.placer = placer
-    app.state.login_limiter = auth_routes.RateLimiter(clock=clock)
-    app.state.token_limiter = auth_routes.RateLimiter(settings.token_requests_per_minute, 60.0,
-                                                       "too many requests with this API token; slow down",
-                                                       clock=clock)
+    # Counted in the database (services/rate_limits.py), so the limits hold across replicas.
+    app.state.login_limiter = RateLimiter(uow_factory)
+    app.state.token_limiter = RateLimiter(uow_factory, settings.token_requests_per_minute, 60.0,
+                                          "too many requests with this API token; slow down")
     app.state.clock = clock
     errors.install(app)
     # Outermost last: headers on every answer, the client's address, the body's size and type, then one

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict, deque
-
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from civicloud.api.deps import Caller, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
-from civicloud.clock import Clock
 from civicloud.domain.identity import ApiToken, User
-from civicloud.errors import RateLimited
 from civicloud.services import access, identity
 from civicloud.wire import (
     TokenCreate,
@@ -25,28 +20,6 @@ from civicloud.wire.common import Ref
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
 users = APIRouter(dependencies=[Depends(require_operator)], tags=["users"], responses=ERROR_RESPONSES)
-
-
-class RateLimiter:
-    """At most ``attempts`` in ``window_s`` per key — a client address, a login, an API token — in this process."""
-
-    def __init__(self, attempts: int = 10, window_s: float = 60.0,
-                 message: str = "too many logins from here or for this login", *, clock: Clock) -> None:
-        self.attempts, self.window, self.message, self.clock = attempts, window_s, message, clock
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def check(self, *keys: str) -> None:
-        now = self.clock().timestamp()
-        with self._lock:
-            for key in keys:
-                seen = self._seen[key]
-                while seen and now - seen[0] > self.window:
-                    seen.popleft()
-                if len(seen) >= self.attempts:
-                    raise RateLimited(f"{self.message}; wait {self.window:.0f} s", code="civicloud.auth.rate_limited")
-            for key in keys:
-                self._seen[key].append(now)
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, responses={429: {"description": "Too many logins"}})

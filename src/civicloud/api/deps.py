@@ -12,7 +12,7 @@ from civicloud.api import idempotency
 from civicloud.domain.identity import Principal, Role
 from civicloud.errors import Unauthorized
 from civicloud.services import access, agents, identity
-from civicloud.store import UnitOfWork
+from civicloud.store import UnitOfWork, outside_transaction
 
 _bearer = HTTPBearer(auto_error=False)
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -35,7 +35,11 @@ def caller(request: Request, creds: Bearer) -> Principal:
         if settings.api_token and hmac.compare_digest(secret.encode(), settings.api_token.encode()):
             principal = Principal("operator-token", frozenset({Role.FEDERATION_ADMIN}))
         elif secret.startswith(identity.TOKEN_PREFIX):
-            principal = identity.authenticate(request.app.state.uow_factory(), secret)
+            # Before the request's own transaction begins, and in transactions of their own: the token's
+            # use and its rate-limit count are kept whatever becomes of the request, and on SQLite the
+            # count's transaction would otherwise wait for the write lock the request's holds.
+            with outside_transaction():
+                principal = identity.authenticate(request.app.state.uow_factory(), secret)
             request.app.state.token_limiter.check(f"token:{principal.token_id}")
         else:
             raise Unauthorized("this credential is not valid here; send 'Authorization: Bearer <API token>' "

@@ -436,6 +436,18 @@ idempotency_keys = Table(
     Column("created_at", UtcDateTime(), nullable=False),
 )
 
+# Rate limits (services/rate_limits.py): how many checks a key — "addr:<client address>", "login:<login>",
+# "token:<API token id>" — passed in one fixed window; a sliding window is weighted over the current and the
+# previous one (domain/rate_limits.py). Shared by every replica; a row is swept once it has expired (two windows
+# after its start), so the table holds at most two rows per key used in the last two windows.
+rate_limits = Table(
+    "rate_limits", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("window_start", UtcDateTime(), primary_key=True),
+    Column("count", Integer(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
+)
+
 join_tokens = Table(
     "join_tokens", metadata,
     _id(),

@@ -26,6 +26,7 @@ from civicloud.store.repositories import (
     OfferRepository,
     PlacementGroupRepository,
     PriceBookRepository,
+    RateLimitRepository,
     SiteRepository,
     TokenRepository,
     UsageRecordRepository,
@@ -58,6 +59,7 @@ class UnitOfWork(Protocol):
     idempotency: IdempotencyRepository
     users: UserRepository
     tokens: TokenRepository
+    rate_limits: RateLimitRepository
     clock: Clock  # now, for everything done in this unit of work
     new_id: IdSource  # a new id
 
@@ -125,6 +127,7 @@ class SqlUnitOfWork:
         self.idempotency = IdempotencyRepository(conn)
         self.users = UserRepository(conn)
         self.tokens = TokenRepository(conn)
+        self.rate_limits = RateLimitRepository(conn)
         self._events = []
         return self
 

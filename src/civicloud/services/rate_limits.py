@@ -1,0 +1,88 @@
+"""Rate limits that hold across replicas: counts in the database, a sliding window over two fixed ones.
+
+A ``RateLimiter`` admits at most ``attempts`` checks per key in a sliding ``window_s`` (the weighted estimate
+of ``domain/rate_limits.py``), counted in the ``rate_limits`` table, so every replica of the control plane on
+one database counts against the same limit. Keys are "addr:<client address>", "login:<login>" (logins, 10 a
+minute) and "token:<API token id>" (``CIVICLOUD_TOKEN_REQUESTS_PER_MINUTE``).
+
+A check is one short transaction of its own, committed before the request goes on, even while the API's
+shared transaction of a mutating request is current (``store.outside_transaction``):
+
+- a check counts whatever becomes of the request — a refused login (401) like a request the server fails
+  and rolls back (5xx): counted inside the request's transaction, a failure would forget its attempts;
+- on PostgreSQL the counter's row is locked from its increment to its transaction's end: inside the request's
+  transaction, every other request of the same token (or logins from the same address, while a password hash
+  is verified) would wait for this whole request to finish. Its own transaction holds it for one statement.
+
+A refused check (429) counts nothing, as before: a client that keeps knocking is admitted again as soon as
+the window lets it. Checks of several keys (an address and a login) pass or fail together: when one key is
+over its limit, none of them counts that check. Keys are taken in sorted order, so two checks never wait on
+each other's rows in a cycle.
+
+Expired windows (two windows after their start) are deleted by a sweep that each limiter runs at most once a
+window, in a transaction of its own: the table holds at most two rows per key checked in the last two windows.
+
+Call ``check`` before the request's transaction has begun (the route's first use of the database): on SQLite
+that transaction holds the database's write lock, which the check's own transaction would wait for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from civicloud.domain.rate_limits import Window, allowance, window_at
+from civicloud.errors import RateLimited
+from civicloud.store import UnitOfWork, outside_transaction
+
+MAX_KEY = 200  # the column's width; a longer key is counted under its SHA-256
+
+
+class RateLimiter:
+    """At most ``attempts`` in ``window_s`` per key — a client address, a login, an API token — across every
+    replica on the database."""
+
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], attempts: int = 10, window_s: float = 60.0,
+                 message: str = "too many logins from here or for this login") -> None:
+        if attempts < 1:
+            raise ValueError("a rate limit admits at least one check a window")
+        self.uow_factory, self.attempts, self.window, self.message = uow_factory, attempts, window_s, message
+        self._swept: datetime | None = None  # the start of the last window this limiter swept in
+        self._lock = threading.Lock()
+
+    def check(self, *keys: str) -> None:
+        """Count one check for every key, or raise ``RateLimited`` (429) and count nothing."""
+        with outside_transaction():
+            uow = self.uow_factory()
+            window = window_at(uow.clock(), self.window)
+            self._sweep(window.start)
+            with uow:
+                self.count(uow, window, keys)
+                uow.commit()
+
+    def count(self, uow: UnitOfWork, window: Window, keys: Iterable[str]) -> None:
+        """Count the check in ``uow`` (entered), or raise ``RateLimited``: leaving ``uow`` without commit then
+        undoes the keys counted already."""
+        for key in sorted({_stored(k) for k in keys}):
+            previous = uow.rate_limits.count(key, window.previous)
+            room = allowance(self.attempts, previous, window)
+            if uow.rate_limits.take(key, window.start, window.expires_at, room) is None:
+                raise RateLimited(f"{self.message}; wait {self.window:.0f} s", code="civicloud.auth.rate_limited")
+
+    def _sweep(self, window_start: datetime) -> None:
+        """Delete the expired windows, once per window of this limiter (any replica's sweep serves all)."""
+        with self._lock:
+            if self._swept is not None and self._swept >= window_start:
+                return
+            self._swept = window_start
+        with self.uow_factory() as uow:
+            uow.rate_limits.forget_expired(uow.clock())
+            uow.commit()
+
+
+def _stored(key: str) -> str:
+    if len(key) <= MAX_KEY:
+        return key
+    return f"sha256:{hashlib.sha256(key.encode()).hexdigest()}"
