@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from civicloud.services.access import roles_table
+from civicloud.api.operations import roles_table
 
 BEGIN, END = "<!-- roles-table:begin -->\n", "<!-- roles-table:end -->\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from civicloud.services.access import roles_table
+from civicloud.api.operations import roles_table
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 

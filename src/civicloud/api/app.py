@@ -85,18 +85,17 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     unruled = unguarded_routes(app)
     app.openapi_schema = None  # built for the check; built again on first use, with everything
     if unruled:  # every route answers to an authorization rule, or the app does not start
-        raise RuntimeError(f"routes without an authorization rule in services/access.py: {', '.join(unruled)}")
+        raise RuntimeError("routes without an operation in api/operations.py, or whose operation has no rule in "
+                           f"services/access.py: {', '.join(unruled)}")
 
     return app
 
 
-# Routes that take no operator or member credential: the agents' own channel, and logging in.
-OPEN_ROUTES = {("POST", "/auth/tokens")}
-
-
 def unguarded_routes(app: FastAPI) -> list[str]:
-    """'METHOD /route' of every API route that has no rule in ``services.access.RULES``."""
-    from civicloud.services.access import RULES
+    """'METHOD /route' of every API route that is no operation of ``api.operations``, or whose operation has no
+    rule in ``services.access.OPERATIONS``."""
+    from civicloud.api.operations import OPEN_ROUTES, ROUTE_OPERATIONS
+    from civicloud.services.access import OPERATIONS
 
     missing = []
     for path, item in app.openapi()["paths"].items():
@@ -105,6 +104,8 @@ def unguarded_routes(app: FastAPI) -> list[str]:
             continue
         for method in item:
             key = (method.upper(), relative)
-            if key not in RULES and key not in OPEN_ROUTES:
+            if key in OPEN_ROUTES:
+                continue
+            if ROUTE_OPERATIONS.get(key) not in OPERATIONS:
                 missing.append(f"{key[0]} {path}")
     return missing

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from civicloud.api import idempotency
+from civicloud.api.operations import ROUTE_OPERATIONS
 from civicloud.domain.identity import Principal, Role
 from civicloud.errors import Unauthorized
 from civicloud.services import access, agents, identity
@@ -58,13 +59,16 @@ Caller = Annotated[Principal, Depends(caller)]
 
 
 def require_operator(request: Request, principal: Caller) -> None:
-    """Guard of every non-agent route: the route's rule in ``services.access`` — capability, then ownership —
-    and then, for a POST with an ``Idempotency-Key``, the key (``api.idempotency``): a retry is checked
-    exactly as a new request before it may get the stored answer."""
+    """Guard of every non-agent route: the route's operation (``api.operations``) authorized by its rule in
+    ``services.access`` — capability, then ownership of the object the path names — and then, for a POST with
+    an ``Idempotency-Key``, the key (``api.idempotency``): a retry is checked exactly as a new request before
+    it may get the stored answer."""
     route = request.scope.get("route")
     template = getattr(route, "path_format", None) or request.url.path
-    access.authorize(request.app.state.uow_factory, principal, request.method, template,
-                     dict(request.path_params))
+    operation = ROUTE_OPERATIONS.get((request.method, template), f"{request.method} {template}")
+    rule = access.OPERATIONS.get(operation)
+    target = request.path_params.get(rule.target) if rule is not None and rule.target else None
+    access.authorize(request.app.state.uow_factory, principal, operation, target)
     key = request.headers.get("idempotency-key")
     if key is None or request.method != "POST":
         return

@@ -1,9 +1,11 @@
 """Who may do what to which member's objects: the authorization every route goes through.
 
-Each route of the API has one rule here (``RULES``, keyed by method and route):
-the capability it needs, and what its path names whose owning member must be
-the caller's. The API refuses to build an app with a route that has no rule,
-and a test walks the OpenAPI document for the same reason.
+Each operation the services offer has one rule here (``OPERATIONS``, keyed by the
+operation's name, "workloads.stop"): the capability it needs, and the kind of
+object it acts on, whose owning member must be the caller's. A front maps each of
+its entry points to an operation (the API: ``api.operations.ROUTE_OPERATIONS``)
+and refuses to start with one that has none; a test walks the OpenAPI document
+for the same reason.
 
 Checks run in this order, so that nothing leaks:
 
@@ -43,73 +45,75 @@ ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
 @dataclass(frozen=True)
 class Rule:
     capability: str
-    target: str | None = None  # the path parameter naming the object to own: member_id, site_id, …
+    target: str | None = None  # the kind of object it acts on, which must be the caller's: member_id, site_id, …
 
 
 R = Rule
-RULES: dict[tuple[str, str], Rule] = {
-    ("POST", "/members"): R("members.write"),
-    ("GET", "/members"): R("member.read"),
-    ("GET", "/members/{member_id}"): R("member.read", "member_id"),
-    ("POST", "/members/{member_id}/agreements"): R("agreements.write"),
-    ("GET", "/members/{member_id}/agreements"): R("member.read", "member_id"),
-    ("POST", "/sites"): R("sites.write"),
-    ("GET", "/sites"): R("sites.read"),
-    ("GET", "/sites/{site_id}"): R("sites.read", "site_id"),
-    ("PUT", "/sites/{site_id}/offer"): R("sites.write", "site_id"),
-    ("GET", "/sites/{site_id}/offer"): R("sites.read", "site_id"),
-    ("POST", "/sites/{site_id}/join-tokens"): R("sites.write", "site_id"),
-    ("DELETE", "/sites/{site_id}/credentials"): R("sites.write", "site_id"),
-    # A site's member proposes its certifications; only the federation's operator attests them.
-    ("POST", "/sites/{site_id}/certifications"): R("sites.write", "site_id"),
-    ("POST", "/sites/{site_id}/certifications/{kind}/attest"): R("certifications.attest"),
-    ("DELETE", "/sites/{site_id}/certifications/{kind}/attest"): R("certifications.attest"),
-    ("GET", "/hosts"): R("hosts.read"),
-    ("GET", "/hosts/{host_id}"): R("hosts.read", "host_id"),
-    ("PUT", "/hosts/{host_id}/power"): R("hosts.write", "host_id"),
-    ("PUT", "/hosts/{host_id}/reserve"): R("hosts.write", "host_id"),
-    ("PUT", "/hosts/{host_id}/offer"): R("hosts.write", "host_id"),
-    ("GET", "/hosts/{host_id}/offer"): R("hosts.read", "host_id"),
-    ("DELETE", "/hosts/{host_id}/offer"): R("hosts.write", "host_id"),
-    ("POST", "/placement-groups"): R("groups.write"),
-    ("GET", "/placement-groups"): R("groups.read"),
-    ("GET", "/placement-groups/{group_id}"): R("groups.read", "group_id"),
-    ("DELETE", "/placement-groups/{group_id}"): R("groups.write", "group_id"),
-    ("POST", "/offerings"): R("catalogue.write"),
-    ("GET", "/offerings"): R("catalogue.read"),
-    ("GET", "/offerings/{offering_id}"): R("catalogue.read"),
-    ("POST", "/workloads"): R("workloads.write"),
-    ("GET", "/workloads"): R("workloads.read"),
-    ("GET", "/workloads/{workload_id}"): R("workloads.read", "workload_id"),
-    ("DELETE", "/workloads/{workload_id}"): R("workloads.write", "workload_id"),
-    ("POST", "/workloads/{workload_id}/start"): R("workloads.write", "workload_id"),
-    ("POST", "/workloads/{workload_id}/stop"): R("workloads.write", "workload_id"),
-    ("POST", "/workloads/{workload_id}/reboot"): R("workloads.write", "workload_id"),
-    ("POST", "/workloads/{workload_id}/resize"): R("workloads.write", "workload_id"),
-    ("GET", "/workloads/{workload_id}/samples"): R("workloads.read", "workload_id"),
-    ("GET", "/audit"): R("audit.read"),
-    ("GET", "/audit/verify"): R("audit.read"),
-    ("POST", "/price-books"): R("prices.write"),
-    ("GET", "/price-books"): R("catalogue.read"),
-    ("POST", "/pricing/cost-model"): R("catalogue.read"),
-    ("POST", "/billing/runs"): R("billing.write"),
-    ("GET", "/billing/runs"): R("billing.read"),
-    ("GET", "/billing/runs/{period}.csv"): R("billing.read"),
-    ("GET", "/billing/runs/{period}"): R("billing.read"),
-    ("GET", "/billing/runs/{period}/settlement"): R("billing.read"),
-    ("GET", "/members/{member_id}/invoices"): R("invoices.read", "member_id"),
-    ("GET", "/members/{member_id}/statements"): R("invoices.read", "member_id"),
-    ("GET", "/members/{member_id}/invoices/{invoice_id}.csv"): R("invoices.read", "member_id"),
-    ("GET", "/members/{member_id}/invoices/{invoice_id}.pdf"): R("invoices.read", "member_id"),
-    ("GET", "/members/{member_id}/invoices/{invoice_id}"): R("invoices.read", "member_id"),
-    ("POST", "/invoices/{invoice_id}/credit-notes"): R("billing.write"),
-    ("GET", "/members/{member_id}/usage"): R("invoices.read", "member_id"),
-    ("GET", "/members/{member_id}/showback"): R("invoices.read", "member_id"),
-    ("GET", "/auth/tokens"): R("self"),
-    ("DELETE", "/auth/tokens/{token_id}"): R("self"),
-    ("GET", "/auth/whoami"): R("self"),
-    ("POST", "/users"): R("users.write"),
-    ("GET", "/users"): R("users.read"),
+# Every operation the services offer, by name: what it needs, and what it acts on. A front (the API, the
+# portal to come) maps each of its entry points to one of these; a site's member proposes its certifications,
+# only the federation's operator attests them.
+OPERATIONS: dict[str, Rule] = {
+    "members.create": R("members.write"),
+    "members.list": R("member.read"),
+    "members.get": R("member.read", "member_id"),
+    "agreements.create": R("agreements.write"),
+    "agreements.list": R("member.read", "member_id"),
+    "sites.create": R("sites.write"),
+    "sites.list": R("sites.read"),
+    "sites.get": R("sites.read", "site_id"),
+    "sites.set_offer": R("sites.write", "site_id"),
+    "sites.get_offer": R("sites.read", "site_id"),
+    "sites.issue_join_token": R("sites.write", "site_id"),
+    "sites.revoke_agents": R("sites.write", "site_id"),
+    "certifications.propose": R("sites.write", "site_id"),
+    "certifications.attest": R("certifications.attest"),
+    "certifications.revoke": R("certifications.attest"),
+    "hosts.list": R("hosts.read"),
+    "hosts.get": R("hosts.read", "host_id"),
+    "hosts.set_power": R("hosts.write", "host_id"),
+    "hosts.set_reserve": R("hosts.write", "host_id"),
+    "hosts.set_offer": R("hosts.write", "host_id"),
+    "hosts.get_offer": R("hosts.read", "host_id"),
+    "hosts.remove_offer": R("hosts.write", "host_id"),
+    "groups.create": R("groups.write"),
+    "groups.list": R("groups.read"),
+    "groups.get": R("groups.read", "group_id"),
+    "groups.delete": R("groups.write", "group_id"),
+    "offerings.create": R("catalogue.write"),
+    "offerings.list": R("catalogue.read"),
+    "offerings.get": R("catalogue.read"),
+    "workloads.create": R("workloads.write"),
+    "workloads.list": R("workloads.read"),
+    "workloads.get": R("workloads.read", "workload_id"),
+    "workloads.delete": R("workloads.write", "workload_id"),
+    "workloads.start": R("workloads.write", "workload_id"),
+    "workloads.stop": R("workloads.write", "workload_id"),
+    "workloads.reboot": R("workloads.write", "workload_id"),
+    "workloads.resize": R("workloads.write", "workload_id"),
+    "workloads.samples": R("workloads.read", "workload_id"),
+    "audit.list": R("audit.read"),
+    "audit.verify": R("audit.read"),
+    "price_books.create": R("prices.write"),
+    "price_books.list": R("catalogue.read"),
+    "pricing.cost_model": R("catalogue.read"),
+    "billing.run": R("billing.write"),
+    "billing.list_runs": R("billing.read"),
+    "billing.export_period": R("billing.read"),
+    "billing.get_run": R("billing.read"),
+    "billing.settlement": R("billing.read"),
+    "invoices.list": R("invoices.read", "member_id"),
+    "statements.list": R("invoices.read", "member_id"),
+    "invoices.export_csv": R("invoices.read", "member_id"),
+    "invoices.export_facturx": R("invoices.read", "member_id"),
+    "invoices.get": R("invoices.read", "member_id"),
+    "invoices.credit": R("billing.write"),
+    "usage.get": R("invoices.read", "member_id"),
+    "usage.showback": R("invoices.read", "member_id"),
+    "tokens.list": R("self"),
+    "tokens.revoke": R("self"),
+    "tokens.whoami": R("self"),
+    "users.create": R("users.write"),
+    "users.list": R("users.read"),
 }
 
 
@@ -158,11 +162,13 @@ _NOT_FOUND_AREA = {"member_id": "member", "site_id": "site", "host_id": "host", 
                    "group_id": "placement_group"}
 
 
-def authorize(uow_factory: Callable[[], UnitOfWork], principal: Principal, method: str, route: str,
-              path_params: dict[str, str]) -> None:
-    rule = RULES.get((method, route))
-    if rule is None:  # fail closed: app.py refuses to start with such a route, this is the backstop
-        raise Forbidden(f"{method} {route} has no authorization rule", code="civicloud.auth.no_rule")
+def authorize(uow_factory: Callable[[], UnitOfWork], principal: Principal, operation: str,
+              target: str | None = None) -> None:
+    """May ``principal`` do ``operation`` (on the object ``target`` names, for an operation that acts on one)?
+    Raises Forbidden (403) or, for another member's object, NotFound worded as for an unknown id."""
+    rule = OPERATIONS.get(operation)
+    if rule is None:  # fail closed: the fronts refuse to start with such an entry point, this is the backstop
+        raise Forbidden(f"{operation} has no authorization rule", code="civicloud.auth.no_rule")
     if not grants(principal, rule.capability):
         roles = ", ".join(sorted(r.value for r in principal.roles)) or "no role"
         raise Forbidden(f"{principal.actor} ({roles}) may not do this: it needs {rule.capability}",
@@ -170,7 +176,7 @@ def authorize(uow_factory: Callable[[], UnitOfWork], principal: Principal, metho
     scope = member_scope(principal)
     if scope is None or rule.target is None:
         return
-    ref = path_params.get(rule.target, "")
+    ref = target or ""
     if _owner(uow_factory(), rule.target, ref, scope) != scope:
         raise NotFound.of(_NOT_FOUND_AREA[rule.target], ref)  # another member's: as if it did not exist
 
@@ -191,25 +197,3 @@ def require_own_member(uow: UnitOfWork, principal: Principal, ref: str | None) -
     scope = member_scope(principal)
     if scope is not None and (ref is None or _owner(uow, "member_id", ref) != scope):
         raise NotFound.of("member", ref or "")
-
-
-def roles_table() -> str:
-    """The roles × routes table of docs/security.md, made from ``RULES`` and ``ROLE_CAPABILITIES``
-    (``scripts/roles_table.py`` writes it there; a test checks the page is current)."""
-    roles = list(Role)
-    lines = ["| route | needs | " + " | ".join(f"`{r.value}`" for r in roles) + " |",
-             "| --- | --- | " + " | ".join("---" for _ in roles) + " |"]
-    for (method, path), rule in sorted(RULES.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        cells = []
-        for role in roles:
-            principal = Principal("doc", frozenset({role}), member_id="m")
-            if not grants(principal, rule.capability):
-                cells.append("—")
-            elif rule.capability == "self":  # one's own tokens; the federation's admin sees everyone's
-                cells.append("yes" if role is Role.FEDERATION_ADMIN else "own")
-            elif member_scope(principal) is not None:
-                cells.append("own")
-            else:
-                cells.append("yes")
-        lines.append(f"| `{method} {path}` | {rule.capability} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
