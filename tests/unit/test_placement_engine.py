@@ -138,3 +138,17 @@ def test_a_site_whose_calendar_cannot_be_read_lends_nothing() -> None:
     assert list(snap.calendar_ok) == [False, True] and snap.share_now[0] == 0
     alone = schedule(build_snapshot(hosts[:1], [broken], TUESDAY_22H, timedelta(seconds=60)), REQ, HARVEST)
     assert alone.summary() == "1 host: 1 offer calendar cannot be evaluated"
+
+
+def test_a_calendar_that_cannot_be_read_takes_nothing_back() -> None:
+    """What a site lends is unknown while its calendar cannot be evaluated, not nothing: its workloads stay, as
+    on a host whose agent is silent; a readable site whose share is exceeded is still short."""
+    from civicloud.scheduler.reclaim import host_deficits
+
+    broken = replace(site("broken"), timezone="Nowhere/Atlantis")
+    over = replace(site("a"), offer=Offer(default_percent=0))
+    loaded = [replace(host("b1", "broken", TUESDAY_22H), allocated=(8, 8192, 10, 0)),
+              replace(host("a1", "a", TUESDAY_22H), allocated=(8, 8192, 10, 0))]
+    snap = build_snapshot(loaded, [broken, over], TUESDAY_22H, timedelta(seconds=60))
+    deficits = host_deficits(snap)
+    assert not deficits[:, 0].any() and deficits[:, 1].any()

@@ -315,13 +315,13 @@ class Agent:
                 backoff = interval_s
                 if on_tick:
                     on_tick(result)
+            except Unavailable as exc:  # unreachable, or a 503 answer (an ApiError of kind unavailable too)
+                backoff = min(backoff * 2, 30.0)
+                log.warning("%s; retrying in %.0f s", exc.message, backoff)
             except ApiError as exc:
                 if isinstance(exc, Unauthorized):
                     raise  # the credential was revoked: a person must act
                 log.warning("control plane refused a call (%s): %s", exc.code, exc.message)
-            except Unavailable as exc:
-                backoff = min(backoff * 2, 30.0)
-                log.warning("%s; retrying in %.0f s", exc.message, backoff)
             except CivicloudError as exc:
                 log.warning("tick failed (%s): %s", exc.code, exc.message)
             except Exception:  # a bug or an odd answer must not end the agent: the owner's guests need it

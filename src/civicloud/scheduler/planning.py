@@ -195,7 +195,8 @@ def plan_reclaim(ctx: PlacementContext, held: Sequence[tuple[Workload, Resources
     least those on hosts that are short and every workload being evicted.
 
     1. A host no longer short: every eviction on it is called off (the workloads go back to running). A host
-       whose agent is silent is neither: its evictions under way go on, and nothing more is evicted there.
+       whose agent is silent, or whose calendar cannot be evaluated, is neither: its evictions under way go
+       on, and nothing more is evicted there.
     2. A short host: the shortfall left once its evictions under way are counted is covered by the fewest,
        newest harvest workloads on it (``choose_evictions``), each told to stop at now + the offer's notice.
     3. Every workload being evicted (under way, or just chosen) that another host can take now is re-placed
@@ -215,9 +216,9 @@ def plan_reclaim(ctx: PlacementContext, held: Sequence[tuple[Workload, Resources
         deficit = deficits[:, index]
         on_host = by_host[host_id]
         going = [(w, r) for w, r in on_host if w.state is S.EVICTING]
-        if not snap.fresh[index]:
-            # Its agent is silent: the owner's need is unknown there, not gone. Nothing is called off and
-            # nothing more evicted; what is being evicted still looks for another host.
+        if not (snap.fresh[index] and snap.calendar_ok[index]):
+            # Its agent is silent, or its calendar cannot be read: the owner's need is unknown there, not gone.
+            # Nothing is called off and nothing more evicted; what is being evicted still looks for another host.
             moving += [(w, r) for w, r in going if w.desired.value != "absent"]
             continue
         if not deficit.any():

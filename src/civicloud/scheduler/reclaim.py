@@ -25,9 +25,11 @@ EXACT_BUDGET = 20_000
 
 def host_deficits(snap: Snapshot) -> np.ndarray:
     """(4, N): per host and resource, how much civicloud holds beyond what the owner allows now; zero on
-    hosts whose agent is not reporting (their owner's load is unknown, and their agent could not act)."""
+    hosts whose agent is not reporting (their owner's load is unknown, and their agent could not act) and on
+    hosts whose offer's calendar cannot be evaluated now (what it lends is unknown, not nothing: evicting for
+    a calendar the control plane cannot read would take back what the lender may still lend)."""
     over: np.ndarray = np.maximum(np.maximum(-snap.lent_room, -snap.owner_room), 0.0)
-    over[:, ~snap.fresh] = 0.0
+    over[:, ~(snap.fresh & snap.calendar_ok)] = 0.0
     return over
 
 
