@@ -8,13 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from civicloud import __version__
-from civicloud.api import (
-    agent_routes,
-    auth_routes,
-    errors,
-    middleware,
-    routes,
-)
+from civicloud.api import errors, middleware, routes
 from civicloud.clock import Clock, IdSource, random_ids, system_clock
 from civicloud.services.loops import PlacementLoop
 from civicloud.services.placement import PlacementSettings
@@ -74,9 +68,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     app.add_middleware(middleware.SecurityHeaders)
     for router in routes.ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
-    app.include_router(auth_routes.router, prefix=API_PREFIX)
-    app.include_router(auth_routes.users, prefix=API_PREFIX)
-    app.include_router(agent_routes.router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

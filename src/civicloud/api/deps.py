@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,6 +14,9 @@ from civicloud.api.operations import ROUTE_OPERATIONS
 from civicloud.domain.identity import Principal, Role
 from civicloud.errors import Unauthorized
 from civicloud.services import access, agents, identity
+from civicloud.services.loops import PlacementLoop
+from civicloud.services.rate_limits import RateLimiter
+from civicloud.settings import Settings
 from civicloud.store import UnitOfWork, outside_transaction
 
 _bearer = HTTPBearer(auto_error=False)
@@ -24,6 +28,34 @@ def get_uow(request: Request) -> UnitOfWork:
 
 
 Uow = Annotated[UnitOfWork, Depends(get_uow)]
+
+
+def get_uow_factory(request: Request) -> Callable[[], UnitOfWork]:
+    return request.app.state.uow_factory
+
+
+Uows = Annotated[Callable[[], UnitOfWork], Depends(get_uow_factory)]  # for more than one unit of work
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def get_placer(request: Request) -> PlacementLoop:
+    return request.app.state.placer
+
+
+Placer = Annotated[PlacementLoop, Depends(get_placer)]  # wake it when a change may let a workload fit
+
+
+def get_login_limiter(request: Request) -> RateLimiter:
+    return request.app.state.login_limiter
+
+
+LoginLimiter = Annotated[RateLimiter, Depends(get_login_limiter)]
 
 
 def caller(request: Request, creds: Bearer) -> Principal:

@@ -1,8 +1,11 @@
-"""The API's routes, one module per resource; each route's rule is in ``services.access``."""
+"""The API's routes, one module per resource; each route is an operation of ``api.operations``.
 
-from civicloud.api.routes import audit, billing, groups, hosts, members, offerings, sites, workloads
+Routes reach the app's parts through the typed dependencies of ``api.deps`` (``Uow``, ``Uows``, ``Placer``,
+``AppSettings``, ``Caller``), never through ``request.app.state``."""
+
+from civicloud.api.routes import agents, audit, auth, billing, groups, hosts, members, offerings, sites, workloads
 
 ROUTERS = [members.router, sites.router, hosts.router, offerings.router, groups.router, workloads.router,
-           audit.router, billing.router]
+           audit.router, billing.router, auth.router, auth.users, agents.router]
 
 __all__ = ["ROUTERS"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from civicloud.api.deps import Uow, require_operator
+from civicloud.api.deps import AppSettings, Uow, Uows, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.domain.billing import BillingRun, Document, Line, PriceBook, euros
 from civicloud.domain.pricing import CostInputs, cost_model, with_margin
@@ -60,8 +60,8 @@ def price_at_cost(body: CostModelIn) -> CostModelOut:
 
 @router.post("/billing/runs", status_code=status.HTTP_201_CREATED, tags=["billing"],
              responses={200: {"description": "the period was billed already: its run, unchanged"}})
-def run_billing(body: BillingRunCreate, request: Request, response: Response) -> BillingRunOut:
-    run, created = billing.run_billing(request.app.state.uow_factory, body.period)
+def run_billing(body: BillingRunCreate, uows: Uows, response: Response) -> BillingRunOut:
+    run, created = billing.run_billing(uows, body.period)
     if not created:
         response.status_code = status.HTTP_200_OK
     return run_out(run)
@@ -123,9 +123,8 @@ def invoice_csv(member_id: Ref, invoice_id: Ref, uow: Uow) -> Response:
 
 @router.get("/members/{member_id}/invoices/{invoice_id}.pdf", tags=["billing"],
             response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
-def invoice_pdf(member_id: Ref, invoice_id: Ref, uow: Uow, request: Request) -> Response:
+def invoice_pdf(member_id: Ref, invoice_id: Ref, uow: Uow, settings: AppSettings) -> Response:
     """The invoice or credit note as Factur-X: a PDF/A-3 with its CII XML (BASIC profile) embedded."""
-    settings = request.app.state.settings
     name, pdf = billing.document_facturx(uow, invoice_id, member_id, settings.operator_name, settings.operator_siret)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -146,22 +145,22 @@ def add_credit_note(invoice_id: Ref, body: CreditNoteCreate, uow: Uow) -> Docume
 
 
 @router.get("/members/{member_id}/usage", tags=["billing"])
-def member_usage(request: Request, member_id: Ref,
+def member_usage(uows: Uows, member_id: Ref,
                  start: Annotated[Instant, Query(alias="from", description="an instant with its offset")],
                  end: Annotated[Instant, Query(alias="to", description="an instant with its offset")]
                  ) -> MemberUsageOut:
     """What the member borrowed and lent over [from, to), per workload, from the hourly usage records."""
-    member, borrowed, lent = billing.member_usage(request.app.state.uow_factory, member_id, start, end)
+    member, borrowed, lent = billing.member_usage(uows, member_id, start, end)
     return MemberUsageOut(member_id=member.id, start=start, end=end,
                           borrowed=[usage_out(g, g.lender_id) for g in borrowed],
                           lent=[usage_out(g, g.borrower_id) for g in lent])
 
 
 @router.get("/members/{member_id}/showback", tags=["billing"])
-def member_showback(request: Request, member_id: Ref, period: Annotated[Period, Query()]) -> ShowbackOut:
+def member_showback(settings: AppSettings, uows: Uows, member_id: Ref,
+                    period: Annotated[Period, Query()]) -> ShowbackOut:
     """A member's month: usage by class, cost, what going alone would have cost, energy and CO₂."""
-    settings = request.app.state.settings
-    s = billing.showback(request.app.state.uow_factory, member_id, period, settings.default_carbon_g_per_kwh)
+    s = billing.showback(uows, member_id, period, settings.default_carbon_g_per_kwh)
     return ShowbackOut(
         member_id=s.member.id, period=s.period, start=s.start, end=s.end,
         borrowed=[ClassUsageOut(service_class=cls, hours=_q(Decimal(q.seconds) / HOUR), vcpu_hours=_q(q.vcpu_hours),

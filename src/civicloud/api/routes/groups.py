@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 
 from civicloud.api import views
-from civicloud.api.deps import Caller, Uow, require_operator
+from civicloud.api.deps import Caller, Uow, Uows, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.services import (
     access,
@@ -21,15 +21,15 @@ router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RES
 
 
 @router.post("/placement-groups", status_code=status.HTTP_201_CREATED, tags=["placement groups"])
-def create_group(body: PlacementGroupCreate, uow: Uow, principal: Caller, request: Request) -> PlacementGroupOut:
-    access.require_own_member(request.app.state.uow_factory(), principal, body.member_id)
+def create_group(body: PlacementGroupCreate, uow: Uow, principal: Caller, uows: Uows) -> PlacementGroupOut:
+    access.require_own_member(uows(), principal, body.member_id)
     return views.group_out(groups.create_group(uow, body))
 
 
 @router.get("/placement-groups", tags=["placement groups"])
-def list_groups(uow: Uow, principal: Caller, request: Request,
+def list_groups(uow: Uow, principal: Caller, uows: Uows,
                 member_id: Ref | None = None) -> list[PlacementGroupOut]:
-    member_id = access.own_member(request.app.state.uow_factory(), principal, member_id)
+    member_id = access.own_member(uows(), principal, member_id)
     return [views.group_out(g) for g in groups.list_groups(uow, member_id)]
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from civicloud.api import views
-from civicloud.api.deps import Caller, Uow, require_operator
+from civicloud.api.deps import Caller, Placer, Uow, Uows, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.api.views import offer_from
 from civicloud.services import (
@@ -33,18 +33,18 @@ def set_host_power(host_id: Ref, body: HostPowerSet, uow: Uow) -> HostOut:
 
 
 @router.put("/hosts/{host_id}/reserve", tags=["hosts"])
-def set_host_reserve(host_id: Ref, body: HostReserveSet, uow: Uow, request: Request) -> HostOut:
+def set_host_reserve(host_id: Ref, body: HostReserveSet, uow: Uow, placer: Placer) -> HostOut:
     """The owner's reserve on this host (never lent) and the allocation ratios of the rest."""
     host = catalogue.set_host_reserve(uow, host_id, body)
-    after_commit(request.app.state.placer.wake)
+    after_commit(placer.wake)
     return views.host_out(host)
 
 
 @router.put("/hosts/{host_id}/offer", tags=["offers"])
-def set_host_offer(host_id: Ref, body: OfferSet, uow: Uow, request: Request) -> OfferOut:
+def set_host_offer(host_id: Ref, body: OfferSet, uow: Uow, placer: Placer) -> OfferOut:
     """Give one host an offer of its own, overriding its site's."""
     view = sites.set_offer(uow, offer_from(body), host_id=host_id)
-    after_commit(request.app.state.placer.wake)
+    after_commit(placer.wake)
     return views.offer_out(view)
 
 
@@ -55,19 +55,19 @@ def get_host_offer(host_id: Ref, uow: Uow) -> OfferOut:
 
 
 @router.delete("/hosts/{host_id}/offer", tags=["offers"])
-def remove_host_offer(host_id: Ref, uow: Uow, request: Request) -> OfferOut:
+def remove_host_offer(host_id: Ref, uow: Uow, placer: Placer) -> OfferOut:
     """The host follows its site's offer again; answers that offer."""
     view = sites.remove_host_offer(uow, host_id)
-    after_commit(request.app.state.placer.wake)
+    after_commit(placer.wake)
     return views.offer_out(view)
 
 
 @router.get("/hosts", tags=["hosts"])
-def list_hosts(uow: Uow, principal: Caller, request: Request, site_id: Ref | None = None) -> list[HostOut]:
+def list_hosts(uow: Uow, principal: Caller, uows: Uows, site_id: Ref | None = None) -> list[HostOut]:
     scope = access.member_scope(principal)
     hosts = catalogue.list_hosts(uow, site_id, scope)
     if scope is not None:
-        own_sites = {s.id for s in sites.list_sites(request.app.state.uow_factory(), scope)}
+        own_sites = {s.id for s in sites.list_sites(uows(), scope)}
         hosts = [h for h in hosts if h.site_id in own_sites]
     return [views.host_out(h) for h in hosts]
 

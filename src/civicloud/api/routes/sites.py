@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 
 from civicloud.api import views
-from civicloud.api.deps import Caller, Uow, require_operator
+from civicloud.api.deps import AppSettings, Caller, Placer, Uow, Uows, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.api.views import offer_from
 from civicloud.domain import CertificationKind
@@ -31,14 +31,14 @@ router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RES
 
 
 @router.post("/sites", status_code=status.HTTP_201_CREATED, tags=["sites"])
-def create_site(body: SiteCreate, uow: Uow, principal: Caller, request: Request) -> SiteOut:
-    access.require_own_member(request.app.state.uow_factory(), principal, body.member_id)
+def create_site(body: SiteCreate, uow: Uow, principal: Caller, uows: Uows) -> SiteOut:
+    access.require_own_member(uows(), principal, body.member_id)
     return views.site_out(sites.create_site(uow, body))
 
 
 @router.get("/sites", tags=["sites"])
-def list_sites(uow: Uow, principal: Caller, request: Request, member_id: Ref | None = None) -> list[SiteOut]:
-    member_id = access.own_member(request.app.state.uow_factory(), principal, member_id)
+def list_sites(uow: Uow, principal: Caller, uows: Uows, member_id: Ref | None = None) -> list[SiteOut]:
+    member_id = access.own_member(uows(), principal, member_id)
     return [views.site_out(s) for s in sites.list_sites(uow, member_id)]
 
 
@@ -52,10 +52,10 @@ def get_site(site_id: Ref, uow: Uow, principal: Caller) -> SiteOut:
 
 
 @router.put("/sites/{site_id}/offer", tags=["offers"])
-def set_site_offer(site_id: Ref, body: OfferSet, uow: Uow, request: Request, principal: Caller) -> OfferOut:
+def set_site_offer(site_id: Ref, body: OfferSet, uow: Uow, placer: Placer, principal: Caller) -> OfferOut:
     """Set what the site lends: committed share, calendar windows, borrower categories, reclaim notice."""
     view = sites.set_offer(uow, offer_from(body), site_ref=site_id, member_id=access.member_scope(principal))
-    after_commit(request.app.state.placer.wake)  # more room may fit a pending workload now
+    after_commit(placer.wake)  # more room may fit a pending workload now
     return views.offer_out(view)
 
 
@@ -73,11 +73,11 @@ def propose_certification(site_id: Ref, body: CertificationIn, uow: Uow, princip
 
 @router.post("/sites/{site_id}/certifications/{kind}/attest", tags=["sites"])
 def attest_certification(site_id: Ref, kind: CertificationKind, body: CertificationAttest, uow: Uow,
-                         principal: Caller, request: Request) -> SiteOut:
+                         principal: Caller, placer: Placer) -> SiteOut:
     """The federation's operator attests the certification, having seen the certificate; from now until it
     expires, placement relies on it."""
     site = sites.attest_certification(uow, site_id, kind, body, principal.actor)
-    after_commit(request.app.state.placer.wake)  # a pending e-health workload may fit there now
+    after_commit(placer.wake)  # a pending e-health workload may fit there now
     return views.site_out(site)
 
 
@@ -89,8 +89,8 @@ def revoke_attestation(site_id: Ref, kind: CertificationKind, uow: Uow) -> SiteO
 
 
 @router.post("/sites/{site_id}/join-tokens", status_code=status.HTTP_201_CREATED, tags=["sites"])
-def issue_join_token(site_id: Ref, uow: Uow, request: Request, principal: Caller) -> JoinTokenOut:
-    ttl = timedelta(seconds=request.app.state.settings.join_token_ttl_s)
+def issue_join_token(site_id: Ref, uow: Uow, settings: AppSettings, principal: Caller) -> JoinTokenOut:
+    ttl = timedelta(seconds=settings.join_token_ttl_s)
     issued = sites.issue_join_token(uow, site_id, ttl, access.member_scope(principal))
     return JoinTokenOut(site_id=issued.site_id, token=issued.token, expires_at=issued.expires_at)
 

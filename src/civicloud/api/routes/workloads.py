@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 
 from civicloud.api import views
-from civicloud.api.deps import Caller, Uow, require_operator
+from civicloud.api.deps import AppSettings, Caller, Placer, Uow, Uows, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.domain import Workload, WorkloadState
 from civicloud.domain.identity import Principal
@@ -27,21 +27,21 @@ router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RES
 
 
 @router.post("/workloads", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
-def create_workload(body: WorkloadCreate, uow: Uow, request: Request, principal: Caller) -> WorkloadOut:
-    access.require_own_member(request.app.state.uow_factory(), principal, body.member_id)
+def create_workload(body: WorkloadCreate, uow: Uow, placer: Placer, uows: Uows, principal: Caller) -> WorkloadOut:
+    access.require_own_member(uows(), principal, body.member_id)
     workload = workloads.create_workload(uow, body)
-    after_commit(request.app.state.placer.wake)
+    after_commit(placer.wake)
     return _workload_out(uow, principal, workload)
 
 
 @router.get("/workloads", tags=["workloads"])
-def list_workloads(uow: Uow, principal: Caller, request: Request, member_id: Ref | None = None,
+def list_workloads(uow: Uow, principal: Caller, uows: Uows, member_id: Ref | None = None,
                    state: WorkloadState | None = None,
                    include_deleted: bool = Query(default=False),
                    limit: int = Query(default=1000, ge=1, le=1000, description="at most this many, oldest first"),
                    offset: int = Query(default=0, ge=0, le=10_000_000, description="skip this many first")
                    ) -> list[WorkloadOut]:
-    member_id = access.own_member(request.app.state.uow_factory(), principal, member_id)
+    member_id = access.own_member(uows(), principal, member_id)
     found = workloads.list_workloads(uow, member=member_id, state=state, include_deleted=include_deleted,
                                      limit=limit, offset=offset)
     where = workloads.whereabouts(uow, (w.host_id for w in found))
@@ -79,11 +79,11 @@ def reboot_workload(workload_id: Ref, uow: Uow, principal: Caller) -> WorkloadOu
 
 
 @router.post("/workloads/{workload_id}/resize", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
-def resize_workload(workload_id: Ref, body: WorkloadResize, uow: Uow, request: Request,
+def resize_workload(workload_id: Ref, body: WorkloadResize, uow: Uow, settings: AppSettings,
                     principal: Caller) -> WorkloadOut:
     """Another offering of the same class for a stopped workload, on its host; the agent resizes the domain."""
-    settings = PlacementSettings.of(request.app.state.settings)
-    return _workload_out(uow, principal, workloads.resize_workload(uow, workload_id, body.offering_id, settings))
+    resized = workloads.resize_workload(uow, workload_id, body.offering_id, PlacementSettings.of(settings))
+    return _workload_out(uow, principal, resized)
 
 
 @router.get("/workloads/{workload_id}/samples", tags=["workloads"])

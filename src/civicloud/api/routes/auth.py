@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from civicloud.api.deps import Caller, Uow, require_operator
+from civicloud.api.deps import Caller, LoginLimiter, Uow, Uows, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.domain.identity import ApiToken, User
 from civicloud.services import access, identity
@@ -23,10 +23,10 @@ users = APIRouter(dependencies=[Depends(require_operator)], tags=["users"], resp
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, responses={429: {"description": "Too many logins"}})
-def create_token(body: TokenCreate, uow: Uow, request: Request) -> TokenCreated:
+def create_token(body: TokenCreate, uow: Uow, request: Request, limiter: LoginLimiter) -> TokenCreated:
     """Log in: a login and password for an API token (shown once). Limited to 10 attempts a minute."""
     client = request.client.host if request.client else "unknown"
-    request.app.state.login_limiter.check(f"addr:{client}", f"login:{body.login}")
+    limiter.check(f"addr:{client}", f"login:{body.login}")
     token, secret = identity.issue_token(uow, body)
     request.state.actor = f"user:{body.login}"
     return TokenCreated(**token_out(token).model_dump(), token=secret)
@@ -51,9 +51,9 @@ def whoami(principal: Caller) -> WhoAmI:
 
 
 @users.post("/users", status_code=status.HTTP_201_CREATED)
-def create_user(body: UserCreate, uow: Uow, principal: Caller, request: Request) -> UserOut:
+def create_user(body: UserCreate, uow: Uow, principal: Caller, uows: Uows) -> UserOut:
     """A user of the federation (its admins), or of the caller's own member (its member admins)."""
-    access.require_own_member(request.app.state.uow_factory(), principal, body.member_id)
+    access.require_own_member(uows(), principal, body.member_id)
     return user_out(identity.create_user(uow, body))
 
 
