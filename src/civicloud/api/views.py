@@ -40,7 +40,9 @@ from civicloud.wire import (
     WindowIn,
     WorkloadOut,
 )
-from civicloud.wire.resources import CertificationOut, PlacementReason, RatiosOut
+from civicloud.wire.hosts import RatiosOut
+from civicloud.wire.sites import CertificationOut
+from civicloud.wire.workloads import PlacementReason
 
 
 def member_out(m: Member) -> MemberOut:

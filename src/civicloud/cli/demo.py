@@ -21,8 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from civicloud.cli.common import console, styled_state, table
-from civicloud.cli.resources import wait_for_state
 from civicloud.cli.serve import ThreadedServer
+from civicloud.cli.workloads import wait_for_state
 from civicloud.client import ApiClient
 from civicloud.clock import system_clock
 from civicloud.errors import Unavailable

@@ -17,6 +17,10 @@ from civicloud.wire.agent import (
     UsageBatch,
     UsageSampleIn,
 )
+from civicloud.wire.audit import (
+    AuditEntryOut,
+    AuditVerifyOut,
+)
 from civicloud.wire.billing import (
     BillingLineOut,
     BillingRunCreate,
@@ -35,40 +39,48 @@ from civicloud.wire.billing import (
     TransferOut,
     UsageLineOut,
 )
+from civicloud.wire.catalogue import (
+    OfferingCreate,
+    OfferingOut,
+    PlacementGroupCreate,
+    PlacementGroupOut,
+)
 from civicloud.wire.common import ErrorBody, ErrorDetail, ResourcesOut
-from civicloud.wire.resources import (
-    AgreementCreate,
-    AgreementOut,
-    AuditEntryOut,
-    AuditVerifyOut,
-    CertificationAttest,
-    CertificationIn,
-    CertificationOut,
+from civicloud.wire.hosts import (
     HostOut,
     HostPowerSet,
     HostReserveSet,
-    JoinTokenOut,
-    MemberCreate,
-    MemberOut,
-    OfferingCreate,
-    OfferingOut,
-    OfferOut,
-    OfferSet,
-    PlacementGroupCreate,
-    PlacementGroupOut,
-    PlacementOut,
-    QuotaIn,
-    ResidencyIn,
-    SiteCreate,
-    SiteOut,
+)
+from civicloud.wire.identity import (
     TokenCreate,
     TokenCreated,
     TokenOut,
-    UsageSampleOut,
     UserCreate,
     UserOut,
     WhoAmI,
+)
+from civicloud.wire.members import (
+    AgreementCreate,
+    AgreementOut,
+    MemberCreate,
+    MemberOut,
+    QuotaIn,
+)
+from civicloud.wire.sites import (
+    CertificationAttest,
+    CertificationIn,
+    CertificationOut,
+    JoinTokenOut,
+    OfferOut,
+    OfferSet,
+    SiteCreate,
+    SiteOut,
     WindowIn,
+)
+from civicloud.wire.workloads import (
+    PlacementOut,
+    ResidencyIn,
+    UsageSampleOut,
     WorkloadCreate,
     WorkloadOut,
     WorkloadResize,
