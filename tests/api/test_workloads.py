@@ -467,3 +467,20 @@ def test_workloads_list_in_pages(client, region) -> None:  # type: ignore[no-unt
     assert [len(p) for p in pages] == [2, 2, 1]
     bad = client.get(f"{API}/workloads", params={"limit": 0})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "query.limit"
+
+
+def test_a_request_wakes_the_control_loop_once_committed_and_a_refusal_does_not(
+        client: TestClient, region: Region, app: FastAPI) -> None:
+    """The services signal what may let a workload fit (``domain.events.ROOM_CHANGED``); the app wakes the
+    control loop on it once the request is committed — the same for any front calling the same services."""
+    wake = app.state.placer._wake
+    wake.clear()
+    refused = client.post(f"{API}/workloads", json={"member_id": region.members["Bobigny"], "offering_id": "vm-small",
+                                                    "name": "x" * 121})
+    assert refused.status_code == 422 and not wake.is_set()
+    ok(client.post(f"{API}/workloads", json={"member_id": region.members["Bobigny"], "offering_id": "vm-small",
+                                             "name": "compta"}), 202)
+    assert wake.is_set()
+    wake.clear()
+    ok(client.put(f"{API}/sites/{region.sites['drancy-mairie']}/offer", json={"default_percent": 60}), 200)
+    assert wake.is_set()

@@ -99,3 +99,41 @@ def test_values_postgresql_cannot_hold_are_invalid_input(engine: Engine, uow_fac
         uow.members.add(member)
         uow.commit()
     assert info.value.code == "civicloud.store.value_out_of_range"
+
+
+def test_a_signal_reaches_its_listener_once_the_change_is_committed(engine: Engine) -> None:
+    """``uow.signal``: the control loop is woken by what the services commit, never by what rolls back, and
+    inside a request's transaction only once the whole request is committed."""
+    from civicloud.domain.events import ROOM_CHANGED
+    from civicloud.store import SharedTransaction
+
+    woken: list[str] = []
+    listeners = {ROOM_CHANGED: lambda: woken.append("woken")}
+    with SqlUnitOfWork(engine, listeners=listeners) as uow:
+        uow.signal(ROOM_CHANGED)
+        uow.signal(ROOM_CHANGED)
+        uow.signal("nobody_listens")
+        uow.commit()
+    assert woken == ["woken"]  # once per commit, whatever the number of signals
+    with SqlUnitOfWork(engine, listeners=listeners) as uow:
+        uow.signal(ROOM_CHANGED)
+        uow.rollback()
+        uow.commit()
+    with SqlUnitOfWork(engine, listeners=listeners) as uow:
+        uow.signal(ROOM_CHANGED)  # left without commit
+    assert woken == ["woken"]
+    tx = SharedTransaction(engine)
+    with tx.current():
+        with SqlUnitOfWork(engine, listeners=listeners) as uow:
+            uow.signal(ROOM_CHANGED)
+            uow.commit()
+        assert woken == ["woken"]  # the request is not committed yet
+        tx.commit()
+    assert woken == ["woken", "woken"]
+    tx = SharedTransaction(engine)
+    with tx.current():
+        with SqlUnitOfWork(engine, listeners=listeners) as uow:
+            uow.signal(ROOM_CHANGED)
+            uow.commit()
+        tx.rollback()  # the request failed: nothing happened, nobody is woken
+    assert woken == ["woken", "woken"]

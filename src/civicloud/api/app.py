@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from civicloud import __version__
 from civicloud.api import errors, middleware, routes
 from civicloud.clock import Clock, IdSource, random_ids, system_clock
+from civicloud.domain import events
 from civicloud.services.loops import PlacementLoop
 from civicloud.services.placement import PlacementSettings
 from civicloud.services.rate_limits import RateLimiter
@@ -26,10 +27,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
     tests and the simulator pass a frozen or stepping clock."""
     engine = engine or make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
 
+    listeners: dict[str, Callable[[], None]] = {}
+
     def uow_factory() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, clock, new_id)
+        return SqlUnitOfWork(engine, clock, new_id, listeners)
 
     placer = PlacementLoop(uow_factory, PlacementSettings.of(settings), interval_s=settings.placement_interval_s)
+    # What the services signal when they commit: room that may fit a pending workload wakes the control loop.
+    listeners[events.ROOM_CHANGED] = placer.wake
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -14,7 +14,6 @@ from civicloud.api.operations import ROUTE_OPERATIONS
 from civicloud.domain.identity import Principal, Role
 from civicloud.errors import Unauthorized
 from civicloud.services import access, agents, identity
-from civicloud.services.loops import PlacementLoop
 from civicloud.services.rate_limits import RateLimiter
 from civicloud.settings import Settings
 from civicloud.store import UnitOfWork, outside_transaction
@@ -42,13 +41,6 @@ def get_settings(request: Request) -> Settings:
 
 
 AppSettings = Annotated[Settings, Depends(get_settings)]
-
-
-def get_placer(request: Request) -> PlacementLoop:
-    return request.app.state.placer
-
-
-Placer = Annotated[PlacementLoop, Depends(get_placer)]  # wake it when a change may let a workload fit
 
 
 def get_login_limiter(request: Request) -> RateLimiter:

@@ -33,6 +33,9 @@ class DomainEvent:
                           CONTROL_PLANE)
 
 
+# What a unit of work may signal when it commits (``uow.signal``), for whoever listens (the control loop).
+ROOM_CHANGED = "room_changed"  # a pending workload may fit now: a new request, room freed, more lent, a host back
+
 PLACER = "system:placement"
 RECLAIMER = "system:reclaim"
 

@@ -77,6 +77,7 @@ def heartbeat(uow: UnitOfWork, site_id: str, hb: Heartbeat) -> list[tuple[str, s
             host_id = uow.hosts.report(site_id, report.name, report.libvirt_uri, total, owner, now, uow.new_id(),
                                        report.cpu_busy_percent)
             out.append((host_id, report.name))
+        uow.signal(events.ROOM_CHANGED)  # a host that (re)appears, or whose owner's load fell, may take a workload
         uow.commit()
     return out
 
@@ -125,6 +126,7 @@ def report(uow: UnitOfWork, site_id: str, rep: Report) -> tuple[int, int]:
                     release_allocation(uow, w.id, now)
                     why = "removed" if target is WorkloadState.DELETED else "stopped_at_deadline"
                     uow.emit(events.released(w.id, w.member_id, w.host_id, why, site_id))
+                    uow.signal(events.ROOM_CHANGED)  # the room it held, and the workload queued again
                 accepted += 1
             else:
                 ignored += 1

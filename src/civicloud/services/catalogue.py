@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from civicloud.domain import TRAITS, Host, Offering, Ratios, Resources
+from civicloud.domain.events import ROOM_CHANGED
 from civicloud.errors import Conflict, InvalidInput, NotFound
 from civicloud.services.sites import require_site, share_now
 from civicloud.services.snapshots import effective_offers
@@ -75,6 +76,7 @@ def set_host_reserve(uow: UnitOfWork, host_id: str, cmd: HostReserveSet) -> Host
                                f"{host.total.disk_gib} GiB, {host.total.gpus} GPU",
                                code="civicloud.host.reserve_too_large", field=f"reserved_{too_much[0]}")
         uow.hosts.set_reserve(host.id, reserved, ratios)
+        uow.signal(ROOM_CHANGED)
         uow.commit()
     return get_host(uow, host_id)
 

@@ -20,6 +20,7 @@ from civicloud.domain import (
     validate_insee_code,
     validate_timezone,
 )
+from civicloud.domain.events import ROOM_CHANGED
 from civicloud.domain.secrets import SecretKind, new_secret
 from civicloud.errors import Conflict, InvalidInput, NotFound
 from civicloud.services.members import require_member
@@ -143,6 +144,7 @@ def set_offer(uow: UnitOfWork, offer: Offer, *, site_ref: str | None = None, hos
     with uow:
         site = _require_site_of(uow, site_ref, host_id, member_id)
         uow.offers.set(uow.new_id(), site.id, host_id, offer, now)
+        uow.signal(ROOM_CHANGED)  # more may be lent now (less: the next reclaim pass sees it)
         uow.commit()
     return _view(site, host_id, (offer, now), now)
 
@@ -163,6 +165,7 @@ def remove_host_offer(uow: UnitOfWork, host_id: str) -> OfferView:
     with uow:
         site = _require_site_of(uow, None, host_id)
         uow.offers.remove_host_override(site.id, host_id)
+        uow.signal(ROOM_CHANGED)
         uow.commit()
         return _view(site, None, uow.offers.get(site.id), uow.clock())
 
@@ -230,6 +233,7 @@ def attest_certification(uow: UnitOfWork, site_ref: str, kind: CertificationKind
             cert, valid_from=cmd.valid_from, expires_on=cmd.expires_on, attested_at=now, attested_by=actor,
             certificate_number=cmd.certificate_number, issuer=cmd.issuer))
         site = require_site(uow, site.id)
+        uow.signal(ROOM_CHANGED)  # a pending e-health workload may fit there now
         uow.commit()
     return site
 

@@ -16,6 +16,7 @@ from civicloud.domain import (
     Workload,
     WorkloadState,
 )
+from civicloud.domain.events import ROOM_CHANGED
 from civicloud.domain.members import agreements_in_force, quota_breach
 from civicloud.errors import ConcurrentUpdate, Conflict, NotFound
 from civicloud.scheduler.planning import plan_resize
@@ -50,6 +51,7 @@ def create_workload(uow: UnitOfWork, cmd: WorkloadCreate) -> Workload:
         workload = Workload(uow.new_id(), member.id, offering.id, cmd.name, S.PENDING, DesiredPower.RUNNING, None,
                             "waiting for placement", now, now, offering.service_class, group_id, residency)
         uow.workloads.add(workload)
+        uow.signal(ROOM_CHANGED)  # a new request for the control loop to place
         uow.commit()
     return workload
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Protocol
 
@@ -34,7 +35,7 @@ from civicloud.store.repositories import (
     UserRepository,
     WorkloadRepository,
 )
-from civicloud.store.transaction import current_transaction
+from civicloud.store.transaction import after_commit, current_transaction
 
 AUDIT_RETRIES = 50  # another writer moved the audit log's head first: read it again and chain after it
 
@@ -64,6 +65,7 @@ class UnitOfWork(Protocol):
     new_id: IdSource  # a new id
 
     def emit(self, *events: DomainEvent) -> None: ...
+    def signal(self, name: str) -> None: ...
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None, /) -> None: ...
@@ -86,11 +88,14 @@ class SqlUnitOfWork:
     everything together (``store/transaction.py``).
     """
 
-    def __init__(self, engine: Engine, clock: Clock = system_clock, new_id: IdSource = random_ids) -> None:
+    def __init__(self, engine: Engine, clock: Clock = system_clock, new_id: IdSource = random_ids,
+                 listeners: Mapping[str, Callable[[], None]] | None = None) -> None:
         self._engine = engine
         self.clock = clock
         self.new_id = new_id
+        self._listeners = listeners or {}
         self._events: list[DomainEvent] = []
+        self._signals: set[str] = set()
         self._conn: Connection | None = None
         self._savepoint: NestedTransaction | None = None
 
@@ -129,12 +134,18 @@ class SqlUnitOfWork:
         self.tokens = TokenRepository(conn)
         self.rate_limits = RateLimitRepository(conn)
         self._events = []
+        self._signals = set()
         return self
 
     def emit(self, *events: DomainEvent) -> None:
         """Record what the control plane did by itself (``domain.events``): the next ``commit`` writes each as
         an audit entry in the same transaction as the change; leaving without commit forgets them."""
         self._events.extend(events)
+
+    def signal(self, name: str) -> None:
+        """Tell the listeners of ``name`` (``domain.events.ROOM_CHANGED``: the control loop's wake-up) once this
+        change is committed — once the request's whole transaction is, inside one; never if it rolls back."""
+        self._signals.add(name)
 
     def _write_events(self) -> None:
         events, self._events = self._events, []
@@ -158,9 +169,15 @@ class SqlUnitOfWork:
                 self._conn.commit()
         except IntegrityError as exc:
             raise _conflict(exc) from exc
+        signals, self._signals = self._signals, set()
+        for name in sorted(signals):
+            listener = self._listeners.get(name)
+            if listener is not None:
+                after_commit(listener)
 
     def rollback(self) -> None:
         self._events = []
+        self._signals = set()
         if self._savepoint is not None:
             if self._savepoint.is_active:
                 self._savepoint.rollback()

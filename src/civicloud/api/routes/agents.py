@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from civicloud.api.deps import Placer, SiteId, Uow
+from civicloud.api.deps import SiteId, Uow
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.services import agents
-from civicloud.store import after_commit
 from civicloud.wire import (
     DesiredState,
     Heartbeat,
@@ -34,9 +33,8 @@ def join(body: JoinRequest, uow: Uow, request: Request) -> JoinResponse:
 
 
 @router.post("/heartbeat")
-def heartbeat(body: Heartbeat, uow: Uow, site_id: SiteId, placer: Placer) -> HeartbeatResponse:
+def heartbeat(body: Heartbeat, uow: Uow, site_id: SiteId) -> HeartbeatResponse:
     hosts = agents.heartbeat(uow, site_id, body)
-    after_commit(placer.wake)  # a host that (re)appears may take a pending workload
     return HeartbeatResponse(site_id=site_id, hosts=[RegisteredHost(id=i, name=n) for i, n in hosts])
 
 
@@ -46,9 +44,8 @@ def desired(uow: Uow, site_id: SiteId) -> DesiredState:
 
 
 @router.post("/report")
-def report(body: Report, uow: Uow, site_id: SiteId, placer: Placer) -> ReportResponse:
+def report(body: Report, uow: Uow, site_id: SiteId) -> ReportResponse:
     accepted, ignored = agents.report(uow, site_id, body)
-    after_commit(placer.wake)  # a deleted workload frees room
     return ReportResponse(accepted=accepted, ignored=ignored)
 
 

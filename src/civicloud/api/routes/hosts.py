@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from civicloud.api import views
-from civicloud.api.deps import Caller, Placer, Uow, Uows, require_operator
+from civicloud.api.deps import Caller, Uow, Uows, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.api.views import offer_from
 from civicloud.services import (
@@ -13,7 +13,6 @@ from civicloud.services import (
     catalogue,
     sites,
 )
-from civicloud.store import after_commit
 from civicloud.wire import (
     HostOut,
     HostPowerSet,
@@ -33,18 +32,16 @@ def set_host_power(host_id: Ref, body: HostPowerSet, uow: Uow) -> HostOut:
 
 
 @router.put("/hosts/{host_id}/reserve", tags=["hosts"])
-def set_host_reserve(host_id: Ref, body: HostReserveSet, uow: Uow, placer: Placer) -> HostOut:
+def set_host_reserve(host_id: Ref, body: HostReserveSet, uow: Uow) -> HostOut:
     """The owner's reserve on this host (never lent) and the allocation ratios of the rest."""
     host = catalogue.set_host_reserve(uow, host_id, body)
-    after_commit(placer.wake)
     return views.host_out(host)
 
 
 @router.put("/hosts/{host_id}/offer", tags=["offers"])
-def set_host_offer(host_id: Ref, body: OfferSet, uow: Uow, placer: Placer) -> OfferOut:
+def set_host_offer(host_id: Ref, body: OfferSet, uow: Uow) -> OfferOut:
     """Give one host an offer of its own, overriding its site's."""
     view = sites.set_offer(uow, offer_from(body), host_id=host_id)
-    after_commit(placer.wake)
     return views.offer_out(view)
 
 
@@ -55,10 +52,9 @@ def get_host_offer(host_id: Ref, uow: Uow) -> OfferOut:
 
 
 @router.delete("/hosts/{host_id}/offer", tags=["offers"])
-def remove_host_offer(host_id: Ref, uow: Uow, placer: Placer) -> OfferOut:
+def remove_host_offer(host_id: Ref, uow: Uow) -> OfferOut:
     """The host follows its site's offer again; answers that offer."""
     view = sites.remove_host_offer(uow, host_id)
-    after_commit(placer.wake)
     return views.offer_out(view)
 
 

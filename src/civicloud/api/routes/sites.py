@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, status
 
 from civicloud.api import views
-from civicloud.api.deps import AppSettings, Caller, Placer, Uow, Uows, require_operator
+from civicloud.api.deps import AppSettings, Caller, Uow, Uows, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.api.views import offer_from
 from civicloud.domain import CertificationKind
@@ -15,7 +15,6 @@ from civicloud.services import (
     access,
     sites,
 )
-from civicloud.store import after_commit
 from civicloud.wire import (
     CertificationAttest,
     CertificationIn,
@@ -52,10 +51,9 @@ def get_site(site_id: Ref, uow: Uow, principal: Caller) -> SiteOut:
 
 
 @router.put("/sites/{site_id}/offer", tags=["offers"])
-def set_site_offer(site_id: Ref, body: OfferSet, uow: Uow, placer: Placer, principal: Caller) -> OfferOut:
+def set_site_offer(site_id: Ref, body: OfferSet, uow: Uow, principal: Caller) -> OfferOut:
     """Set what the site lends: committed share, calendar windows, borrower categories, reclaim notice."""
     view = sites.set_offer(uow, offer_from(body), site_ref=site_id, member_id=access.member_scope(principal))
-    after_commit(placer.wake)  # more room may fit a pending workload now
     return views.offer_out(view)
 
 
@@ -73,11 +71,10 @@ def propose_certification(site_id: Ref, body: CertificationIn, uow: Uow, princip
 
 @router.post("/sites/{site_id}/certifications/{kind}/attest", tags=["sites"])
 def attest_certification(site_id: Ref, kind: CertificationKind, body: CertificationAttest, uow: Uow,
-                         principal: Caller, placer: Placer) -> SiteOut:
+                         principal: Caller) -> SiteOut:
     """The federation's operator attests the certification, having seen the certificate; from now until it
     expires, placement relies on it."""
     site = sites.attest_certification(uow, site_id, kind, body, principal.actor)
-    after_commit(placer.wake)  # a pending e-health workload may fit there now
     return views.site_out(site)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, status
 
 from civicloud.api import views
-from civicloud.api.deps import AppSettings, Caller, Placer, Uow, Uows, require_operator
+from civicloud.api.deps import AppSettings, Caller, Uow, Uows, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.domain import Workload, WorkloadState
 from civicloud.domain.identity import Principal
@@ -14,7 +14,6 @@ from civicloud.services import (
     workloads,
 )
 from civicloud.services.placement import PlacementSettings
-from civicloud.store import after_commit
 from civicloud.wire import (
     UsageSampleOut,
     WorkloadCreate,
@@ -27,10 +26,9 @@ router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RES
 
 
 @router.post("/workloads", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
-def create_workload(body: WorkloadCreate, uow: Uow, placer: Placer, uows: Uows, principal: Caller) -> WorkloadOut:
+def create_workload(body: WorkloadCreate, uow: Uow, uows: Uows, principal: Caller) -> WorkloadOut:
     access.require_own_member(uows(), principal, body.member_id)
     workload = workloads.create_workload(uow, body)
-    after_commit(placer.wake)
     return _workload_out(uow, principal, workload)
 
 
