@@ -73,6 +73,19 @@ def postgres_admin() -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture
+def fresh_postgres_db(postgres_admin: Engine) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database of the test's own (several processes share it), dropped
+    after the test."""
+    name = f"civicloud_test_{secrets.token_hex(4)}"
+    with postgres_admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = postgres_admin.url.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with postgres_admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A URL of an empty database, one per test module: a SQLite file, or a fresh PostgreSQL database."""

@@ -9,7 +9,6 @@ same hash chain, whose head moves by compare-and-swap.
 from __future__ import annotations
 
 import multiprocessing
-import secrets
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -29,21 +28,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PER_REPLICA = 40
 
 
-@pytest.fixture
-def shared_db(postgres_admin):  # type: ignore[no-untyped-def]
-    name = f"civicloud_replicas_{secrets.token_hex(4)}"
-    with postgres_admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = postgres_admin.url.set(database=name).render_as_string(hide_password=False)
-    yield url
-    with postgres_admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def test_two_replicas_lose_no_audit_entry(shared_db: str, tmp_path: Path) -> None:
-    engine = make_engine(shared_db)
+def test_two_replicas_lose_no_audit_entry(fresh_postgres_db: str, tmp_path: Path) -> None:
+    engine = make_engine(fresh_postgres_db)
     upgrade(engine)
-    app = create_app(Settings(data_dir=tmp_path, database_url=shared_db, api_token=None), engine=engine,
+    app = create_app(Settings(data_dir=tmp_path, database_url=fresh_postgres_db, api_token=None), engine=engine,
                      background=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         drancy = create_member(client, "Drancy", SIREN_DRANCY, "commune")
@@ -59,7 +47,7 @@ def test_two_replicas_lose_no_audit_entry(shared_db: str, tmp_path: Path) -> Non
 
         start_at = time.time() + 2.0
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(replica_worker.run, shared_db, tag, bobigny["id"], PER_REPLICA, start_at)
+            futures = [pool.submit(replica_worker.run, fresh_postgres_db, tag, bobigny["id"], PER_REPLICA, start_at)
                        for tag in ("a", "b")]
             results = [f.result(timeout=240) for f in futures]
 

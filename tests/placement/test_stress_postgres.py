@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import secrets
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -20,22 +19,11 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PROCESSES, PER_PROCESS = 4, 2500
 
 
-@pytest.fixture
-def stress_db(postgres_admin):  # type: ignore[no-untyped-def]
-    name = f"civicloud_stress_{secrets.token_hex(4)}"
-    with postgres_admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = postgres_admin.url.set(database=name).render_as_string(hide_password=False)
-    yield url
-    with postgres_admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def test_four_schedulers_never_overbook(stress_db: str) -> None:
+def test_four_schedulers_never_overbook(fresh_postgres_db: str) -> None:
     """Scene: 80 hosts of 32 cores (128 vCPU after the 4.0 ratio) and 48 GiB, all lent; 10,000 requests of
     1 vCPU and 384 MiB from four schedulers at once. Each host takes 128 (10,240 slots): every request is
     claimed, the last hosts filling up while all four schedulers race for them."""
-    engine = make_engine(stress_db)
+    engine = make_engine(fresh_postgres_db)
     upgrade(engine)
     scene = Scene.on(engine, at=stress_worker.NOW)
     scene.member("Drancy")
@@ -48,7 +36,7 @@ def test_four_schedulers_never_overbook(stress_db: str) -> None:
     start_at = time.time() + 3.0
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(PROCESSES, mp_context=ctx) as pool:
-        futures = [pool.submit(stress_worker.run, stress_db, "Bobigny", "tiny", PER_PROCESS, start_at)
+        futures = [pool.submit(stress_worker.run, fresh_postgres_db, "Bobigny", "tiny", PER_PROCESS, start_at)
                    for _ in range(PROCESSES)]
         results = [f.result(timeout=600) for f in futures]
 
