@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, TypedDict
+from typing import Annotated, Literal, TypedDict
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     host_stale_after_s: float = Field(default=60.0, gt=0)
     join_token_ttl_s: int = Field(default=3600, gt=0, le=30 * 86400)
     claim_retries: int = Field(default=5, ge=1, le=100)
+    # Scorer weights per service class, replacing that class's built-in ones (docs/placement.md), e.g.
+    # CIVICLOUD_PLACEMENT_WEIGHTS='{"harvest": {"pack": 3, "low_carbon": 2}}'; a class absent keeps its own. Unknown
+    # scorers and weights outside (0, 100] stop the server at start-up with the reason.
+    placement_weights: dict[Literal["harvest", "guaranteed"], dict[str, float]] = Field(default_factory=dict)
     # Pending workloads a placement pass takes at most; the rest wait for the next pass.
     placement_batch: int = Field(default=500, ge=1, le=100_000)
     # Grid carbon intensity used for sites that do not set theirs (gCO₂/kWh; France's mix by default).

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from civicloud.domain.catalogue import ServiceClass
+from civicloud.errors import InvalidInput
 from civicloud.scheduler import plugins  # noqa: F401  # registers the plugins
 from civicloud.scheduler.framework import Profile
 
@@ -25,3 +28,16 @@ PROFILES = {ServiceClass.HARVEST: HARVEST, ServiceClass.GUARANTEED: GUARANTEED}
 
 def profile_for(service_class: ServiceClass) -> Profile:
     return PROFILES[service_class]
+
+
+def profiles_with(weights: Mapping[ServiceClass, Mapping[str, float]]) -> dict[ServiceClass, Profile]:
+    """The built-in profiles, with the scorers and weights of ``weights`` in place of a class's own (the filters
+    and their order stay: they are rules, not preferences). Raises InvalidInput for an unknown scorer or a
+    weight outside (0, 100]."""
+    profiles = dict(PROFILES)
+    for service_class, scorers in weights.items():
+        if not scorers:
+            raise InvalidInput(f"the {service_class.value} profile needs at least one scorer and its weight, e.g. "
+                               '{"pack": 3}', code="civicloud.scheduler.no_scorer")
+        profiles[service_class] = Profile.build(service_class.value, FILTER_ORDER, sorted(scorers.items()))
+    return profiles

@@ -30,6 +30,7 @@ from civicloud.scheduler.planning import (
     default_profiles,
     plan_placements,
 )
+from civicloud.scheduler.profiles import profiles_with
 from civicloud.services._common import UowFactory, runtime_of
 from civicloud.services.snapshots import PlacementContext, load_context
 from civicloud.settings import Settings
@@ -61,7 +62,8 @@ class PlacementSettings:
     def of(cls, settings: Settings) -> PlacementSettings:
         return cls(stale_after=timedelta(seconds=settings.host_stale_after_s), retries=settings.claim_retries,
                    batch=settings.placement_batch, default_carbon_g_per_kwh=settings.default_carbon_g_per_kwh,
-                   metering_grace=timedelta(seconds=settings.metering_grace_s))
+                   metering_grace=timedelta(seconds=settings.metering_grace_s),
+                   profiles=profiles_with({ServiceClass(c): w for c, w in settings.placement_weights.items()}))
 
 
 BatchObserver = Callable[[float, int], None]
