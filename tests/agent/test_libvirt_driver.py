@@ -97,3 +97,29 @@ def test_unreachable_uri_is_a_clear_error() -> None:
     with pytest.raises(DriverError) as err:
         LibvirtDriver("test:///nonexistent/node.xml", "hv1")
     assert err.value.code == "civicloud.driver.unreachable"
+
+
+def test_a_domain_undefined_while_the_host_is_listed_is_left_out(node_file) -> None:
+    """The agent undefines a domain (or a person does) between libvirt's listing and the read of its state: the
+    listing goes on without it, instead of failing the whole host for the pass."""
+    driver = LibvirtDriver(node_file(), "hv1")
+    kept, gone = spec(), spec()
+    for s in (kept, gone):
+        driver.define(s)
+        driver.start(s.workload_id)
+    conn = driver._connection()
+    listed = conn.listAllDomains()
+    target = next(d for d in listed if d.name() == DOMAIN_PREFIX + gone.workload_id)
+    target.destroy()
+    target.undefine()  # the handle listed a moment ago now names a domain that is no more
+
+    class Stale:  # what listAllDomains returned just before the undefine
+        def listAllDomains(self, *flags: int) -> list[object]:
+            return listed
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(conn, name)
+
+    driver._connection = lambda: Stale()  # type: ignore[method-assign]
+    assert [a.workload_id for a in driver.domains()] == [kept.workload_id]
+    assert driver.inventory().name == "hv1"  # the owner's load is counted without it too

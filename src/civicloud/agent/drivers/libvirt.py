@@ -108,7 +108,12 @@ class LibvirtDriver:
                 disk_bytes = st.f_blocks * st.f_frsize
             owner_vcpus = owner_kib = ours_kib = 0
             for dom in self._connection().listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
-                _state, _max_kib, mem_kib, vcpus, _cpu_time = dom.info()
+                try:
+                    _state, _max_kib, mem_kib, vcpus, _cpu_time = dom.info()
+                except libvirt.libvirtError as exc:
+                    if _vanished(exc):
+                        continue  # stopped or undefined between the listing and this read
+                    raise
                 if self._workload_id(dom) is None:
                     owner_vcpus += vcpus
                     owner_kib += mem_kib
@@ -180,7 +185,12 @@ class LibvirtDriver:
                 ours = self._ours(dom)
                 if ours is None:
                     continue  # the owner's own VM, or another tool's: never ours
-                state, _reason = dom.state()
+                try:
+                    state, _reason = dom.state()
+                except libvirt.libvirtError as exc:
+                    if _vanished(exc):
+                        continue  # undefined between the listing and this read (the agent's own undefine, a person)
+                    raise
                 out.append(Actual(ours[0], self.name, _POWER.get(state, "stopped"), ours[1]))  # type: ignore[arg-type]
         return out
 
@@ -387,3 +397,8 @@ def qemu_domain_xml(spec: Desired, dom_type: str, image: BootImage, disk: Path, 
     <memballoon model='virtio'><stats period='5'/></memballoon>
   </devices>
 </domain>"""
+
+
+def _vanished(exc: libvirt.libvirtError) -> bool:
+    """libvirt says the domain no longer exists: it went between listing it and reading it."""
+    return exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN
