@@ -19,6 +19,7 @@ import anyio
 from civicloud.api import idempotency
 from civicloud.clock import Clock, IdSource
 from civicloud.domain.audit import AuditEntry
+from civicloud.error_codes import STATUS
 from civicloud.errors import CivicloudError, Conflict, Unavailable
 from civicloud.store import (
     Engine,
@@ -270,7 +271,7 @@ class RequestTransaction:
                 await anyio.to_thread.run_sync(self._commit, tx, scope, held.status, bytes(held.body))
             except CivicloudError as exc:
                 log.error("a change was not saved (%s): %s", exc.code, exc.message)
-                status = 503 if exc.kind.value == "unavailable" else 409
+                status = STATUS[exc.kind]  # a conflict at commit is 409, a lost database 503, a bad value 422
                 await anyio.to_thread.run_sync(self._failed, tx, scope, status)
                 await _answer(send, *_error(status, exc.code, exc.message))
                 return
