@@ -20,7 +20,7 @@ from civicloud.api import idempotency
 from civicloud.clock import Clock, IdSource
 from civicloud.domain.audit import AuditEntry
 from civicloud.error_codes import STATUS
-from civicloud.errors import CivicloudError, Conflict, Unavailable
+from civicloud.errors import CivicloudError
 from civicloud.store import (
     Engine,
     SharedTransaction,
@@ -323,14 +323,7 @@ class RequestTransaction:
                           _printable(target)[:500], status, _printable(client[0] if client else "")[:64])
 
     def _append(self, entry: AuditEntry) -> None:
-        """Chain the entry after the head (compare-and-swap), in the current transaction or one of its own."""
-        for _ in range(50):
-            try:
-                with SqlUnitOfWork(self.engine, self.clock, self.new_id) as uow:
-                    if uow.audit.append(entry) is not None:
-                        uow.commit()
-                        return
-            except Conflict:  # the first entry of a new log, written by two at once
-                continue
-        raise Unavailable("the audit log is too busy to take this entry; retry in a moment",
-                          code="civicloud.audit.busy")
+        """Chain the entry after the head, in the current transaction or one of its own."""
+        with SqlUnitOfWork(self.engine, self.clock, self.new_id) as uow:
+            uow.audit.chain([entry])
+            uow.commit()

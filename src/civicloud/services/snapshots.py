@@ -1,7 +1,7 @@
 """From the store to the scheduler's inputs: the snapshot of hosts and the placement context of a pass.
 
 The context itself, and what is decided on it (``request_for``, ``record_claim``, ``without``), are pure and
-live in ``scheduler.context``; they are named here too for the services that read them.
+live in ``scheduler.context``.
 """
 
 from __future__ import annotations
@@ -13,18 +13,11 @@ from datetime import datetime, timedelta
 from civicloud.domain import Host, Offer, Quota, Site, department_of, region_of
 from civicloud.domain.members import agreements_in_force
 from civicloud.scheduler import HostRow, SiteFacts, Snapshot, build_snapshot
-from civicloud.scheduler.context import (
-    PlacementContext,
-    quota_exceeded,
-    record_claim,
-    request_for,
-    without,
-)
+from civicloud.scheduler.context import PlacementContext
 from civicloud.services.sites import NO_OFFER, holidays_of
 from civicloud.store import UnitOfWork
 
-__all__ = ["PlacementContext", "effective_offers", "host_row", "load_context", "load_snapshot", "quota_exceeded",
-           "record_claim", "request_for", "site_facts", "without"]
+__all__ = ["PlacementContext", "effective_offers", "host_row", "load_context", "load_snapshot", "site_facts"]
 
 
 def site_facts(site: Site, offer: Offer, default_carbon: float) -> SiteFacts:

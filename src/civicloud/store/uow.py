@@ -37,8 +37,6 @@ from civicloud.store.repositories import (
 )
 from civicloud.store.transaction import after_commit, current_transaction
 
-AUDIT_RETRIES = 50  # another writer moved the audit log's head first: read it again and chain after it
-
 
 class UnitOfWork(Protocol):
     members: MemberRepository
@@ -150,12 +148,7 @@ class SqlUnitOfWork:
     def _write_events(self) -> None:
         events, self._events = self._events, []
         now = self.clock()
-        entries = [event.entry(now) for event in events]
-        for _ in range(AUDIT_RETRIES):
-            if self.audit.append_many(entries) is not None:
-                return
-        raise Unavailable("the audit log is too busy to take this change's entries; retry in a moment",
-                          code="civicloud.audit.busy")
+        self.audit.chain([event.entry(now) for event in events])
 
     def commit(self) -> None:
         assert self._conn is not None, "commit outside 'with uow:'"

@@ -11,6 +11,7 @@ from sqlalchemy import Row, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from civicloud.domain.audit import GENESIS, AuditEntry, chained
+from civicloud.errors import Unavailable
 from civicloud.store import tables as t
 from civicloud.store.repositories._base import Repo
 
@@ -23,6 +24,17 @@ class AuditRepository(Repo):
     def head(self) -> tuple[int, str]:
         row = self._one(select(HEAD.seq, HEAD.hash).where(HEAD.id == 1))
         return (row.seq, row.hash) if row else (0, GENESIS)
+
+    def chain(self, entries: list[AuditEntry], retries: int = 50) -> list[AuditEntry]:
+        """Append ``entries`` in order, reading the head again when another writer moved it first; Unavailable
+        when it keeps moving. Every writer of the log — the unit of work's events, the API's request entries —
+        goes through here."""
+        for _ in range(retries):
+            linked = self.append_many(entries)
+            if linked is not None:
+                return linked
+        raise Unavailable("the audit log is too busy to take this change's entries; retry in a moment",
+                          code="civicloud.audit.busy")
 
     def append(self, entry: AuditEntry) -> AuditEntry | None:
         """Chain ``entry`` after the head and move the head (compare-and-swap); None if another append got
