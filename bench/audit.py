@@ -21,6 +21,7 @@ import time
 from sqlalchemy import create_engine
 
 from civicloud.domain import events
+from civicloud.domain.identity import Principal, Role
 from civicloud.services.audit import verify
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade
 
@@ -77,7 +78,7 @@ def main() -> None:
                 label = f"{writers}w_{'audited' if audited else 'plain'}"
                 for key, value in figures.items():
                     result[f"{label}_{key}"] = value
-        count, broken = verify(SqlUnitOfWork(engine))
+        count, broken = verify(SqlUnitOfWork(engine), Principal("bench:audit", frozenset({Role.AUDITOR})))
         result["entries_written"] = count
         result["chain_intact"] = broken is None
     finally:

@@ -7,7 +7,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from civicloud.domain.identity import Principal, Role
+
 API = "/api/v1"
+# The federation's operator, for tests that drive the services directly (as any front would).
+OPERATOR = Principal("user:operator", frozenset({Role.FEDERATION_ADMIN}))
 
 # SIRENs whose Luhn checksum is right (checked with stdnum.fr.siren in tests/unit/test_legal_identity.py).
 SIREN_DRANCY = "219300290"

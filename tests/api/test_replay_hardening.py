@@ -150,8 +150,8 @@ def test_a_retry_after_a_failure_in_the_action_runs_again(client: TestClient, re
     real = workloads.create_workload
     calls = []
 
-    def failing_once(uow: Any, cmd: Any) -> Any:
-        made = real(uow, cmd)  # the workload is written, then the server fails: nothing of it may stay
+    def failing_once(uow: Any, caller: Any, cmd: Any) -> Any:
+        made = real(uow, caller, cmd)  # the workload is written, then the server fails: nothing of it may stay
         calls.append(made.id)
         if len(calls) == 1:
             raise RuntimeError("disk on fire")

@@ -38,13 +38,14 @@ from civicloud.services import billing
 from civicloud.wire import PriceBookCreate
 
 from billing_scene import MONTH_END, MONTH_START, NOW, Ledger, demo_month
+from civicloud_support import OPERATOR
 
 E = Decimal
 
 
 def test_the_demo_month_matches_the_figures_computed_by_hand(ledger: Ledger) -> None:
     demo_month(ledger)
-    run, created = billing.run_billing(ledger.uow_factory, "2026-09", NOW)
+    run, created = billing.run_billing(ledger.uow_factory, OPERATOR, "2026-09", NOW)
     assert created
     assert (run.charged_cents, run.fees_cents) == (1207, 24)
     assert run.own_use_seconds == 720 * 3600  # the hospital on its own site: metered, not billed
@@ -81,23 +82,24 @@ def test_the_demo_month_matches_the_figures_computed_by_hand(ledger: Ledger) -> 
 
 def test_a_period_billed_again_changes_nothing(ledger: Ledger) -> None:
     demo_month(ledger)
-    first, _ = billing.run_billing(ledger.uow_factory, "2026-09", NOW)
+    first, _ = billing.run_billing(ledger.uow_factory, OPERATOR, "2026-09", NOW)
     # New usage rolled up later, or a price book backdated into the period, must not alter a closed period.
     ledger.held("late", "Bobigny", "vm.small", "hv1", datetime(2026, 9, 20, tzinfo=UTC),
                 datetime(2026, 9, 21, tzinfo=UTC))
-    again, created = billing.run_billing(ledger.uow_factory, "2026-09", NOW + timedelta(days=3))
+    again, created = billing.run_billing(ledger.uow_factory, OPERATOR, "2026-09", NOW + timedelta(days=3))
     assert not created and again == first
     with ledger.uow_factory() as uow:
         assert len(uow.billing.documents(run_id=first.id)) == 3
         assert len(uow.billing.lines(first.id)) == 3
     with pytest.raises(Conflict) as refused:
-        billing.add_price_book(ledger.uow_factory(), PriceBookCreate(name="backdated", valid_from=date(2026, 9, 20)))
+        billing.add_price_book(ledger.uow_factory(), OPERATOR,
+                               PriceBookCreate(name="backdated", valid_from=date(2026, 9, 20)))
     assert refused.value.code == "civicloud.price_book.billed_period"
 
 
 def test_a_price_book_change_applies_from_its_date_only(ledger: Ledger) -> None:
     demo_month(ledger)
-    billing.run_billing(ledger.uow_factory, "2026-09", NOW)
+    billing.run_billing(ledger.uow_factory, OPERATOR, "2026-09", NOW)
     with ledger.uow_factory() as uow:
         run = uow.billing.run_for("2026-09")
         lines = uow.billing.lines(run.id, borrower_id=ledger.members["Bobigny"].id)  # type: ignore[union-attr]
@@ -109,22 +111,22 @@ def test_a_price_book_change_applies_from_its_date_only(ledger: Ledger) -> None:
 
 def test_credit_note_corrects_an_invoice_without_editing_it(ledger: Ledger) -> None:
     demo_month(ledger)
-    billing.run_billing(ledger.uow_factory, "2026-09", NOW)
-    note = billing.credit_note(ledger.uow_factory(), "INV-2026-09-0001", E("2.50"), "hv1 was down for a day")
+    billing.run_billing(ledger.uow_factory, OPERATOR, "2026-09", NOW)
+    note = billing.credit_note(ledger.uow_factory(), OPERATOR, "INV-2026-09-0001", E("2.50"), "hv1 was down for a day")
     assert (note.kind, note.number, note.total_cents) == ("credit_note", "AVO-2026-09-0001", -250)
-    invoice = billing.document_view(ledger.uow_factory(), "INV-2026-09-0001")
+    invoice = billing.get_document(ledger.uow_factory(), OPERATOR, ledger.members["Bobigny"].id, "INV-2026-09-0001")
     assert invoice.document.total_cents == 1120  # untouched
     assert note.corrects_id == invoice.document.id
     with pytest.raises(InvalidInput):  # more than what is left of the invoice
-        billing.credit_note(ledger.uow_factory(), "INV-2026-09-0001", E("9.00"), "too much")
+        billing.credit_note(ledger.uow_factory(), OPERATOR, "INV-2026-09-0001", E("9.00"), "too much")
     with pytest.raises(NotFound):  # statements are not corrected by credit notes
-        billing.credit_note(ledger.uow_factory(), "STM-2026-09-0001", E("1.00"), "no")
+        billing.credit_note(ledger.uow_factory(), OPERATOR, "STM-2026-09-0001", E("1.00"), "no")
 
 
 def test_csv_export_has_one_row_per_line(ledger: Ledger) -> None:
     demo_month(ledger)
-    billing.run_billing(ledger.uow_factory, "2026-09", NOW)
-    view = billing.document_view(ledger.uow_factory(), "INV-2026-09-0001", ledger.members["Bobigny"].id)
+    billing.run_billing(ledger.uow_factory, OPERATOR, "2026-09", NOW)
+    view = billing.get_document(ledger.uow_factory(), OPERATOR, ledger.members["Bobigny"].id, "INV-2026-09-0001")
     rows = billing.document_csv(view, {}).strip().splitlines()
     assert rows[0].startswith("document,kind,period,member,siret,workload")
     assert len(rows) == 3
@@ -138,7 +140,7 @@ def test_csv_export_has_one_row_per_line(ledger: Ledger) -> None:
                                               ("2026-12", "civicloud.billing.period_open")])
 def test_bad_periods(ledger: Ledger, period: str, code: str) -> None:
     with pytest.raises((InvalidInput, Conflict)) as info:
-        billing.run_billing(ledger.uow_factory, period, NOW)
+        billing.run_billing(ledger.uow_factory, OPERATOR, period, NOW)
     assert info.value.code == code
 
 
@@ -148,7 +150,7 @@ def test_usage_without_a_price_book_names_the_borrower_and_bills_nothing(ledger:
     ledger.held("site-web", "Montreuil", "vm.small", "hv1", datetime(2026, 9, 3, tzinfo=UTC),
                 datetime(2026, 9, 4, tzinfo=UTC))
     with pytest.raises(Conflict) as info:
-        billing.run_billing(ledger.uow_factory, "2026-09", NOW)
+        billing.run_billing(ledger.uow_factory, OPERATOR, "2026-09", NOW)
     assert info.value.code == "civicloud.billing.no_price_book" and "Montreuil" in info.value.message
     with ledger.uow_factory() as uow:
         assert uow.billing.run_for("2026-09") is None  # nothing half-written
@@ -177,8 +179,8 @@ def test_usage_records_are_recomputed_identically(ledger: Ledger) -> None:
 
 def test_showback_of_the_demo_month(ledger: Ledger) -> None:
     demo_month(ledger)
-    billing.run_billing(ledger.uow_factory, "2026-09", NOW)
-    s = billing.showback(ledger.uow_factory, "Bobigny", "2026-09", 52.0, NOW)
+    billing.run_billing(ledger.uow_factory, OPERATOR, "2026-09", NOW)
+    s = billing.showback(ledger.uow_factory, OPERATOR, "Bobigny", "2026-09", 52.0, NOW)
     assert s.billed and s.cost == E("11.20")
     assert {cls: q.seconds // 3600 for cls, q in s.by_class.items()} == {"harvest": 720}
     assert (s.peak.vcpus, s.peak.memory_gib, s.peak.disk_gib) == (2, 4, 20)
@@ -188,15 +190,16 @@ def test_showback_of_the_demo_month(ledger: Ledger) -> None:
     # hv1: 16 cores × 4 = 64 vCPU, 120 W idle, 350 W at full load. compta, unsampled, counts its 2 vCPU busy:
     # idle 120 × 2/64 = 3.75 Wh, dynamic 230 × 2/16 = 28.75 Wh: 32.5 Wh an hour, 23.4 kWh in 720 h; × 52 g/kWh.
     assert round(s.footprint.energy_kwh, 6) == 23.4 and round(s.footprint.co2_kg, 6) == round(23.4 * 0.052, 6)
-    hospital = billing.showback(ledger.uow_factory, "Hôpital Avicenne", "2026-09", 52.0, NOW)
+    hospital = billing.showback(ledger.uow_factory, OPERATOR, "Hôpital Avicenne", "2026-09", 52.0, NOW)
     assert hospital.by_class == {} and hospital.own_use.seconds == 720 * 3600 and hospital.cost == 0
     with pytest.raises(InvalidInput):
-        billing.showback(ledger.uow_factory, "Bobigny", "2027-01", 52.0, NOW)  # not started
+        billing.showback(ledger.uow_factory, OPERATOR, "Bobigny", "2027-01", 52.0, NOW)  # not started
 
 
 def test_showback_prices_a_month_in_progress(ledger: Ledger) -> None:
     demo_month(ledger)
-    s = billing.showback(ledger.uow_factory, "Bobigny", "2026-09", 52.0, datetime(2026, 9, 2, 22, 30, tzinfo=UTC))
+    s = billing.showback(ledger.uow_factory, OPERATOR, "Bobigny", "2026-09", 52.0,
+                         datetime(2026, 9, 2, 22, 30, tzinfo=UTC))
     assert not s.billed
     assert s.end == datetime(2026, 9, 2, 22, tzinfo=UTC)  # the last whole hour: 48 hours so far
     assert s.cost == E("0.70")  # 2×48×0.005 + 4×48×0.001 + 20×48/730×0.02 = 0.48 + 0.192 + 0.0263… = 0.6983…

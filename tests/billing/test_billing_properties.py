@@ -16,6 +16,7 @@ from civicloud.services import billing
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade
 
 from billing_scene import Ledger
+from civicloud_support import OPERATOR
 
 START = datetime(2026, 8, 31, 22, tzinfo=UTC)  # September 2026, Paris
 END = datetime(2026, 9, 30, 22, tzinfo=UTC)
@@ -46,8 +47,8 @@ def test_runs_are_idempotent_and_prices_apply_from_their_date(usage, change_day:
             begin = START + timedelta(hours=offset_h, minutes=minute_offset * 7)
             ledger.held(f"w{i}", borrower, "vm", "hv1", begin, begin + timedelta(hours=length_h))
 
-        run, created = billing.run_billing(ledger.uow_factory, "2026-09", NOW)
-        again, created_again = billing.run_billing(ledger.uow_factory, "2026-09", NOW + timedelta(days=9))
+        run, created = billing.run_billing(ledger.uow_factory, OPERATOR, "2026-09", NOW)
+        again, created_again = billing.run_billing(ledger.uow_factory, OPERATOR, "2026-09", NOW + timedelta(days=9))
         assert created and not created_again and again == run
         with ledger.uow_factory() as uow:
             lines = uow.billing.lines(run.id)

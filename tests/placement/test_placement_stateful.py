@@ -24,6 +24,7 @@ from civicloud.services.placement import PlacementSettings, place_pending
 from civicloud.store import make_engine, upgrade
 from civicloud.wire import ObservedWorkload, Report
 
+from civicloud_support import OPERATOR
 from placement_scene import Scene
 
 NOW = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
@@ -90,7 +91,7 @@ class Federation(RuleBasedStateMachine):
             return
         wid = data.draw(st.sampled_from(self.live))
         self.live.remove(wid)
-        w = workloads.delete_workload(self.scene.uow_factory(), wid)
+        w = workloads.delete_workload(self.scene.uow_factory(), OPERATOR, wid)
         if w.state is not WorkloadState.DELETED:  # placed: its agent confirms the domain is gone
             agents.report(self.scene.uow_factory(), self.scene.sites["drancy"].id,
                           Report(workloads=[ObservedWorkload(workload_id=wid, observed="absent")]))

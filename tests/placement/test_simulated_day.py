@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from civicloud.clock import FrozenClock, SequentialIds
 from civicloud.domain import Offer, Window, WorkloadState
+from civicloud.domain.identity import Principal, Role
 from civicloud.services import billing, catalogue, members, sites, workloads
 from civicloud.services.audit import list_entries, verify
 from civicloud.services.loops import PlacementLoop
@@ -44,6 +45,7 @@ from civicloud.wire import (
 from simulation import SimulatedSite, Simulation
 
 PARIS = ZoneInfo("Europe/Paris")
+OPERATOR = Principal("system:simulation", frozenset({Role.FEDERATION_ADMIN}))  # the region's operator
 MIDNIGHT = datetime(2026, 9, 30, 0, 0, tzinfo=PARIS).astimezone(UTC)
 NIGHTS = Offer(default_percent=25, reclaim_notice_s=900,
                windows=(Window(frozenset(range(7)), time(20), time(7), 100),))
@@ -62,16 +64,16 @@ def test_simulated_day_of_reclaim_and_billing(tmp_path: Path) -> None:
     def uow() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, clock, ids)
 
-    drancy = members.create_member(uow(), MemberCreate(name="Drancy", siren="219300290", category="commune"))
-    bobigny = members.create_member(uow(), MemberCreate(name="Bobigny", siren="219300084", category="commune"))
+    drancy, bobigny = (members.create_member(uow(), OPERATOR, MemberCreate(name=name, siren=siren, category="commune"))
+                       for name, siren in (("Drancy", "219300290"), ("Bobigny", "219300084")))
     for member in (drancy, bobigny):
-        members.add_agreement(uow(), member.id, AgreementCreate(kind="mutualisation_convention",
-                                                                 valid_from="2026-01-01"))
-    site = sites.create_site(uow(), SiteCreate(member_id=drancy.id, name="drancy-mairie", insee_code="93029"))
-    sites.set_offer(uow(), NIGHTS, site_ref=site.id)
-    catalogue.create_offering(uow(), OfferingCreate(name="vm-m", vcpus=2, memory_mib=4096, disk_gib=10))
-    billing.add_price_book(uow(), PriceBookCreate(name="at cost", valid_from="2026-09-01",
-                                                  vcpu_hour=Decimal("0.01"), ram_gib_hour=Decimal("0.002")))
+        members.add_agreement(uow(), OPERATOR, member.id, AgreementCreate(kind="mutualisation_convention",
+                                                                           valid_from="2026-01-01"))
+    site = sites.create_site(uow(), OPERATOR, SiteCreate(member_id=drancy.id, name="drancy-mairie", insee_code="93029"))
+    sites.set_site_offer(uow(), OPERATOR, site.id, NIGHTS)
+    catalogue.create_offering(uow(), OPERATOR, OfferingCreate(name="vm-m", vcpus=2, memory_mib=4096, disk_gib=10))
+    billing.add_price_book(uow(), OPERATOR, PriceBookCreate(name="at cost", valid_from="2026-09-01",
+                                                            vcpu_hour=Decimal("0.01"), ram_gib_hour=Decimal("0.002")))
     host = HostReport(name="hv1", libvirt_uri="test:///default", vcpus=8, memory_mib=32768, disk_gib=500)
     drancy_site = SimulatedSite(uow, site.id, [host])
     loop = PlacementLoop(uow, PlacementSettings(), interval_s=3600)
@@ -86,8 +88,10 @@ def test_simulated_day_of_reclaim_and_billing(tmp_path: Path) -> None:
 
     sim.on_tick.append(watch)
     sim.run_until(MIDNIGHT - timedelta(minutes=5))
-    made = [workloads.create_workload(uow(), WorkloadCreate(member_id="Bobigny", offering_id="vm-m", name=f"job-{i}"))
-            for i in range(6)]
+    # A member's user asks, as it would through any front: the service checks it is Bobigny's to ask.
+    bobigny_user = Principal("user:it@bobigny", frozenset({Role.MEMBER_USER}), bobigny.id)
+    made = [workloads.create_workload(uow(), bobigny_user, WorkloadCreate(member_id="Bobigny", offering_id="vm-m",
+                                                                          name=f"job-{i}")) for i in range(6)]
     assert {w.created_at for w in made} == {MIDNIGHT}  # the requests come in at midnight, before its tick
     sim.run_until(paris(23, 55))
     assert clock() == paris(0) + timedelta(days=1)  # the day is over: September can be billed
@@ -103,18 +107,18 @@ def test_simulated_day_of_reclaim_and_billing(tmp_path: Path) -> None:
     assert seen["20:05"] == (0, everyone)  # placed again when the window opened
     assert seen["23:55"] == (0, everyone)
 
-    run, created = billing.run_billing(uow, "2026-09")
+    run, created = billing.run_billing(uow, OPERATOR, "2026-09")
     assert created
     with uow() as u:
         invoices = [d for d in u.billing.documents(run_id=run.id) if d.kind == "invoice"]
     assert [(d.member_id, d.total_cents) for d in invoices] == [(bobigny.id, 262)]
 
-    actions = [e.action for e in list_entries(uow(), limit=1000)]
+    actions = [e.action for e in list_entries(uow(), OPERATOR, limit=1000)]
     assert actions.count("placement.place") == 10  # six at midnight, four again at 20:00
     assert actions.count("reclaim.evict") == 4
     assert actions.count("allocation.release") == 4
-    evictions = [e for e in list_entries(uow(), action="reclaim.evict")]
+    evictions = [e for e in list_entries(uow(), OPERATOR, action="reclaim.evict")]
     assert {e.target.split(",")[0].removeprefix("workload=") for e in evictions} == newest
     assert all(e.target.endswith(f"deadline={paris(7, 15).isoformat()}") for e in evictions)
-    assert verify(uow()) == (len(actions), None)
+    assert verify(uow(), OPERATOR) == (len(actions), None)
     engine.dispose()

@@ -40,7 +40,7 @@ from civicloud.services import catalogue, placement
 from civicloud.services.placement import PlacementOutcome, PlacementSettings, place_pending
 from civicloud.store import UnitOfWork
 
-from civicloud_support import SIREN_BOBIGNY, SIREN_DRANCY
+from civicloud_support import OPERATOR, SIREN_BOBIGNY, SIREN_DRANCY
 from store_scene import new_id, run_place_pending
 
 Uows = Callable[[], UnitOfWork]
@@ -109,7 +109,7 @@ def assert_books_balance(uow_factory: Uows) -> int:
         workloads = uow.workloads.list(include_deleted=True)
         allocations = {w.id: uow.allocations.open_for(w.id) for w in workloads}
         totals = uow.allocations.open_totals_by_host()
-    hosts = catalogue.list_hosts(uow_factory())  # with the share each lends now
+    hosts = catalogue.list_hosts(uow_factory(), OPERATOR)  # with the share each lends now
     held: dict[str, Resources] = {}
     guaranteed: dict[str, Resources] = {}
     for a in allocations.values():
@@ -152,7 +152,8 @@ def finish_and_check(uow_factory: Uows, placed_by_schedulers: int, room: int, qu
     assert assert_books_balance(uow_factory) == room
     with uow_factory() as uow:
         assert len(uow.workloads.pending(1000)) == queued - room
-    assert all(h.free() == Resources(0, 0, 20) for h in catalogue.list_hosts(uow_factory()))  # 8 × 10 GiB of 100
+    # 8 × 10 GiB of 100
+    assert all(h.free() == Resources(0, 0, 20) for h in catalogue.list_hosts(uow_factory(), OPERATOR))
 
 
 @only_postgres

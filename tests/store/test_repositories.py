@@ -38,6 +38,7 @@ from civicloud.services import catalogue
 from civicloud.store import Engine, UnitOfWork
 from civicloud.store import tables as t
 
+from civicloud_support import OPERATOR
 from store_scene import HOST_TOTAL, NOW, SMALL, Scene, make_workload, new_id
 
 Uows = Callable[[], UnitOfWork]
@@ -244,7 +245,7 @@ def test_hosts_read(uow_factory: Uows, scene: Scene) -> None:
         assert uow.hosts.list(site_id="no-such-site") == []
         assert uow.hosts.get("no-such-host") is None
         assert uow.hosts.count() == 2
-    [lent] = [h for h in catalogue.list_hosts(uow_factory(), scene.site) if h.id == scene.h1]
+    [lent] = [h for h in catalogue.list_hosts(uow_factory(), OPERATOR, scene.site) if h.id == scene.h1]
     assert lent.lend_share_percent == 50.0
     assert lent.lendable() == Resources(32, 32768, 500)
 

@@ -82,20 +82,22 @@ def caller(request: Request, creds: Bearer) -> Principal:
 Caller = Annotated[Principal, Depends(caller)]
 
 
-def require_operator(request: Request, principal: Caller) -> None:
+def require_operator(request: Request, principal: Caller) -> access.Grant:
     """Guard of every non-agent route: the route's operation (``api.operations``) authorized by its rule in
     ``services.access`` — capability, then ownership of the object the path names — and then, for a POST with
     an ``Idempotency-Key``, the key (``api.idempotency``): a retry is checked exactly as a new request before
-    it may get the stored answer."""
+    it may get the stored answer. Answers the grant, which the route hands to the service that declares the
+    operation (so that it is not checked twice); before the body is read, so that a caller without the right
+    learns nothing from a validation error."""
     route = request.scope.get("route")
     template = getattr(route, "path_format", None) or request.url.path
     operation = ROUTE_OPERATIONS.get((request.method, template), f"{request.method} {template}")
     rule = access.OPERATIONS.get(operation)
     target = request.path_params.get(rule.target) if rule is not None and rule.target else None
-    access.authorize(request.app.state.uow_factory, principal, operation, target)
+    grant = access.authorize(request.app.state.uow_factory, principal, operation, target)
     key = request.headers.get("idempotency-key")
     if key is None or request.method != "POST":
-        return
+        return grant
     idempotency.check_key(key)
     owner = idempotency.owner_of(principal)
     digest = request.scope.get("state", {}).get("body_sha256", "")
@@ -106,14 +108,10 @@ def require_operator(request: Request, principal: Caller) -> None:
         request.state.replayed = True
         raise
     request.state.idempotency = (owner, key)
+    return grant
 
 
-def scope_of(principal: Caller) -> str | None:
-    """The member whose objects alone the caller may list (None: the federation's staff see everything)."""
-    return access.member_scope(principal)
-
-
-MemberScope = Annotated[str | None, Depends(scope_of)]
+Granted = Annotated[access.Grant, Depends(require_operator)]  # the route's operation, authorized
 
 
 def require_site(request: Request, creds: Bearer) -> str:

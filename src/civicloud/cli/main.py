@@ -54,6 +54,7 @@ def audit_verify(
     data_dir: Annotated[Path | None, typer.Option(help="where civicloud.db lives (CIVICLOUD_DATA_DIR)")] = None,
 ) -> None:
     """Check the audit log's hash chain in the database (SQLite file, or CIVICLOUD_DATABASE_URL); exit 1 if broken."""
+    from civicloud.domain.identity import Principal, Role
     from civicloud.services.audit import verify
     from civicloud.settings import Settings
     from civicloud.store import SqlUnitOfWork, make_engine
@@ -61,7 +62,8 @@ def audit_verify(
     overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
     settings = Settings(**overrides)
     engine = make_engine(settings.resolved_database_url())
-    count, broken = verify(SqlUnitOfWork(engine))
+    # Whoever reads the database itself may read its audit log.
+    count, broken = verify(SqlUnitOfWork(engine), Principal("local:database", frozenset({Role.AUDITOR})))
     if broken is not None:
         console.print(f"[bold red]broken[/] at entry #{broken.seq}: {broken.reason} ({count:,} entries read)")
         raise typer.Exit(1)

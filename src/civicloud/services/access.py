@@ -16,13 +16,23 @@ Checks run in this order, so that nothing leaks:
    else 404, worded exactly as for an id that does not exist.
 
 Lists are filtered the same way (``member_scope``), and bodies naming a member
-are checked with ``require_own``.
+are checked with ``require_own_member``.
+
+The services are where this is enforced: each operation is declared by one
+service function (``@operation("workloads.stop")``), which takes the caller and
+is authorized before its body runs, whichever front calls it. A front may
+authorize up front (the API does, before it reads a body or an
+``Idempotency-Key``) and pass the ``Grant`` it got, so the check is not made
+twice.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 from civicloud.domain.identity import Principal, Role
 from civicloud.errors import Forbidden, NotFound
@@ -162,10 +172,49 @@ _NOT_FOUND_AREA = {"member_id": "member", "site_id": "site", "host_id": "host", 
                    "group_id": "placement_group"}
 
 
-def authorize(uow_factory: Callable[[], UnitOfWork], principal: Principal, operation: str,
-              target: str | None = None) -> None:
+_SEAL = object()  # only this module mints grants
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Proof that ``principal`` may do ``operation`` (on the object ``target`` names): minted by ``authorize``
+    alone. A front that authorized a request up front (the API's guard, before reading the body or an
+    ``Idempotency-Key``) hands its grant to the service, which then does not check the same thing twice;
+    a bare ``Principal`` is checked by the service itself."""
+
+    principal: Principal
+    operation: str
+    target: str | None
+    seal: object = field(default=None, repr=False, compare=False)
+
+    def covers(self, operation: str, target: str | None) -> bool:
+        return self.seal is _SEAL and self.operation == operation and self.target == target
+
+
+Caller = Principal | Grant  # what a service's ``caller`` parameter takes
+
+
+
+def principal_of(caller: Caller) -> Principal:
+    return caller.principal if isinstance(caller, Grant) else caller
+
+
+def scope_of(caller: Caller) -> str | None:
+    """The member whose objects alone the caller sees (None: the federation's staff)."""
+    return member_scope(principal_of(caller))
+
+
+Store = UnitOfWork | Callable[[], UnitOfWork]  # a unit of work, or a factory of them
+
+
+def _unit(store: Store) -> UnitOfWork:
+    return store if hasattr(store, "__enter__") else store()  # type: ignore[return-value]
+
+
+def authorize(store: Store | None, principal: Principal, operation: str, target: str | None = None) -> Grant:
     """May ``principal`` do ``operation`` (on the object ``target`` names, for an operation that acts on one)?
-    Raises Forbidden (403) or, for another member's object, NotFound worded as for an unknown id."""
+    Raises Forbidden (403) or, for another member's object, NotFound worded as for an unknown id; answers
+    the grant that says so."""
     rule = OPERATIONS.get(operation)
     if rule is None:  # fail closed: the fronts refuse to start with such an entry point, this is the backstop
         raise Forbidden(f"{operation} has no authorization rule", code="civicloud.auth.no_rule")
@@ -174,17 +223,64 @@ def authorize(uow_factory: Callable[[], UnitOfWork], principal: Principal, opera
         raise Forbidden(f"{principal.actor} ({roles}) may not do this: it needs {rule.capability}",
                         code="civicloud.auth.forbidden")
     scope = member_scope(principal)
-    if scope is None or rule.target is None:
-        return
-    ref = target or ""
-    if _owner(uow_factory(), rule.target, ref, scope) != scope:
-        raise NotFound.of(_NOT_FOUND_AREA[rule.target], ref)  # another member's: as if it did not exist
+    if scope is not None and rule.target is not None:
+        assert store is not None, f"{operation} acts on a {rule.target}: its owner is looked up in the store"
+        ref = target or ""
+        if _owner(_unit(store), rule.target, ref, scope) != scope:
+            raise NotFound.of(_NOT_FOUND_AREA[rule.target], ref)  # another member's: as if it did not exist
+    return Grant(principal, operation, target, _SEAL)
 
 
-def own_member(uow: UnitOfWork, principal: Principal, ref: str | None) -> str | None:
+P = ParamSpec("P")
+R_ = TypeVar("R_")
+# The service function that declares each operation (filled as the services are imported).
+DECLARED: dict[str, Callable[..., object]] = {}
+
+
+def operation(name: str) -> Callable[[Callable[P, R_]], Callable[P, R_]]:
+    """Declare the service function that carries out operation ``name``: it takes the caller (``caller``: a
+    ``Principal``, or a ``Grant`` a front obtained up front), and the object the operation acts on under the
+    name of its rule's target (``workload_id``…). Every call is authorized here before the body runs, so a
+    front cannot forget to; inside, ``caller`` is always the grant (``scope_of(caller)`` for lists)."""
+    rule = OPERATIONS[name]  # an operation without a rule fails at import
+
+    def declare(fn: Callable[P, R_]) -> Callable[P, R_]:
+        signature = inspect.signature(fn)
+        params = signature.parameters
+        where = f"{fn.__module__}.{fn.__qualname__}"
+        if "caller" not in params:
+            raise TypeError(f"{where} declares {name} and needs a 'caller' parameter")
+        if rule.target is not None and rule.target not in params:
+            raise TypeError(f"{where} declares {name}, which acts on a {rule.target}: it needs that parameter")
+        if "uow" not in params and "uow_factory" not in params and rule.target is not None:
+            raise TypeError(f"{where} declares {name}: it needs 'uow' or 'uow_factory' to look the owner up")
+        if name in DECLARED:
+            raise TypeError(f"{name} is declared twice ({where})")
+
+        @functools.wraps(fn)
+        def checked(*args: P.args, **kwargs: P.kwargs) -> R_:
+            bound = signature.bind(*args, **kwargs)
+            caller = bound.arguments["caller"]
+            target = bound.arguments.get(rule.target) if rule.target is not None else None
+            if not (isinstance(caller, Grant) and caller.covers(name, target)):
+                principal = caller.principal if isinstance(caller, Grant) else caller
+                if not isinstance(principal, Principal):
+                    raise TypeError(f"{where}: caller must be a Principal or a Grant")
+                store = bound.arguments.get("uow") or bound.arguments.get("uow_factory")
+                bound.arguments["caller"] = authorize(store, principal, name, target)
+            return fn(*bound.args, **bound.kwargs)
+
+        checked.operation = name  # type: ignore[attr-defined]
+        DECLARED[name] = checked
+        return checked
+
+    return declare
+
+
+def own_member(uow: UnitOfWork, principal: Principal | Grant, ref: str | None) -> str | None:
     """The member a list is filtered on: the one asked for (None: all) for the federation's staff; for a
     member's staff always its own — and asking for another member's answers as if it did not exist."""
-    scope = member_scope(principal)
+    scope = member_scope(principal_of(principal))
     if scope is None:
         return ref
     if ref is not None and _owner(uow, "member_id", ref) != scope:
@@ -192,8 +288,8 @@ def own_member(uow: UnitOfWork, principal: Principal, ref: str | None) -> str | 
     return scope
 
 
-def require_own_member(uow: UnitOfWork, principal: Principal, ref: str | None) -> None:
+def require_own_member(uow: UnitOfWork, principal: Principal | Grant, ref: str | None) -> None:
     """A body naming a member (a workload's, a group's, a site's, a user's) must name the caller's own."""
-    scope = member_scope(principal)
+    scope = member_scope(principal_of(principal))
     if scope is not None and (ref is None or _owner(uow, "member_id", ref) != scope):
         raise NotFound.of("member", ref or "")

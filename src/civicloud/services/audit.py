@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from civicloud.domain.audit import AuditEntry, Break, first_break
+from civicloud.services.access import Caller, operation
 from civicloud.store import UnitOfWork
 
 
-def list_entries(uow: UnitOfWork, *, actor: str | None = None, action: str | None = None,
+@operation("audit.list")
+def list_entries(uow: UnitOfWork, caller: Caller, *, actor: str | None = None, action: str | None = None,
                  since: datetime | None = None, until: datetime | None = None, limit: int = 100) -> list[AuditEntry]:
     """The newest entries first, filtered."""
     with uow:
@@ -17,7 +19,8 @@ def list_entries(uow: UnitOfWork, *, actor: str | None = None, action: str | Non
                                  newest_first=True)
 
 
-def verify(uow: UnitOfWork) -> tuple[int, Break | None]:
+@operation("audit.verify")
+def verify(uow: UnitOfWork, caller: Caller) -> tuple[int, Break | None]:
     """(entries read, the first break in the chain or None). Also checks the head names the last entry."""
     with uow:
         count = 0

@@ -7,13 +7,15 @@ from dataclasses import replace
 from civicloud.domain import TRAITS, Host, Offering, Ratios, Resources
 from civicloud.domain.events import ROOM_CHANGED
 from civicloud.errors import Conflict, InvalidInput, NotFound
+from civicloud.services.access import Caller, operation, scope_of
 from civicloud.services.sites import require_site, share_now
 from civicloud.services.snapshots import effective_offers
 from civicloud.store import UnitOfWork
 from civicloud.wire import HostPowerSet, HostReserveSet, OfferingCreate
 
 
-def create_offering(uow: UnitOfWork, cmd: OfferingCreate) -> Offering:
+@operation("offerings.create")
+def create_offering(uow: UnitOfWork, caller: Caller, cmd: OfferingCreate) -> Offering:
     unknown = set(cmd.traits) - TRAITS
     if unknown:
         raise InvalidInput(f"unknown certification trait(s) {', '.join(sorted(unknown))}; known: "
@@ -36,17 +38,32 @@ def require_offering(uow: UnitOfWork, ref: str) -> Offering:
     return offering
 
 
-def get_offering(uow: UnitOfWork, ref: str) -> Offering:
+@operation("offerings.get")
+def get_offering(uow: UnitOfWork, caller: Caller, ref: str) -> Offering:
     with uow:
         return require_offering(uow, ref)
 
 
-def list_offerings(uow: UnitOfWork) -> list[Offering]:
+@operation("offerings.list")
+def list_offerings(uow: UnitOfWork, caller: Caller) -> list[Offering]:
     with uow:
         return uow.offerings.list()
 
 
-def list_hosts(uow: UnitOfWork, site_ref: str | None = None, member_id: str | None = None) -> list[Host]:
+@operation("hosts.list")
+def list_hosts(uow: UnitOfWork, caller: Caller, site_ref: str | None = None) -> list[Host]:
+    """The hosts the caller may see — on its member's sites only, for a member's staff; of ``site_ref`` if
+    given (resolved as ``require_site`` does) — with the share each lends right now."""
+    scope = scope_of(caller)
+    hosts = _hosts_with_share(uow, site_ref, scope)
+    if scope is None:
+        return hosts
+    with uow:
+        own_sites = {s.id for s in uow.sites.list(scope)}
+    return [h for h in hosts if h.site_id in own_sites]
+
+
+def _hosts_with_share(uow: UnitOfWork, site_ref: str | None = None, member_id: str | None = None) -> list[Host]:
     """Hosts with the share each lends right now (its own offer, or its site's); ``member_id`` resolves
     ``site_ref`` as ``require_site`` does."""
     with uow:
@@ -60,7 +77,8 @@ def list_hosts(uow: UnitOfWork, site_ref: str | None = None, member_id: str | No
                     else site_share[h.site_id]) for h in hosts]
 
 
-def set_host_reserve(uow: UnitOfWork, host_id: str, cmd: HostReserveSet) -> Host:
+@operation("hosts.set_reserve")
+def set_host_reserve(uow: UnitOfWork, caller: Caller, host_id: str, cmd: HostReserveSet) -> Host:
     """What the owner keeps for itself on a host, and how far civicloud may overcommit the rest."""
     ratios = Ratios(cmd.cpu_ratio, cmd.ram_ratio, cmd.disk_ratio)
     reserved = Resources(cmd.reserved_vcpus, cmd.reserved_memory_mib, cmd.reserved_disk_gib, cmd.reserved_gpus)
@@ -78,10 +96,11 @@ def set_host_reserve(uow: UnitOfWork, host_id: str, cmd: HostReserveSet) -> Host
         uow.hosts.set_reserve(host.id, reserved, ratios)
         uow.signal(ROOM_CHANGED)
         uow.commit()
-    return get_host(uow, host_id)
+    return _host(uow, host_id)
 
 
-def set_host_power(uow: UnitOfWork, host_id: str, cmd: HostPowerSet) -> Host:
+@operation("hosts.set_power")
+def set_host_power(uow: UnitOfWork, caller: Caller, host_id: str, cmd: HostPowerSet) -> Host:
     """The host's power model: watts at idle and at full CPU load (showback's energy figures)."""
     if cmd.max_watts < cmd.idle_watts:
         raise InvalidInput(f"a host draws at least as much at full load as at idle: {cmd.max_watts} W < "
@@ -90,13 +109,18 @@ def set_host_power(uow: UnitOfWork, host_id: str, cmd: HostPowerSet) -> Host:
         if not uow.hosts.set_power(host_id, cmd.idle_watts, cmd.max_watts):
             raise NotFound.of("host", host_id)
         uow.commit()
-    return get_host(uow, host_id)
+    return _host(uow, host_id)
 
 
-def get_host(uow: UnitOfWork, host_id: str) -> Host:
+@operation("hosts.get")
+def get_host(uow: UnitOfWork, caller: Caller, host_id: str) -> Host:
+    return _host(uow, host_id)
+
+
+def _host(uow: UnitOfWork, host_id: str) -> Host:
     with uow:
         host = uow.hosts.get(host_id)
         if host is None:
             raise NotFound.of("host", host_id)
         site_id = host.site_id
-    return next(h for h in list_hosts(uow, site_id) if h.id == host_id)
+    return next(h for h in _hosts_with_share(uow, site_id) if h.id == host_id)

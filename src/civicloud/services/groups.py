@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from civicloud.domain import PlacementGroup
 from civicloud.errors import Conflict, NotFound
+from civicloud.services.access import Caller, operation, own_member, require_own_member
 from civicloud.services.members import require_member
 from civicloud.store import UnitOfWork
 from civicloud.wire import PlacementGroupCreate
 
 
-def create_group(uow: UnitOfWork, cmd: PlacementGroupCreate) -> PlacementGroup:
+@operation("groups.create")
+def create_group(uow: UnitOfWork, caller: Caller, cmd: PlacementGroupCreate) -> PlacementGroup:
+    require_own_member(uow, caller, cmd.member_id)
     with uow:
         member = require_member(uow, cmd.member_id)
         if uow.groups.get_by_name(member.id, cmd.name) is not None:
@@ -30,20 +33,25 @@ def require_group(uow: UnitOfWork, ref: str, member_id: str | None = None) -> Pl
     return group
 
 
-def get_group(uow: UnitOfWork, ref: str) -> PlacementGroup:
+@operation("groups.get")
+def get_group(uow: UnitOfWork, caller: Caller, group_id: str) -> PlacementGroup:
     with uow:
-        return require_group(uow, ref)
+        return require_group(uow, group_id)
 
 
-def list_groups(uow: UnitOfWork, member: str | None = None) -> list[PlacementGroup]:
+@operation("groups.list")
+def list_groups(uow: UnitOfWork, caller: Caller, member: str | None = None) -> list[PlacementGroup]:
+    """The groups the caller may see (its member's only, for a member's staff), of ``member`` if given."""
+    member = own_member(uow, caller, member)
     with uow:
         member_id = require_member(uow, member).id if member is not None else None
         return uow.groups.list(member_id)
 
 
-def delete_group(uow: UnitOfWork, ref: str) -> None:
+@operation("groups.delete")
+def delete_group(uow: UnitOfWork, caller: Caller, group_id: str) -> None:
     with uow:
-        group = require_group(uow, ref)
+        group = require_group(uow, group_id)
         live = uow.groups.live_members(group.id)
         if live:
             raise Conflict(f"placement group {group.name!r} still holds {live} live workload(s); delete them first",

@@ -19,6 +19,7 @@ from civicloud.domain.identity import (
 )
 from civicloud.domain.secrets import SecretKind, new_secret
 from civicloud.errors import Conflict, Forbidden, NotFound, Unauthorized
+from civicloud.services.access import Caller, operation, principal_of, require_own_member, scope_of
 from civicloud.services.members import require_member
 from civicloud.store import UnitOfWork
 from civicloud.wire import TokenCreate, UserCreate
@@ -56,7 +57,9 @@ def bootstrap(uow: UnitOfWork, login: str, password: str) -> User:
     return user
 
 
-def create_user(uow: UnitOfWork, cmd: UserCreate) -> User:
+@operation("users.create")
+def create_user(uow: UnitOfWork, caller: Caller, cmd: UserCreate) -> User:
+    require_own_member(uow, caller, cmd.member_id)
     with uow:
         member_id = require_member(uow, cmd.member_id).id if cmd.member_id else None
         user = _new_user(uow, cmd.login, cmd.password.get_secret_value(), frozenset(cmd.roles), member_id)
@@ -64,9 +67,12 @@ def create_user(uow: UnitOfWork, cmd: UserCreate) -> User:
     return user
 
 
-def list_users(uow: UnitOfWork) -> list[User]:
+@operation("users.list")
+def list_users(uow: UnitOfWork, caller: Caller) -> list[User]:
+    """Every user for the federation's staff; a member's staff see their member's."""
+    scope = scope_of(caller)
     with uow:
-        return uow.users.list()
+        return [u for u in uow.users.list() if scope is None or u.member_id == scope]
 
 
 def users_exist(uow: UnitOfWork) -> bool:
@@ -118,16 +124,26 @@ def authenticate(uow: UnitOfWork, secret: str) -> Principal:
     return Principal(f"user:{user.login}", token.roles & user.roles, user.member_id, user.id, token.id)
 
 
-def list_tokens(uow: UnitOfWork, principal: Principal) -> list[ApiToken]:
+@operation("tokens.whoami")
+def whoami(caller: Caller) -> Principal:
+    """Who the caller is: its actor, roles and member."""
+    return principal_of(caller)
+
+
+@operation("tokens.list")
+def list_tokens(uow: UnitOfWork, caller: Caller) -> list[ApiToken]:
     """A user's own tokens; every user's for the federation's admin."""
+    principal = principal_of(caller)
     with uow:
         if Role.FEDERATION_ADMIN in principal.roles:
             return [tok for u in uow.users.list() for tok in uow.tokens.for_user(u.id)]
         return uow.tokens.for_user(principal.user_id) if principal.user_id else []
 
 
-def revoke_token(uow: UnitOfWork, principal: Principal, token_id: str, now: datetime | None = None) -> None:
+@operation("tokens.revoke")
+def revoke_token(uow: UnitOfWork, caller: Caller, token_id: str, now: datetime | None = None) -> None:
     """Revoke a token: one's own, or any for the federation's admin. Revoking twice is not an error."""
+    principal = principal_of(caller)
     with uow:
         token = uow.tokens.get(token_id)
         if token is None or (Role.FEDERATION_ADMIN not in principal.roles and token.user_id != principal.user_id):

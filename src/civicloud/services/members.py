@@ -11,11 +11,13 @@ from civicloud.domain import (
     validate_siret,
 )
 from civicloud.errors import Conflict, NotFound
+from civicloud.services.access import Caller, operation, scope_of
 from civicloud.store import UnitOfWork
 from civicloud.wire import AgreementCreate, MemberCreate
 
 
-def create_member(uow: UnitOfWork, cmd: MemberCreate) -> Member:
+@operation("members.create")
+def create_member(uow: UnitOfWork, caller: Caller, cmd: MemberCreate) -> Member:
     siren = validate_siren(cmd.siren)
     siret = validate_siret(cmd.siret, siren) if cmd.siret else None
     member = Member(uow.new_id(), cmd.name, siren, siret, cmd.category, uow.clock())
@@ -28,7 +30,8 @@ def create_member(uow: UnitOfWork, cmd: MemberCreate) -> Member:
     return member
 
 
-def get_member(uow: UnitOfWork, member_id: str) -> Member:
+@operation("members.get")
+def get_member(uow: UnitOfWork, caller: Caller, member_id: str) -> Member:
     with uow:
         return require_member(uow, member_id)
 
@@ -41,12 +44,16 @@ def require_member(uow: UnitOfWork, ref: str) -> Member:
     return member
 
 
-def list_members(uow: UnitOfWork) -> list[Member]:
+@operation("members.list")
+def list_members(uow: UnitOfWork, caller: Caller) -> list[Member]:
+    """Every member for the federation's staff; a member's staff see their own."""
+    scope = scope_of(caller)
     with uow:
-        return uow.members.list()
+        return [m for m in uow.members.list() if scope is None or m.id == scope]
 
 
-def add_agreement(uow: UnitOfWork, member_id: str, cmd: AgreementCreate) -> Agreement:
+@operation("agreements.create")
+def add_agreement(uow: UnitOfWork, caller: Caller, member_id: str, cmd: AgreementCreate) -> Agreement:
     check_agreement_dates(cmd.valid_from, cmd.valid_to)
     with uow:
         member = require_member(uow, member_id)
@@ -57,7 +64,8 @@ def add_agreement(uow: UnitOfWork, member_id: str, cmd: AgreementCreate) -> Agre
     return agreement
 
 
-def list_agreements(uow: UnitOfWork, member_id: str) -> list[Agreement]:
+@operation("agreements.list")
+def list_agreements(uow: UnitOfWork, caller: Caller, member_id: str) -> list[Agreement]:
     with uow:
         member = require_member(uow, member_id)
         return uow.agreements.for_member(member.id)

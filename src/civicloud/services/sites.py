@@ -23,6 +23,7 @@ from civicloud.domain import (
 from civicloud.domain.events import ROOM_CHANGED
 from civicloud.domain.secrets import SecretKind, new_secret
 from civicloud.errors import Conflict, InvalidInput, NotFound
+from civicloud.services.access import Caller, operation, own_member, principal_of, require_own_member, scope_of
 from civicloud.services.members import require_member
 from civicloud.store import UnitOfWork
 from civicloud.wire import CertificationAttest, CertificationIn, SiteCreate
@@ -55,7 +56,9 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_site(uow: UnitOfWork, cmd: SiteCreate) -> Site:
+@operation("sites.create")
+def create_site(uow: UnitOfWork, caller: Caller, cmd: SiteCreate) -> Site:
+    require_own_member(uow, caller, cmd.member_id)
     insee = validate_insee_code(cmd.insee_code)
     tz = validate_timezone(cmd.timezone)
     # Proposed only: they count for placement once the federation's operator attests them.
@@ -101,12 +104,16 @@ def require_site(uow: UnitOfWork, ref: str, member_id: str | None = None) -> Sit
     return site
 
 
-def get_site(uow: UnitOfWork, ref: str, member_id: str | None = None) -> Site:
+@operation("sites.get")
+def get_site(uow: UnitOfWork, caller: Caller, site_id: str) -> Site:
     with uow:
-        return require_site(uow, ref, member_id)
+        return require_site(uow, site_id, scope_of(caller))
 
 
-def list_sites(uow: UnitOfWork, member_id: str | None = None) -> list[Site]:
+@operation("sites.list")
+def list_sites(uow: UnitOfWork, caller: Caller, member_id: str | None = None) -> list[Site]:
+    """The sites the caller may see (its member's only, for a member's staff), of ``member_id`` if given."""
+    member_id = own_member(uow, caller, member_id)
     with uow:
         if member_id is not None:
             member_id = require_member(uow, member_id).id
@@ -136,9 +143,31 @@ def _view(site: Site, host_id: str | None, found: tuple[Offer, datetime] | None,
     return OfferView(site, host_id, offer, updated, share, change)
 
 
-def set_offer(uow: UnitOfWork, offer: Offer, *, site_ref: str | None = None, host_id: str | None = None,
-              member_id: str | None = None) -> OfferView:
-    """Set what a site lends, or one of its hosts (overriding the site's offer for that host)."""
+@operation("sites.set_offer")
+def set_site_offer(uow: UnitOfWork, caller: Caller, site_id: str, offer: Offer) -> OfferView:
+    """Set what a site lends."""
+    return _set_offer(uow, offer, site_ref=site_id, member_id=scope_of(caller))
+
+
+@operation("hosts.set_offer")
+def set_host_offer(uow: UnitOfWork, caller: Caller, host_id: str, offer: Offer) -> OfferView:
+    """Set what one of a site's hosts lends, overriding the site's offer for that host."""
+    return _set_offer(uow, offer, host_id=host_id)
+
+
+@operation("sites.get_offer")
+def get_site_offer(uow: UnitOfWork, caller: Caller, site_id: str) -> OfferView:
+    return _get_offer(uow, site_ref=site_id, member_id=scope_of(caller))
+
+
+@operation("hosts.get_offer")
+def get_host_offer(uow: UnitOfWork, caller: Caller, host_id: str) -> OfferView:
+    """The host's own offer, or its site's, which it follows when it has none."""
+    return _get_offer(uow, host_id=host_id)
+
+
+def _set_offer(uow: UnitOfWork, offer: Offer, *, site_ref: str | None = None, host_id: str | None = None,
+               member_id: str | None = None) -> OfferView:
     check_offer(offer)
     now = uow.clock()
     with uow:
@@ -149,8 +178,8 @@ def set_offer(uow: UnitOfWork, offer: Offer, *, site_ref: str | None = None, hos
     return _view(site, host_id, (offer, now), now)
 
 
-def get_offer(uow: UnitOfWork, *, site_ref: str | None = None, host_id: str | None = None,
-              member_id: str | None = None) -> OfferView:
+def _get_offer(uow: UnitOfWork, *, site_ref: str | None = None, host_id: str | None = None,
+               member_id: str | None = None) -> OfferView:
     with uow:
         site = _require_site_of(uow, site_ref, host_id, member_id)
         found = uow.offers.get(site.id, host_id)
@@ -160,7 +189,8 @@ def get_offer(uow: UnitOfWork, *, site_ref: str | None = None, host_id: str | No
         return _view(site, host_id, found, uow.clock())
 
 
-def remove_host_offer(uow: UnitOfWork, host_id: str) -> OfferView:
+@operation("hosts.remove_offer")
+def remove_host_offer(uow: UnitOfWork, caller: Caller, host_id: str) -> OfferView:
     """Drop a host's own offer: it follows its site's again."""
     with uow:
         site = _require_site_of(uow, None, host_id)
@@ -184,20 +214,22 @@ def _require_site_of(uow: UnitOfWork, site_ref: str | None, host_id: str | None,
     return site
 
 
-def revoke_agents(uow: UnitOfWork, site_ref: str, member_id: str | None = None) -> int:
+@operation("sites.revoke_agents")
+def revoke_agents(uow: UnitOfWork, caller: Caller, site_id: str) -> int:
     """Revoke the credentials of every agent of a site (a stolen or retired machine): they must join again."""
     with uow:
-        site = require_site(uow, site_ref, member_id)
+        site = require_site(uow, site_id, scope_of(caller))
         revoked = uow.credentials.revoke_site_credentials(site.id, uow.clock())
         uow.commit()
     return revoked
 
 
-def issue_join_token(uow: UnitOfWork, site_ref: str, ttl: timedelta, member_id: str | None = None) -> IssuedToken:
+@operation("sites.issue_join_token")
+def issue_join_token(uow: UnitOfWork, caller: Caller, site_id: str, ttl: timedelta) -> IssuedToken:
     token = new_secret(SecretKind.JOIN_TOKEN)
     now = uow.clock()
     with uow:
-        site = require_site(uow, site_ref, member_id)
+        site = require_site(uow, site_id, scope_of(caller))
         uow.credentials.add_join_token(uow.new_id(), site.id, hash_secret(token), now, now + ttl)
         uow.commit()
     return IssuedToken(site.id, token, now + ttl)
@@ -206,22 +238,23 @@ def issue_join_token(uow: UnitOfWork, site_ref: str, ttl: timedelta, member_id: 
 # -- certifications: proposed by the site's member, attested by the federation's operator ---------------
 
 
-def propose_certification(uow: UnitOfWork, site_ref: str, cmd: CertificationIn,
-                          member_id: str | None = None) -> Site:
+@operation("certifications.propose")
+def propose_certification(uow: UnitOfWork, caller: Caller, site_id: str, cmd: CertificationIn) -> Site:
     """Propose a certification of the site (a new one, or a renewal): it replaces the site's certification
     of that kind — attested or not — and counts for nothing until the operator attests it."""
     cert = Certification(cmd.kind, cmd.expires_on, frozenset(cmd.activities))
     check_certification(cert)
     with uow:
-        site = require_site(uow, site_ref, member_id)
+        site = require_site(uow, site_id, scope_of(caller))
         uow.sites.set_certification(uow.new_id(), site.id, cert)
         site = require_site(uow, site.id)
         uow.commit()
     return site
 
 
-def attest_certification(uow: UnitOfWork, site_ref: str, kind: CertificationKind, cmd: CertificationAttest,
-                         actor: str) -> Site:
+@operation("certifications.attest")
+def attest_certification(uow: UnitOfWork, caller: Caller, site_ref: str, kind: CertificationKind,
+                         cmd: CertificationAttest) -> Site:
     """The federation's operator has seen the certificate: its number, issuer and validity (which replace
     what the site proposed). From then on the certification counts for placement, until it expires."""
     now = uow.clock()
@@ -230,15 +263,16 @@ def attest_certification(uow: UnitOfWork, site_ref: str, kind: CertificationKind
         site = require_site(uow, site_ref)
         cert = _require_certification(site, kind)
         uow.sites.set_certification(uow.new_id(), site.id, replace(
-            cert, valid_from=cmd.valid_from, expires_on=cmd.expires_on, attested_at=now, attested_by=actor,
-            certificate_number=cmd.certificate_number, issuer=cmd.issuer))
+            cert, valid_from=cmd.valid_from, expires_on=cmd.expires_on, attested_at=now,
+            attested_by=principal_of(caller).actor, certificate_number=cmd.certificate_number, issuer=cmd.issuer))
         site = require_site(uow, site.id)
         uow.signal(ROOM_CHANGED)  # a pending e-health workload may fit there now
         uow.commit()
     return site
 
 
-def revoke_attestation(uow: UnitOfWork, site_ref: str, kind: CertificationKind) -> Site:
+@operation("certifications.revoke")
+def revoke_attestation(uow: UnitOfWork, caller: Caller, site_ref: str, kind: CertificationKind) -> Site:
     """Withdraw the operator's attestation (a certificate suspended or withdrawn by its issuer): the
     certification is only proposed again. Revoking one that is not attested changes nothing."""
     with uow:

@@ -20,6 +20,7 @@ from civicloud.domain.events import ROOM_CHANGED
 from civicloud.domain.members import agreements_in_force, quota_breach
 from civicloud.errors import ConcurrentUpdate, Conflict, NotFound
 from civicloud.scheduler.planning import plan_resize
+from civicloud.services.access import Caller, operation, own_member, require_own_member
 from civicloud.services.allocations import release_allocation
 from civicloud.services.catalogue import require_offering
 from civicloud.services.groups import require_group
@@ -31,7 +32,9 @@ from civicloud.wire import WorkloadCreate
 S = WorkloadState
 
 
-def create_workload(uow: UnitOfWork, cmd: WorkloadCreate) -> Workload:
+@operation("workloads.create")
+def create_workload(uow: UnitOfWork, caller: Caller, cmd: WorkloadCreate) -> Workload:
+    require_own_member(uow, caller, cmd.member_id)
     now = uow.clock()
     with uow:
         member = require_member(uow, cmd.member_id)
@@ -88,13 +91,18 @@ def require_workload(uow: UnitOfWork, workload_id: str) -> Workload:
     return workload
 
 
-def get_workload(uow: UnitOfWork, workload_id: str) -> Workload:
+@operation("workloads.get")
+def get_workload(uow: UnitOfWork, caller: Caller, workload_id: str) -> Workload:
     with uow:
         return require_workload(uow, workload_id)
 
 
-def list_workloads(uow: UnitOfWork, *, member: str | None = None, state: WorkloadState | None = None,
-                   include_deleted: bool = False, limit: int = 1000, offset: int = 0) -> list[Workload]:
+@operation("workloads.list")
+def list_workloads(uow: UnitOfWork, caller: Caller, *, member: str | None = None,
+                   state: WorkloadState | None = None, include_deleted: bool = False, limit: int = 1000,
+                   offset: int = 0) -> list[Workload]:
+    """The workloads the caller may see (its member's only, for a member's staff), of ``member`` if given."""
+    member = own_member(uow, caller, member)
     with uow:
         member_id = require_member(uow, member).id if member is not None else None
         return uow.workloads.list(member_id=member_id, state=state, include_deleted=include_deleted, limit=limit,
@@ -132,12 +140,14 @@ def whereabouts(uow: UnitOfWork, host_ids: Iterable[str | None]) -> dict[str, Wh
     return out
 
 
-def usage_samples(uow: UnitOfWork, workload_id: str, limit: int = 100) -> list[UsageSample]:
+@operation("workloads.samples")
+def usage_samples(uow: UnitOfWork, caller: Caller, workload_id: str, limit: int = 100) -> list[UsageSample]:
     with uow:
         return uow.usage.for_workload(require_workload(uow, workload_id).id, limit)
 
 
-def stop_workload(uow: UnitOfWork, workload_id: str) -> Workload:
+@operation("workloads.stop")
+def stop_workload(uow: UnitOfWork, caller: Caller, workload_id: str) -> Workload:
     with uow:
         w = require_workload(uow, workload_id)
         _refuse_if_deleted(w, "stop")
@@ -153,7 +163,8 @@ def stop_workload(uow: UnitOfWork, workload_id: str) -> Workload:
         return require_workload(uow, w.id)
 
 
-def reboot_workload(uow: UnitOfWork, workload_id: str) -> Workload:
+@operation("workloads.reboot")
+def reboot_workload(uow: UnitOfWork, caller: Caller, workload_id: str) -> Workload:
     """Ask for a power cycle of a running workload: its agent shuts it down (ACPI, then power-off after the
     timeout) and starts it again, once."""
     with uow:
@@ -169,7 +180,8 @@ def reboot_workload(uow: UnitOfWork, workload_id: str) -> Workload:
         return require_workload(uow, w.id)
 
 
-def start_workload(uow: UnitOfWork, workload_id: str) -> Workload:
+@operation("workloads.start")
+def start_workload(uow: UnitOfWork, caller: Caller, workload_id: str) -> Workload:
     with uow:
         w = require_workload(uow, workload_id)
         _refuse_if_deleted(w, "start")
@@ -182,7 +194,8 @@ def start_workload(uow: UnitOfWork, workload_id: str) -> Workload:
         return require_workload(uow, w.id)
 
 
-def delete_workload(uow: UnitOfWork, workload_id: str) -> Workload:
+@operation("workloads.delete")
+def delete_workload(uow: UnitOfWork, caller: Caller, workload_id: str) -> Workload:
     """Ask for a workload's removal. Unplaced ones go at once; placed ones once their agent confirms."""
     with uow:
         w = require_workload(uow, workload_id)
@@ -216,7 +229,9 @@ def _refuse_if_evicting(w: Workload, verb: str) -> None:
                        "or stopped by its deadline, then it can be started again", code="civicloud.workload.evicting")
 
 
-def resize_workload(uow: UnitOfWork, workload_id: str, offering_ref: str, settings: PlacementSettings) -> Workload:
+@operation("workloads.resize")
+def resize_workload(uow: UnitOfWork, caller: Caller, workload_id: str, offering_ref: str,
+                    settings: PlacementSettings) -> Workload:
     """Give a stopped workload another offering of its class, on the host it is on.
 
     The new size must pass every placement filter on that host, with the workload's own allocation

@@ -1,7 +1,7 @@
 """The API's routes, one module per resource; each route is an operation of ``api.operations``.
 
 Routes reach the app's parts through the typed dependencies of ``api.deps`` (``Uow``, ``Uows``, ``AppSettings``,
-``Caller``), never through ``request.app.state``."""
+``Granted``: the route's operation, authorized, to hand to its service), never through ``request.app.state``."""
 
 from civicloud.api.routes import agents, audit, auth, billing, groups, hosts, members, offerings, sites, workloads
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from civicloud.api.deps import Uow, require_operator
+from civicloud.api.deps import Granted, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.services import (
     audit,
@@ -21,7 +21,7 @@ router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RES
 
 
 @router.get("/audit", tags=["audit"])
-def audit_log(uow: Uow,
+def audit_log(uow: Uow, grant: Granted,
               actor: Annotated[str | None, Query(pattern=r"^(operator-token|open-api|anonymous|site:[A-Za-z0-9-]{1,64}"
                                                          r"|user:[A-Za-z0-9_.@-]{1,100}|system:[a-z_]{1,40})$",
                                                  description="operator-token, open-api, anonymous, site:<id>, "
@@ -36,13 +36,13 @@ def audit_log(uow: Uow,
     """Every change the API answered, and every change the control plane made by itself (actor ``system:…``
     or the site whose agent reported it), newest first: who, on whose behalf, what, on what, with what
     outcome."""
-    return [AuditEntryOut(**vars(e)) for e in audit.list_entries(uow, actor=actor, action=action, since=since,
-                                                                 until=until, limit=limit)]
+    found = audit.list_entries(uow, grant, actor=actor, action=action, since=since, until=until, limit=limit)
+    return [AuditEntryOut(**vars(e)) for e in found]
 
 
 @router.get("/audit/verify", tags=["audit"])
-def audit_verify(uow: Uow) -> AuditVerifyOut:
+def audit_verify(uow: Uow, grant: Granted) -> AuditVerifyOut:
     """Check the audit log's hash chain from its first entry: the first entry changed, removed or inserted."""
-    count, broken = audit.verify(uow)
+    count, broken = audit.verify(uow, grant)
     return AuditVerifyOut(entries=count, intact=broken is None, first_break=broken.seq if broken else None,
                           reason=broken.reason if broken else None)

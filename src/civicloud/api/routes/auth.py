@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from civicloud.api.deps import Caller, LoginLimiter, Uow, Uows, require_operator
+from civicloud.api.deps import Granted, LoginLimiter, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.domain.identity import ApiToken, User
-from civicloud.services import access, identity
+from civicloud.services import identity
 from civicloud.wire import (
     TokenCreate,
     TokenCreated,
@@ -33,34 +33,33 @@ def create_token(body: TokenCreate, uow: Uow, request: Request, limiter: LoginLi
 
 
 @router.get("/tokens", dependencies=[Depends(require_operator)])
-def list_tokens(uow: Uow, principal: Caller) -> list[TokenOut]:
+def list_tokens(uow: Uow, grant: Granted) -> list[TokenOut]:
     """Your tokens (the federation's admin: everybody's), revoked and expired ones included."""
-    return [token_out(t) for t in identity.list_tokens(uow, principal)]
+    return [token_out(t) for t in identity.list_tokens(uow, grant)]
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Depends(require_operator)])
-def revoke_token(token_id: Ref, uow: Uow, principal: Caller) -> Response:
-    identity.revoke_token(uow, principal, token_id)
+def revoke_token(token_id: Ref, uow: Uow, grant: Granted) -> Response:
+    identity.revoke_token(uow, grant, token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/whoami", dependencies=[Depends(require_operator)])
-def whoami(principal: Caller) -> WhoAmI:
+def whoami(grant: Granted) -> WhoAmI:
+    principal = identity.whoami(grant)
     return WhoAmI(actor=principal.actor, roles=sorted(principal.roles, key=lambda r: r.value),
                   member_id=principal.member_id)
 
 
 @users.post("/users", status_code=status.HTTP_201_CREATED)
-def create_user(body: UserCreate, uow: Uow, principal: Caller, uows: Uows) -> UserOut:
+def create_user(body: UserCreate, uow: Uow, grant: Granted) -> UserOut:
     """A user of the federation (its admins), or of the caller's own member (its member admins)."""
-    access.require_own_member(uows(), principal, body.member_id)
-    return user_out(identity.create_user(uow, body))
+    return user_out(identity.create_user(uow, grant, body))
 
 
 @users.get("/users")
-def list_users(uow: Uow, principal: Caller) -> list[UserOut]:
-    scope = access.member_scope(principal)
-    return [user_out(u) for u in identity.list_users(uow) if scope is None or u.member_id == scope]
+def list_users(uow: Uow, grant: Granted) -> list[UserOut]:
+    return [user_out(u) for u in identity.list_users(uow, grant)]
 
 
 def user_out(u: User) -> UserOut:

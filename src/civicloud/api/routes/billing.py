@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from civicloud.api.deps import AppSettings, Uow, Uows, require_operator
+from civicloud.api.deps import AppSettings, Granted, Uow, Uows, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.domain.billing import BillingRun, Document, Line, PriceBook, euros
-from civicloud.domain.pricing import CostInputs, cost_model, with_margin
+from civicloud.domain.pricing import CostInputs
 from civicloud.services import billing
 from civicloud.store.repositories import GroupedUsage
 from civicloud.wire import (
@@ -39,57 +39,55 @@ HOUR = Decimal(3600)
 
 
 @router.post("/price-books", status_code=status.HTTP_201_CREATED, tags=["billing"])
-def add_price_book(body: PriceBookCreate, uow: Uow) -> PriceBookOut:
-    return book_out(billing.add_price_book(uow, body))
+def add_price_book(body: PriceBookCreate, uow: Uow, grant: Granted) -> PriceBookOut:
+    return book_out(billing.add_price_book(uow, grant, body))
 
 
 @router.get("/price-books", tags=["billing"])
-def list_price_books(uow: Uow) -> list[PriceBookOut]:
-    return [book_out(b) for b in billing.list_price_books(uow)]
+def list_price_books(uow: Uow, grant: Granted) -> list[PriceBookOut]:
+    return [book_out(b) for b in billing.list_price_books(uow, grant)]
 
 
 @router.post("/pricing/cost-model", tags=["billing"])
-def price_at_cost(body: CostModelIn) -> CostModelOut:
+def price_at_cost(body: CostModelIn, grant: Granted) -> CostModelOut:
     """Unit prices at cost from a lender's hardware, energy and staff costs (plus an optional margin)."""
-    inputs = body.model_dump(exclude={"margin_percent"})
-    result = cost_model(CostInputs(**inputs))
-    prices = with_margin(result.prices, body.margin_percent)
+    inputs = CostInputs(**body.model_dump(exclude={"margin_percent"}))
+    result, prices = billing.price_at_cost(grant, inputs, body.margin_percent)
     return CostModelOut(yearly_eur=result.yearly_eur, hourly_eur=result.hourly_eur, vcpu_hour=prices.vcpu_hour,
                         ram_gib_hour=prices.ram_gib_hour, disk_gib_month=prices.disk_gib_month)
 
 
 @router.post("/billing/runs", status_code=status.HTTP_201_CREATED, tags=["billing"],
              responses={200: {"description": "the period was billed already: its run, unchanged"}})
-def run_billing(body: BillingRunCreate, uows: Uows, response: Response) -> BillingRunOut:
-    run, created = billing.run_billing(uows, body.period)
+def run_billing(body: BillingRunCreate, uows: Uows, response: Response, grant: Granted) -> BillingRunOut:
+    run, created = billing.run_billing(uows, grant, body.period)
     if not created:
         response.status_code = status.HTTP_200_OK
     return run_out(run)
 
 
 @router.get("/billing/runs", tags=["billing"])
-def list_runs(uow: Uow) -> list[BillingRunOut]:
-    return [run_out(r) for r in billing.list_runs(uow)]
+def list_runs(uow: Uow, grant: Granted) -> list[BillingRunOut]:
+    return [run_out(r) for r in billing.list_runs(uow, grant)]
 
 
 @router.get("/billing/runs/{period}.csv", tags=["billing"], response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
-def run_csv(period: Period, uow: Uow) -> Response:
+def run_csv(period: Period, uow: Uow, grant: Granted) -> Response:
     """Every line of a billed period, one row each, with both parties' SIRET."""
-    return Response(billing.period_csv(uow, period), media_type="text/csv; charset=utf-8",
+    return Response(billing.period_csv(uow, grant, period), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="civicloud-{period}.csv"'})
 
 
 @router.get("/billing/runs/{period}", tags=["billing"])
-def get_run(period: Period, uow: Uow) -> BillingRunOut:
-    with uow:
-        return run_out(billing.require_run(uow, period))
+def get_run(period: Period, uow: Uow, grant: Granted) -> BillingRunOut:
+    return run_out(billing.get_run(uow, grant, period))
 
 
 @router.get("/billing/runs/{period}/settlement", tags=["billing"])
-def get_settlement(period: Period, uow: Uow) -> SettlementOut:
+def get_settlement(period: Period, uow: Uow, grant: Granted) -> SettlementOut:
     """Who pays whom for the period, after netting the flows between each pair of members."""
-    run, s = billing.settlement(uow, period)
+    run, s = billing.settlement(uow, grant, period)
     members = sorted({m for pair in s.transfers for m in pair} | set(s.fees))
     return SettlementOut(
         period=run.period,
@@ -99,68 +97,66 @@ def get_settlement(period: Period, uow: Uow) -> SettlementOut:
 
 
 @router.get("/members/{member_id}/invoices", tags=["billing"])
-def list_invoices(member_id: Ref, uow: Uow) -> list[DocumentOut]:
+def list_invoices(member_id: Ref, uow: Uow, grant: Granted) -> list[DocumentOut]:
     """The member's invoices (what it borrowed) and credit notes, without their lines."""
-    docs = billing.member_documents(uow, member_id)
-    return [document_out(d, None) for d in docs if d.kind in ("invoice", "credit_note")]
+    return [document_out(d, None) for d in billing.member_invoices(uow, grant, member_id)]
 
 
 @router.get("/members/{member_id}/statements", tags=["billing"])
-def list_statements(member_id: Ref, uow: Uow) -> list[DocumentOut]:
+def list_statements(member_id: Ref, uow: Uow, grant: Granted) -> list[DocumentOut]:
     """The member's statements: what it lent, minus the operator's fee."""
-    return [document_out(d, None) for d in billing.member_documents(uow, member_id, "statement")]
+    return [document_out(d, None) for d in billing.member_statements(uow, grant, member_id)]
 
 
 @router.get("/members/{member_id}/invoices/{invoice_id}.csv", tags=["billing"],
             response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def invoice_csv(member_id: Ref, invoice_id: Ref, uow: Uow) -> Response:
-    view = billing.document_view(uow, invoice_id, member_id)
-    with uow:
-        names = {m.id: m.name for m in uow.members.list()} | {o.id: o.name for o in uow.offerings.list()}
-    return Response(billing.document_csv(view, names), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{view.document.number}.csv"'})
+def invoice_csv(member_id: Ref, invoice_id: Ref, uow: Uow, grant: Granted) -> Response:
+    name, text = billing.document_csv_file(uow, grant, member_id, invoice_id)
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/members/{member_id}/invoices/{invoice_id}.pdf", tags=["billing"],
             response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
-def invoice_pdf(member_id: Ref, invoice_id: Ref, uow: Uow, settings: AppSettings) -> Response:
+def invoice_pdf(member_id: Ref, invoice_id: Ref, uow: Uow, settings: AppSettings, grant: Granted) -> Response:
     """The invoice or credit note as Factur-X: a PDF/A-3 with its CII XML (BASIC profile) embedded."""
-    name, pdf = billing.document_facturx(uow, invoice_id, member_id, settings.operator_name, settings.operator_siret)
+    name, pdf = billing.document_facturx(uow, grant, member_id, invoice_id, settings.operator_name,
+                                         settings.operator_siret)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/members/{member_id}/invoices/{invoice_id}", tags=["billing"])
-def get_invoice(member_id: Ref, invoice_id: Ref, uow: Uow) -> DocumentOut:
+def get_invoice(member_id: Ref, invoice_id: Ref, uow: Uow, grant: Granted) -> DocumentOut:
     """An invoice, statement or credit note of the member (by id or number), with its lines."""
-    view = billing.document_view(uow, invoice_id, member_id)
+    view = billing.get_document(uow, grant, member_id, invoice_id)
     return document_out(view.document, view.period, view.lines)
 
 
 @router.post("/invoices/{invoice_id}/credit-notes", status_code=status.HTTP_201_CREATED, tags=["billing"])
-def add_credit_note(invoice_id: Ref, body: CreditNoteCreate, uow: Uow) -> DocumentOut:
+def add_credit_note(invoice_id: Ref, body: CreditNoteCreate, uow: Uow, grant: Granted) -> DocumentOut:
     """Correct an invoice: a credit note for part or all of it (an invoice is never edited)."""
-    note = billing.credit_note(uow, invoice_id, body.amount_eur, body.reason)
+    note = billing.credit_note(uow, grant, invoice_id, body.amount_eur, body.reason)
     return document_out(note, None)
 
 
 @router.get("/members/{member_id}/usage", tags=["billing"])
-def member_usage(uows: Uows, member_id: Ref,
+def member_usage(uows: Uows, member_id: Ref, grant: Granted,
                  start: Annotated[Instant, Query(alias="from", description="an instant with its offset")],
                  end: Annotated[Instant, Query(alias="to", description="an instant with its offset")]
                  ) -> MemberUsageOut:
     """What the member borrowed and lent over [from, to), per workload, from the hourly usage records."""
-    member, borrowed, lent = billing.member_usage(uows, member_id, start, end)
+    member, borrowed, lent = billing.member_usage(uows, grant, member_id, start, end)
     return MemberUsageOut(member_id=member.id, start=start, end=end,
                           borrowed=[usage_out(g, g.lender_id) for g in borrowed],
                           lent=[usage_out(g, g.borrower_id) for g in lent])
 
 
 @router.get("/members/{member_id}/showback", tags=["billing"])
-def member_showback(settings: AppSettings, uows: Uows, member_id: Ref,
+def member_showback(settings: AppSettings, uows: Uows, member_id: Ref, grant: Granted,
                     period: Annotated[Period, Query()]) -> ShowbackOut:
     """A member's month: usage by class, cost, what going alone would have cost, energy and CO₂."""
-    s = billing.showback(uows, member_id, period, settings.default_carbon_g_per_kwh)
+    s = billing.showback(uows, grant, member_id, period, settings.default_carbon_g_per_kwh)
     return ShowbackOut(
         member_id=s.member.id, period=s.period, start=s.start, end=s.end,
         borrowed=[ClassUsageOut(service_class=cls, hours=_q(Decimal(q.seconds) / HOUR), vcpu_hours=_q(q.vcpu_hours),

@@ -5,12 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, status
 
 from civicloud.api import views
-from civicloud.api.deps import Caller, Uow, Uows, require_operator
+from civicloud.api.deps import Granted, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
-from civicloud.services import (
-    access,
-    groups,
-)
+from civicloud.services import groups
 from civicloud.wire import (
     PlacementGroupCreate,
     PlacementGroupOut,
@@ -21,23 +18,20 @@ router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RES
 
 
 @router.post("/placement-groups", status_code=status.HTTP_201_CREATED, tags=["placement groups"])
-def create_group(body: PlacementGroupCreate, uow: Uow, principal: Caller, uows: Uows) -> PlacementGroupOut:
-    access.require_own_member(uows(), principal, body.member_id)
-    return views.group_out(groups.create_group(uow, body))
+def create_group(body: PlacementGroupCreate, uow: Uow, grant: Granted) -> PlacementGroupOut:
+    return views.group_out(groups.create_group(uow, grant, body))
 
 
 @router.get("/placement-groups", tags=["placement groups"])
-def list_groups(uow: Uow, principal: Caller, uows: Uows,
-                member_id: Ref | None = None) -> list[PlacementGroupOut]:
-    member_id = access.own_member(uows(), principal, member_id)
-    return [views.group_out(g) for g in groups.list_groups(uow, member_id)]
+def list_groups(uow: Uow, grant: Granted, member_id: Ref | None = None) -> list[PlacementGroupOut]:
+    return [views.group_out(g) for g in groups.list_groups(uow, grant, member_id)]
 
 
 @router.get("/placement-groups/{group_id}", tags=["placement groups"])
-def get_group(group_id: Ref, uow: Uow) -> PlacementGroupOut:
-    return views.group_out(groups.get_group(uow, group_id))
+def get_group(group_id: Ref, uow: Uow, grant: Granted) -> PlacementGroupOut:
+    return views.group_out(groups.get_group(uow, grant, group_id))
 
 
 @router.delete("/placement-groups/{group_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["placement groups"])
-def delete_group(group_id: Ref, uow: Uow) -> None:
-    groups.delete_group(uow, group_id)
+def delete_group(group_id: Ref, uow: Uow, grant: Granted) -> None:
+    groups.delete_group(uow, grant, group_id)

@@ -5,14 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from civicloud.api import views
-from civicloud.api.deps import Caller, Uow, Uows, require_operator
+from civicloud.api.deps import Granted, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.api.views import offer_from
-from civicloud.services import (
-    access,
-    catalogue,
-    sites,
-)
+from civicloud.services import catalogue, sites
 from civicloud.wire import (
     HostOut,
     HostPowerSet,
@@ -26,48 +22,40 @@ router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RES
 
 
 @router.put("/hosts/{host_id}/power", tags=["hosts"])
-def set_host_power(host_id: Ref, body: HostPowerSet, uow: Uow) -> HostOut:
+def set_host_power(host_id: Ref, body: HostPowerSet, uow: Uow, grant: Granted) -> HostOut:
     """The host's power draw at idle and at full load: the energy model of showback."""
-    return views.host_out(catalogue.set_host_power(uow, host_id, body))
+    return views.host_out(catalogue.set_host_power(uow, grant, host_id, body))
 
 
 @router.put("/hosts/{host_id}/reserve", tags=["hosts"])
-def set_host_reserve(host_id: Ref, body: HostReserveSet, uow: Uow) -> HostOut:
+def set_host_reserve(host_id: Ref, body: HostReserveSet, uow: Uow, grant: Granted) -> HostOut:
     """The owner's reserve on this host (never lent) and the allocation ratios of the rest."""
-    host = catalogue.set_host_reserve(uow, host_id, body)
-    return views.host_out(host)
+    return views.host_out(catalogue.set_host_reserve(uow, grant, host_id, body))
 
 
 @router.put("/hosts/{host_id}/offer", tags=["offers"])
-def set_host_offer(host_id: Ref, body: OfferSet, uow: Uow) -> OfferOut:
+def set_host_offer(host_id: Ref, body: OfferSet, uow: Uow, grant: Granted) -> OfferOut:
     """Give one host an offer of its own, overriding its site's."""
-    view = sites.set_offer(uow, offer_from(body), host_id=host_id)
-    return views.offer_out(view)
+    return views.offer_out(sites.set_host_offer(uow, grant, host_id, offer_from(body)))
 
 
 @router.get("/hosts/{host_id}/offer", tags=["offers"])
-def get_host_offer(host_id: Ref, uow: Uow) -> OfferOut:
+def get_host_offer(host_id: Ref, uow: Uow, grant: Granted) -> OfferOut:
     """The host's own offer, or its site's when it has none (then ``host_id`` is null)."""
-    return views.offer_out(sites.get_offer(uow, host_id=host_id))
+    return views.offer_out(sites.get_host_offer(uow, grant, host_id))
 
 
 @router.delete("/hosts/{host_id}/offer", tags=["offers"])
-def remove_host_offer(host_id: Ref, uow: Uow) -> OfferOut:
+def remove_host_offer(host_id: Ref, uow: Uow, grant: Granted) -> OfferOut:
     """The host follows its site's offer again; answers that offer."""
-    view = sites.remove_host_offer(uow, host_id)
-    return views.offer_out(view)
+    return views.offer_out(sites.remove_host_offer(uow, grant, host_id))
 
 
 @router.get("/hosts", tags=["hosts"])
-def list_hosts(uow: Uow, principal: Caller, uows: Uows, site_id: Ref | None = None) -> list[HostOut]:
-    scope = access.member_scope(principal)
-    hosts = catalogue.list_hosts(uow, site_id, scope)
-    if scope is not None:
-        own_sites = {s.id for s in sites.list_sites(uows(), scope)}
-        hosts = [h for h in hosts if h.site_id in own_sites]
-    return [views.host_out(h) for h in hosts]
+def list_hosts(uow: Uow, grant: Granted, site_id: Ref | None = None) -> list[HostOut]:
+    return [views.host_out(h) for h in catalogue.list_hosts(uow, grant, site_id)]
 
 
 @router.get("/hosts/{host_id}", tags=["hosts"])
-def get_host(host_id: Ref, uow: Uow) -> HostOut:
-    return views.host_out(catalogue.get_host(uow, host_id))
+def get_host(host_id: Ref, uow: Uow, grant: Granted) -> HostOut:
+    return views.host_out(catalogue.get_host(uow, grant, host_id))

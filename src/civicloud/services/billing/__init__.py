@@ -23,21 +23,28 @@ lender's use of its own hosts is metered (usage, showback) but not billed.
 """
 
 from civicloud.domain.periods import BILLING_TZ, period_bounds
-from civicloud.services.billing.documents import DocumentView, credit_note, document_view, member_documents
+from civicloud.services.billing.documents import (
+    DocumentView,
+    credit_note,
+    get_document,
+    member_invoices,
+    member_statements,
+)
 from civicloud.services.billing.exports import (
     CSV_COLUMNS,
     PERIOD_CSV_COLUMNS,
     document_csv,
+    document_csv_file,
     document_facturx,
     period_csv,
 )
-from civicloud.services.billing.prices import add_price_book, list_price_books
-from civicloud.services.billing.runs import KIND_PREFIX, list_runs, require_run, run_billing, settlement
+from civicloud.services.billing.prices import add_price_book, list_price_books, price_at_cost
+from civicloud.services.billing.runs import KIND_PREFIX, get_run, list_runs, require_run, run_billing, settlement
 from civicloud.services.billing.showback import Showback, member_usage, showback
 
 __all__ = [
     "BILLING_TZ", "CSV_COLUMNS", "KIND_PREFIX", "PERIOD_CSV_COLUMNS", "DocumentView", "Showback", "add_price_book",
-    "credit_note", "document_csv", "document_facturx", "document_view", "list_price_books", "list_runs",
-    "member_documents", "member_usage", "period_bounds", "period_csv", "require_run", "run_billing", "settlement",
-    "showback",
+    "credit_note", "document_csv", "document_csv_file", "document_facturx", "get_document", "get_run",
+    "list_price_books", "list_runs", "member_invoices", "member_statements", "member_usage", "period_bounds",
+    "period_csv", "price_at_cost", "require_run", "run_billing", "settlement", "showback",
 ]

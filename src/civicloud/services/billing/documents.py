@@ -15,6 +15,7 @@ from civicloud.domain.billing import (
 )
 from civicloud.domain.periods import BILLING_TZ
 from civicloud.errors import InvalidInput, NotFound
+from civicloud.services.access import Caller, operation
 from civicloud.services.billing.runs import KIND_PREFIX
 from civicloud.services.members import require_member
 from civicloud.store import UnitOfWork
@@ -28,10 +29,28 @@ class DocumentView:
     lines: list[Line]
 
 
-def member_documents(uow: UnitOfWork, member_ref: str, kind: str | None = None) -> list[Document]:
+def _member_documents(uow: UnitOfWork, member_ref: str, kind: str | None = None) -> list[Document]:
     with uow:
         member = require_member(uow, member_ref)
         return uow.billing.documents(member_id=member.id, kind=kind)
+
+
+@operation("invoices.list")
+def member_invoices(uow: UnitOfWork, caller: Caller, member_id: str) -> list[Document]:
+    """The member's invoices (what it borrowed) and credit notes."""
+    return [d for d in _member_documents(uow, member_id) if d.kind in ("invoice", "credit_note")]
+
+
+@operation("statements.list")
+def member_statements(uow: UnitOfWork, caller: Caller, member_id: str) -> list[Document]:
+    """The member's statements: what it lent, minus the operator's fee."""
+    return _member_documents(uow, member_id, "statement")
+
+
+@operation("invoices.get")
+def get_document(uow: UnitOfWork, caller: Caller, member_id: str, document_ref: str) -> DocumentView:
+    """An invoice, statement or credit note of the member (by id or number), with its lines."""
+    return document_view(uow, document_ref, member_id)
 
 
 def document_view(uow: UnitOfWork, document_ref: str, member_ref: str | None = None) -> DocumentView:
@@ -55,7 +74,8 @@ def document_view(uow: UnitOfWork, document_ref: str, member_ref: str | None = N
         return DocumentView(doc, owner, run.period, lines)
 
 
-def credit_note(uow: UnitOfWork, document_ref: str, amount: Decimal, reason: str) -> Document:
+@operation("invoices.credit")
+def credit_note(uow: UnitOfWork, caller: Caller, document_ref: str, amount: Decimal, reason: str) -> Document:
     """A correction of an invoice: a credit note for ``amount``, never an edit of the invoice."""
     with uow:
         doc = uow.billing.document(document_ref)

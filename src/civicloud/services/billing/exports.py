@@ -16,12 +16,14 @@ from civicloud.domain.billing import (
 from civicloud.domain.periods import BILLING_TZ, period_bounds
 from civicloud.errors import Conflict
 from civicloud.exports.facturx import InvoiceDoc, Party, describe, facturx_pdf
+from civicloud.services.access import Caller, operation
 from civicloud.services.billing.documents import DocumentView, document_view
 from civicloud.services.billing.runs import require_run
 from civicloud.store import UnitOfWork
 
 
-def document_facturx(uow: UnitOfWork, document_ref: str, member_ref: str, operator_name: str,
+@operation("invoices.export_facturx")
+def document_facturx(uow: UnitOfWork, caller: Caller, member_id: str, document_ref: str, operator_name: str,
                      operator_siret: str | None) -> tuple[str, bytes]:
     """(file name, Factur-X PDF) of an invoice or credit note; the operator is the seller."""
     if not operator_siret:
@@ -30,7 +32,7 @@ def document_facturx(uow: UnitOfWork, document_ref: str, member_ref: str, operat
     compact = "".join(ch for ch in operator_siret if ch.isdigit())
     siren = validate_siren(compact[:9])
     seller = Party(operator_name, siren, validate_siret(compact, siren))
-    view = document_view(uow, document_ref, member_ref)
+    view = document_view(uow, document_ref, member_id)
     d = view.document
     if d.kind == "statement":
         raise Conflict(f"{d.number} is a statement of what {view.member.name} lent, not an invoice: export it as CSV",
@@ -57,6 +59,15 @@ CSV_COLUMNS = ["document", "kind", "period", "member", "siret", "workload", "off
                "amount_eur", "operator_fee_eur", "lender_credit_eur"]
 
 
+@operation("invoices.export_csv")
+def document_csv_file(uow: UnitOfWork, caller: Caller, member_id: str, document_ref: str) -> tuple[str, str]:
+    """(file name, CSV) of one of the member's documents, a row per line."""
+    view = document_view(uow, document_ref, member_id)
+    with uow:
+        names = {m.id: m.name for m in uow.members.list()} | {o.id: o.name for o in uow.offerings.list()}
+    return f"{view.document.number}.csv", document_csv(view, names)
+
+
 def document_csv(view: DocumentView, names: dict[str, str]) -> str:
     """One row per line; the quantities with 6 decimals, money with 2."""
     out = io.StringIO()
@@ -79,7 +90,8 @@ PERIOD_CSV_COLUMNS = ["period", "borrower", "borrower_siret", "lender", "lender_
                       "amount_eur", "operator_fee_eur", "lender_credit_eur"]
 
 
-def period_csv(uow: UnitOfWork, period: str) -> str:
+@operation("billing.export_period")
+def period_csv(uow: UnitOfWork, caller: Caller, period: str) -> str:
     """Every line of a billed period, one row each: what the operator reconciles its accounts with."""
     with uow:
         run = require_run(uow, period)

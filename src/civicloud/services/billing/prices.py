@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from civicloud.domain.billing import (
     PriceBook,
     Prices,
     check_price_book,
 )
 from civicloud.domain.periods import BILLING_TZ, period_bounds
+from civicloud.domain.pricing import CostBreakdown, CostInputs, cost_model, with_margin
 from civicloud.errors import Conflict
+from civicloud.services.access import Caller, operation
 from civicloud.store import UnitOfWork
 from civicloud.wire import PriceBookCreate
 
 
-def add_price_book(uow: UnitOfWork, cmd: PriceBookCreate) -> PriceBook:
+@operation("price_books.create")
+def add_price_book(uow: UnitOfWork, caller: Caller, cmd: PriceBookCreate) -> PriceBook:
     book = PriceBook(uow.new_id(), cmd.name, cmd.valid_from,
                      Prices(cmd.vcpu_hour, cmd.ram_gib_hour, cmd.disk_gib_month, cmd.gpu_hour, cmd.desktop_month,
                             cmd.ehealth_month),
@@ -32,6 +37,15 @@ def add_price_book(uow: UnitOfWork, cmd: PriceBookCreate) -> PriceBook:
     return book
 
 
-def list_price_books(uow: UnitOfWork) -> list[PriceBook]:
+@operation("pricing.cost_model")
+def price_at_cost(caller: Caller, inputs: CostInputs, margin_percent: Decimal) -> tuple[CostBreakdown, Prices]:
+    """Unit prices at cost from a lender's hardware, energy and staff costs, and with a margin: (the model,
+    the prices with the margin)."""
+    result = cost_model(inputs)
+    return result, with_margin(result.prices, margin_percent)
+
+
+@operation("price_books.list")
+def list_price_books(uow: UnitOfWork, caller: Caller) -> list[PriceBook]:
     with uow:
         return uow.price_books.list()

@@ -30,6 +30,7 @@ from civicloud.domain.members import agreements_in_force
 from civicloud.domain.periods import BILLING_TZ, period_bounds, pieces
 from civicloud.errors import Conflict, NotFound
 from civicloud.services._common import UowFactory
+from civicloud.services.access import Caller, operation
 from civicloud.services.metering import roll_up
 from civicloud.store import UnitOfWork
 
@@ -41,7 +42,9 @@ KIND_PREFIX = {DocumentKind.INVOICE: "INV", DocumentKind.STATEMENT: "STM", Docum
 # -- billing runs ----------------------------------------------------------------------------------------
 
 
-def run_billing(uow_factory: UowFactory, period: str, now: datetime | None = None) -> tuple[BillingRun, bool]:
+@operation("billing.run")
+def run_billing(uow_factory: UowFactory, caller: Caller, period: str,
+                now: datetime | None = None) -> tuple[BillingRun, bool]:
     """Bill ``period``: (the run, whether it was created now). A period billed already is returned as it is."""
     start, end = period_bounds(period)
     with uow_factory() as uow:
@@ -126,7 +129,8 @@ def _documents(run: BillingRun, lines: list[Line], members: dict[str, Member], e
     return docs
 
 
-def list_runs(uow: UnitOfWork) -> list[BillingRun]:
+@operation("billing.list_runs")
+def list_runs(uow: UnitOfWork, caller: Caller) -> list[BillingRun]:
     with uow:
         return uow.billing.runs()
 
@@ -140,7 +144,14 @@ def require_run(uow: UnitOfWork, period: str) -> BillingRun:
     return run
 
 
-def settlement(uow: UnitOfWork, period: str) -> tuple[BillingRun, Settlement]:
+@operation("billing.get_run")
+def get_run(uow: UnitOfWork, caller: Caller, period: str) -> BillingRun:
+    with uow:
+        return require_run(uow, period)
+
+
+@operation("billing.settlement")
+def settlement(uow: UnitOfWork, caller: Caller, period: str) -> tuple[BillingRun, Settlement]:
     with uow:
         run = require_run(uow, period)
         return run, settle(uow.billing.lines(run.id))

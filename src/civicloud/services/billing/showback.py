@@ -29,13 +29,15 @@ from civicloud.domain.showback import (
 )
 from civicloud.errors import InvalidInput
 from civicloud.services._common import UowFactory
+from civicloud.services.access import Caller, operation
 from civicloud.services.billing.runs import _agreement_kinds, _price_period
 from civicloud.services.members import require_member
 from civicloud.services.metering import roll_up
 from civicloud.store.repositories import GroupedUsage
 
 
-def member_usage(uow_factory: UowFactory, member_ref: str, start: datetime, end: datetime,
+@operation("usage.get")
+def member_usage(uow_factory: UowFactory, caller: Caller, member_id: str, start: datetime, end: datetime,
                  now: datetime | None = None) -> tuple[Member, list[GroupedUsage], list[GroupedUsage]]:
     """(member, what it borrowed, what it lent) over [start, end), from the usage records (rolled up first)."""
     if end <= start:
@@ -43,7 +45,7 @@ def member_usage(uow_factory: UowFactory, member_ref: str, start: datetime, end:
                            field="to")
     roll_up(uow_factory, now or uow_factory().clock())
     with uow_factory() as uow:
-        member = require_member(uow, member_ref)
+        member = require_member(uow, member_id)
         return (member, uow.usage_records.grouped(start, end, member_id=member.id),
                 uow.usage_records.grouped(start, end, member_id=member.id, as_lender=True))
 
@@ -68,7 +70,8 @@ class Showback:
     footprint: Footprint
 
 
-def showback(uow_factory: UowFactory, member_ref: str, period: str, default_carbon_g_per_kwh: float,
+@operation("usage.showback")
+def showback(uow_factory: UowFactory, caller: Caller, member_id: str, period: str, default_carbon_g_per_kwh: float,
              now: datetime | None = None) -> Showback:
     """A member's month: usage by class, cost, cost alone, energy and CO₂ (``domain.showback`` says how)."""
     start, end = period_bounds(period)
@@ -79,7 +82,7 @@ def showback(uow_factory: UowFactory, member_ref: str, period: str, default_carb
                            field="period")
     roll_up(uow_factory, now)
     with uow_factory() as uow:
-        member = require_member(uow, member_ref)
+        member = require_member(uow, member_id)
         records = uow.usage_records.for_borrower(member.id, start, until)
         hosts = uow.hosts.list()
         sites = {site.id: site for site in uow.sites.list()}
