@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/peer_placement.py --hosts 5000 --requests 2000 --peer-requests 200
 	$(BIN)/python bench/billing.py
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/control_loop.py --hosts 500 5000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .import_linter_cache .mypy_cache .ruff_cache build src/*.egg-info

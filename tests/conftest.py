@@ -126,7 +126,8 @@ def _empty_tables(engine: Engine) -> None:
             # A connection a failed test left inside a transaction must not block the next test for good.
             conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
         for table in reversed(metadata.sorted_tables):  # children before parents
-            conn.execute(table.delete())
+            if table.name != "revisions":  # the change counters the migration made stay (they only grow)
+                conn.execute(table.delete())
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal, TypedDict
 
@@ -31,6 +32,8 @@ class Settings(BaseSettings):
     api_token: str | None = None
     # Placement loop: how often pending workloads are retried when nothing wakes the loop.
     placement_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    # API worker processes of 'civicloud server' (the control loop has a process of its own beside them).
+    api_workers: int = Field(default=2, ge=1, le=64)
     # A host whose agent has not reported for this long takes no new workload.
     host_stale_after_s: float = Field(default=60.0, gt=0)
     join_token_ttl_s: int = Field(default=3600, gt=0, le=30 * 86400)
@@ -51,12 +54,24 @@ class Settings(BaseSettings):
     # HTTPS: the server's certificate chain and key (PEM). Set both to serve the API and the agent channel over TLS.
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
-    # Requests one API token may make per minute (a runaway script, a stolen token); 429 beyond.
-    token_requests_per_minute: int = Field(default=1200, ge=10, le=1_000_000)
+    # Requests one API token may make per minute (a runaway script, a stolen token); 429 beyond. The default lets an
+    # integrator's script make 500 a second, and stops a loop gone mad before it eats the server. A token's roles
+    # may have limits of their own: CIVICLOUD_ROLE_REQUESTS_PER_MINUTE='{"member_user": 6000, "auditor": 3000}';
+    # a token with several roles gets the most generous of them.
+    token_requests_per_minute: int = Field(default=30_000, ge=10, le=1_000_000)
+    role_requests_per_minute: dict[Literal["federation_admin", "auditor", "member_admin", "member_user",
+                                           "site_operator"], Annotated[int, Field(ge=10, le=1_000_000)]] = \
+        Field(default_factory=dict)
     # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs, comma-separated); none by default,
     # so that no caller can choose the address the audit log records and the login limit counts.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     sql_echo: bool = False
+
+    def requests_per_minute(self, roles: Iterable[str]) -> int:
+        """What an API token carrying ``roles`` may make a minute."""
+        limits: dict[str, int] = {str(role): n for role, n in self.role_requests_per_minute.items()}
+        default = self.token_requests_per_minute
+        return max((limits.get(r, default) for r in roles), default=default)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -173,9 +173,9 @@ def test_replicas_share_the_token_limit(replicas: Callable[[int], TestClient], e
     identity.bootstrap(SqlUnitOfWork(engine, clock), "admin", PASSWORD)
     token = ok(replicas(0).post(f"{API}/auth/tokens", json={"login": "admin", "password": PASSWORD}), 201)["token"]
     admin = {"Authorization": f"Bearer {token}"}
-    for n in range(2):  # the equivalent of CIVICLOUD_TOKEN_REQUESTS_PER_MINUTE=10 on both
+    for n in range(2):  # CIVICLOUD_TOKEN_REQUESTS_PER_MINUTE=10 on both
         app: FastAPI = replicas(n).app  # type: ignore[assignment]
-        app.state.token_limiter = RateLimiter(app.state.uow_factory, 10, 60.0, "too many requests with this API token")
+        app.state.settings = app.state.settings.model_copy(update={"token_requests_per_minute": 10})
     # Reads, and changes in the request's own transaction (committed, or refused with 4xx), all count.
     answers = [replicas(n).get(f"{API}/members", headers=admin).status_code for n in range(4)]
     answers += [replicas(n).post(f"{API}/members", headers=admin, json={
@@ -189,3 +189,23 @@ def test_replicas_share_the_token_limit(replicas: Callable[[int], TestClient], e
     assert "too many requests with this API token" in limited[1].text
     clock.advance(120)  # two windows later: the token may go on
     assert replicas(0).get(f"{API}/members", headers=admin).status_code == 200
+
+
+def test_a_tokens_limit_follows_its_roles(replicas: Callable[[int], TestClient], engine: Engine,
+                                          clock: FrozenClock) -> None:
+    """CIVICLOUD_ROLE_REQUESTS_PER_MINUTE='{"auditor": 12}': an auditor's token stops at 12 a minute, the
+    admin's goes on under the default (which lets an integrator's script make hundreds a second)."""
+    identity.bootstrap(SqlUnitOfWork(engine, clock), "admin", PASSWORD)
+    admin = {"Authorization": "Bearer " + ok(replicas(0).post(f"{API}/auth/tokens", json={
+        "login": "admin", "password": PASSWORD}), 201)["token"]}
+    ok(replicas(0).post(f"{API}/users", headers=admin, json={"login": "regulator", "password": PASSWORD,
+                                                             "roles": ["auditor"]}), 201)
+    auditor = {"Authorization": "Bearer " + ok(replicas(0).post(f"{API}/auth/tokens", json={
+        "login": "regulator", "password": PASSWORD}), 201)["token"]}
+    for n in range(2):
+        app: FastAPI = replicas(n).app  # type: ignore[assignment]
+        app.state.settings = app.state.settings.model_copy(update={"role_requests_per_minute": {"auditor": 12}})
+    assert Settings(role_requests_per_minute={"auditor": 12}).requests_per_minute(["auditor"]) == 12
+    assert Settings().requests_per_minute(["member_user"]) >= 100 * 60  # hundreds a second by default
+    assert [replicas(n).get(f"{API}/members", headers=auditor).status_code for n in range(13)] == [200] * 12 + [429]
+    assert [replicas(n).get(f"{API}/members", headers=admin).status_code for n in range(13)] == [200] * 13

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from fastapi import FastAPI
 
@@ -15,30 +16,37 @@ from civicloud.services.loops import PlacementLoop
 from civicloud.services.placement import PlacementSettings
 from civicloud.services.rate_limits import RateLimiter
 from civicloud.settings import Settings
-from civicloud.store import Engine, SqlUnitOfWork, make_engine
+from civicloud.store import Engine, SqlUnitOfWork, make_engine, wakeups
 
 API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, background: bool = True,
-               clock: Clock = system_clock, new_id: IdSource = random_ids) -> FastAPI:
+               clock: Clock = system_clock, new_id: IdSource = random_ids,
+               control_loop: Literal["thread", "process"] = "thread") -> FastAPI:
     """Build the app. ``background=False`` leaves the placement loop to the caller (tests). ``clock`` and
     ``new_id`` are the one notion of now and of new ids of everything the app does (``civicloud.clock``):
-    tests and the simulator pass a frozen or stepping clock."""
+    tests and the simulator pass a frozen or stepping clock. ``control_loop="process"``: the loop runs in a
+    process of its own (``civicloud server``), which the app's commits wake (``store.wakeups``)."""
     engine = engine or make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
 
     listeners: dict[str, Callable[[], None]] = {}
+    notify = control_loop == "process" and wakeups.uses_notify(engine)
 
     def uow_factory() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, clock, new_id, listeners)
+        return SqlUnitOfWork(engine, clock, new_id, listeners, notify=notify)
 
     placer = PlacementLoop(uow_factory, PlacementSettings.of(settings), interval_s=settings.placement_interval_s)
-    # What the services signal when they commit: room that may fit a pending workload wakes the control loop.
-    listeners[events.ROOM_CHANGED] = placer.wake
+    # What the services signal when they commit: room that may fit a pending workload wakes the control loop —
+    # this process's thread, or the loop's process (a NOTIFY in the transaction, or a datagram after it).
+    if control_loop == "thread":
+        listeners[events.ROOM_CHANGED] = placer.wake
+    elif not notify:
+        listeners[events.ROOM_CHANGED] = wakeups.LocalWaker(wakeups.socket_path(settings.data_dir))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if background:
+        if background and control_loop == "thread":
             placer.start()
         try:
             yield
@@ -85,6 +93,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
                            f"services/access.py: {', '.join(unruled)}")
 
     return app
+
+
+def worker_app() -> FastAPI:
+    """An API worker of ``civicloud server`` (uvicorn's factory): its settings from the environment, the control
+    loop in the server's own process."""
+    return create_app(Settings(), control_loop="process")
 
 
 def unguarded_routes(app: FastAPI) -> list[str]:

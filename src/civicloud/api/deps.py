@@ -65,7 +65,8 @@ def caller(request: Request, creds: Bearer) -> Principal:
             # count's transaction would otherwise wait for the write lock the request's holds.
             with outside_transaction():
                 principal = identity.authenticate(request.app.state.uow_factory(), secret)
-            request.app.state.token_limiter.check(f"token:{principal.token_id}")
+            request.app.state.token_limiter.check(f"token:{principal.token_id}", attempts=settings.requests_per_minute(
+                r.value for r in principal.roles))
         else:
             raise Unauthorized("this credential is not valid here; send 'Authorization: Bearer <API token>' "
                                "(get one with 'civicloud login')", code="civicloud.auth.unauthorized")

@@ -36,15 +36,16 @@ def server(
     port: Annotated[int | None, typer.Option(help="port to listen on (CIVICLOUD_BIND_PORT)")] = None,
     migrate: Annotated[bool, typer.Option("--migrate", help="apply database migrations before serving")] = False,
     data_dir: Annotated[Path | None, typer.Option(help="where civicloud.db lives (CIVICLOUD_DATA_DIR)")] = None,
+    workers: Annotated[int | None, typer.Option(help="API worker processes (CIVICLOUD_API_WORKERS, 2)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run the control plane: the REST API and the placement loop."""
+    """Run the control plane: the REST API (in worker processes) and the control loop (in its own)."""
     from civicloud.cli.serve import run_server
     from civicloud.settings import Settings
 
     setup_logging(verbose)
-    overrides: dict[str, Any] = {k: v for k, v in {"bind_host": host, "bind_port": port, "data_dir": data_dir}.items()
-                                 if v is not None}
+    overrides: dict[str, Any] = {k: v for k, v in {"bind_host": host, "bind_port": port, "data_dir": data_dir,
+                                                   "api_workers": workers}.items() if v is not None}
     run_server(Settings(**overrides), migrate=migrate)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,9 +19,13 @@ if TYPE_CHECKING:  # imported where used, so that the CLI starts without them
 
 
 def run_server(settings: Settings, *, migrate: bool) -> None:
+    """The control plane: the control loop in a process of its own, and the API served by
+    ``settings.api_workers`` uvicorn worker processes; stopped together by SIGTERM or Ctrl-C."""
+    import multiprocessing
+    import os
+
     import uvicorn
 
-    from civicloud.api import create_app
     from civicloud.store import is_up_to_date, make_engine, upgrade
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -31,8 +36,59 @@ def run_server(settings: Settings, *, migrate: bool) -> None:
         raise Conflict("the database schema is not up to date; run 'civicloud db upgrade' or start the server "
                        "with --migrate", code="civicloud.store.needs_migration")
     refuse_open_api(settings, engine)
-    uvicorn.run(create_app(settings, engine=engine), host=settings.bind_host, port=settings.bind_port,
-                log_level="info", proxy_headers=False, **settings.ssl_options())
+    engine.dispose()
+    # The workers read their settings from the environment (api.app.worker_app): what the command line gave too.
+    os.environ.update({"CIVICLOUD_DATA_DIR": str(settings.data_dir), "CIVICLOUD_BIND_HOST": settings.bind_host,
+                       "CIVICLOUD_BIND_PORT": str(settings.bind_port)})
+    loop = multiprocessing.get_context("spawn").Process(target=run_control_loop, args=(settings, os.getpid()),
+                                                        name="civicloud-control-loop")
+    loop.start()
+    try:
+        uvicorn.run("civicloud.api.app:worker_app", factory=True, workers=settings.api_workers,
+                    host=settings.bind_host, port=settings.bind_port, log_level="info", proxy_headers=False,
+                    **settings.ssl_options())
+    finally:
+        loop.terminate()  # SIGTERM: the loop finishes its pass and leaves
+        loop.join(30)
+        if loop.is_alive():
+            loop.kill()
+            loop.join(5)
+
+
+def run_control_loop(settings: Settings, parent: int) -> None:
+    """The control loop's process: reclaim, placement and the usage roll-up, woken by the API's commits
+    (``store.wakeups``: LISTEN/NOTIFY on PostgreSQL, a Unix socket on SQLite) or its interval; it leaves on
+    SIGTERM or SIGINT, or when the server that started it is gone."""
+    import logging
+    import os
+
+    from civicloud.domain import events
+    from civicloud.services.loops import PlacementLoop
+    from civicloud.services.placement import PlacementSettings
+    from civicloud.store import SqlUnitOfWork, make_engine, wakeups
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    engine = make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
+    listeners: dict[str, Callable[[], None]] = {}
+    loop = PlacementLoop(lambda: SqlUnitOfWork(engine, listeners=listeners), PlacementSettings.of(settings),
+                         interval_s=settings.placement_interval_s)
+    listeners[events.ROOM_CHANGED] = loop.wake  # its own commits (a release) wake it too
+    listener = wakeups.listener_for(engine, settings.data_dir, (events.ROOM_CHANGED,))
+
+    def wait(timeout: float) -> bool:
+        if os.getppid() != parent:  # the server was killed without a chance to stop this process
+            stop.set()
+            return True
+        return listener.wait(timeout)
+
+    try:
+        loop.run_forever(stop, wait)
+    finally:
+        listener.close()
+        engine.dispose()
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

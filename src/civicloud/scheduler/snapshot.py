@@ -194,7 +194,7 @@ def build_snapshot(hosts: Sequence[HostRow], sites: Sequence[SiteFacts], now: da
     site_of = np.array([site_index[h.site_id] for h in hosts], dtype=np.int64)
 
     today = now.date()
-    shares = [_share(s, now) for s in sites]
+    shares = [calendar_share(s, now) for s in sites]
     share = np.array([lent for lent, _ok in shares] or [0.0])
     calendar_ok = np.array([ok for _lent, ok in shares] or [True], dtype=bool)
     committed = np.array([s.offer.committed_percent / 100.0 for s in sites] or [0.0])
@@ -246,7 +246,7 @@ def build_snapshot(hosts: Sequence[HostRow], sites: Sequence[SiteFacts], now: da
     )
 
 
-def _share(site: SiteFacts, now: datetime) -> tuple[float, bool]:
+def calendar_share(site: SiteFacts, now: datetime) -> tuple[float, bool]:
     """The fraction a site lends now, and whether its calendar could be evaluated. One that cannot (its time
     zone missing from this machine's database, its holidays not to be looked up: the holidays library raises
     NotImplementedError for a subdivision it does not know) lends nothing rather than stopping placement for

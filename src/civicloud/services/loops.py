@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
 from civicloud.domain.metering import floor_hour
@@ -39,6 +40,8 @@ class PlacementLoop:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # run_once from a test and the thread never overlap
         self.last_reclaim = ReclaimOutcome()
+        # One context for the loop's life, shared by reclaim and placement: each pass re-reads what moved.
+        self.contexts = settings.context_cache()
         self._rolled_up_to: datetime | None = None  # the hour the usage roll-up last reached, from this process
 
     def wake(self) -> None:
@@ -46,8 +49,8 @@ class PlacementLoop:
 
     def run_once(self) -> list[PlacementOutcome]:
         with self._lock:
-            self.last_reclaim = reclaim_pass(self._uow_factory, self._settings)
-            placed = place_pending(self._uow_factory, self._settings)
+            self.last_reclaim = reclaim_pass(self._uow_factory, self._settings, self.contexts.context)
+            placed = place_pending(self._uow_factory, self._settings, contexts=self.contexts.context)
             now = self._clock()
             hour = floor_hour(now - self._settings.metering_grace)
             if hour != self._rolled_up_to:  # at most once per hour and process: an hour closed since
@@ -74,11 +77,28 @@ class PlacementLoop:
             self._wake.clear()
             if self._stop.is_set():
                 break
-            try:
-                for outcome in self.run_once():
-                    if outcome.placed:
-                        log.info("placed workload %s: %s", outcome.workload_id, outcome.message)
-            except CivicloudError as exc:
-                log.warning("placement pass failed (%s): %s", exc.code, exc.message)
-            except Exception:  # a bug must not stop placement for good
-                log.exception("placement pass crashed; retrying at the next tick")
+            self._pass()
+
+    def run_forever(self, stop: threading.Event, wait: Callable[[float], bool], slice_s: float = 0.5) -> None:
+        """The loop in a process of its own (``civicloud server``): a pass, then wait up to the interval for a
+        wake-up from another process (``wait``: ``store.wakeups``) or from this loop's own commits, in slices
+        of ``slice_s`` so that ``stop`` is seen soon; until ``stop`` is set."""
+        while not stop.is_set():
+            self._pass()
+            waited = 0.0
+            while not stop.is_set() and not self._wake.is_set() and waited < self._interval:
+                step = min(slice_s, self._interval - waited)
+                if wait(step):
+                    break
+                waited += step
+            self._wake.clear()
+
+    def _pass(self) -> None:
+        try:
+            for outcome in self.run_once():
+                if outcome.placed:
+                    log.info("placed workload %s: %s", outcome.workload_id, outcome.message)
+        except CivicloudError as exc:
+            log.warning("placement pass failed (%s): %s", exc.code, exc.message)
+        except Exception:  # a bug must not stop placement for good
+            log.exception("placement pass crashed; retrying at the next tick")

@@ -32,7 +32,7 @@ from civicloud.scheduler.planning import (
 )
 from civicloud.scheduler.profiles import profiles_with
 from civicloud.services._common import UowFactory, runtime_of
-from civicloud.services.snapshots import PlacementContext, load_context
+from civicloud.services.snapshots import ContextCache, PlacementContext, load_context
 from civicloud.settings import Settings
 from civicloud.store import UnitOfWork
 from civicloud.store.repositories import Claim
@@ -58,6 +58,10 @@ class PlacementSettings:
         """Everything a pass reads from the store, as these settings say to read it."""
         return load_context(uow, now, self.stale_after, self.default_carbon_g_per_kwh)
 
+    def context_cache(self) -> ContextCache:
+        """A cache of that context for a control loop: it re-reads only what moved (``ContextCache``)."""
+        return ContextCache(self.stale_after, self.default_carbon_g_per_kwh)
+
     @classmethod
     def of(cls, settings: Settings) -> PlacementSettings:
         return cls(stale_after=timedelta(seconds=settings.host_stale_after_s), retries=settings.claim_retries,
@@ -67,10 +71,12 @@ class PlacementSettings:
 
 
 BatchObserver = Callable[[float, int], None]
+ContextSource = Callable[[UnitOfWork, datetime], PlacementContext]  # settings.context, or a ContextCache's
 
 
 def place_pending(uow_factory: UowFactory, settings: PlacementSettings,
-                  observe: BatchObserver | None = None) -> list[PlacementOutcome]:
+                  observe: BatchObserver | None = None, contexts: ContextSource | None = None
+                  ) -> list[PlacementOutcome]:
     """Place every pending workload, oldest first, reading them ``settings.batch`` at a time.
 
     The whole queue is walked on every pass, so requests nothing can take now (a region without a
@@ -78,8 +84,10 @@ def place_pending(uow_factory: UowFactory, settings: PlacementSettings,
 
     ``observe(seconds, workloads)`` is called after each batch with its duration, from its first decision
     to its commit: the latency a workload of that batch saw (benchmarks and metrics use it). Now and new
-    ids are the units of work's (``runtime_of``)."""
+    ids are the units of work's (``runtime_of``). ``contexts`` reads the placement context (by default, all
+    of it from the store; the control loop passes its ``ContextCache``)."""
     clock, new_id = runtime_of(uow_factory)
+    contexts = contexts or settings.context
     outcomes: list[PlacementOutcome] = []
     ctx: PlacementContext | None = None
     after: tuple[datetime, str] | None = None
@@ -89,12 +97,12 @@ def place_pending(uow_factory: UowFactory, settings: PlacementSettings,
             if not page:
                 return outcomes
             if ctx is None:
-                ctx = settings.context(uow, clock())
+                ctx = contexts(uow, clock())
         after = (page[-1].created_at, page[-1].id)
         for start in range(0, len(page), settings.claim_batch):
             chunk = page[start:start + settings.claim_batch]
             began = time.perf_counter()
-            done, ctx = _place_batch(uow_factory, ctx, chunk, settings, clock, new_id)
+            done, ctx = _place_batch(uow_factory, ctx, chunk, settings, clock, new_id, contexts)
             if observe is not None:
                 observe(time.perf_counter() - began, len(chunk))
             outcomes += done
@@ -103,7 +111,8 @@ def place_pending(uow_factory: UowFactory, settings: PlacementSettings,
 
 
 def _place_batch(uow_factory: UowFactory, ctx: PlacementContext, chunk: list[Workload], settings: PlacementSettings,
-                 clock: Clock, new_id: IdSource) -> tuple[list[PlacementOutcome], PlacementContext]:
+                 clock: Clock, new_id: IdSource, contexts: ContextSource
+                 ) -> tuple[list[PlacementOutcome], PlacementContext]:
     """Plan the chunk on ``ctx``, apply the plan in one transaction; when any compare-and-swap misses, the
     hosts are read again and the chunk is planned and applied one workload at a time."""
     now = clock()
@@ -113,7 +122,7 @@ def _place_batch(uow_factory: UowFactory, ctx: PlacementContext, chunk: list[Wor
         if not committed:
             uow.rollback()
             log.debug("a batch of %d claims met a concurrent change; placing them one by one", len(plan.claims))
-            ctx = settings.context(uow, clock())
+            ctx = contexts(uow, clock())
     if committed:
         # Apart from the claims: explanations touch other workloads' rows, and taking those locks in the
         # claims' transaction could deadlock with another replica's batch.
@@ -121,7 +130,7 @@ def _place_batch(uow_factory: UowFactory, ctx: PlacementContext, chunk: list[Wor
         return list(plan.outcomes), plan.context
     outcomes = []
     for workload in chunk:
-        outcome, ctx = _place_one(uow_factory, ctx, workload, settings, clock, new_id)
+        outcome, ctx = _place_one(uow_factory, ctx, workload, settings, clock, new_id, contexts)
         outcomes.append(outcome)
     return outcomes, ctx
 
@@ -146,7 +155,7 @@ def _explain(uow_factory: UowFactory, plan: PlacementPlan) -> None:
 
 
 def _place_one(uow_factory: UowFactory, ctx: PlacementContext, workload: Workload, settings: PlacementSettings,
-               clock: Clock, new_id: IdSource) -> tuple[PlacementOutcome, PlacementContext]:
+               clock: Clock, new_id: IdSource, contexts: ContextSource) -> tuple[PlacementOutcome, PlacementContext]:
     for attempt in range(1, settings.retries + 1):
         now = clock()
         plan = plan_placements(ctx, [workload], settings.profiles, now)
@@ -163,7 +172,7 @@ def _place_one(uow_factory: UowFactory, ctx: PlacementContext, workload: Workloa
             if not uow.hosts.claim(claim.host_id, claim.seen_generation, claim.resources, workload.service_class):
                 log.debug("claim on %s lost (attempt %d); re-reading the hosts", claim.host_id, attempt)
                 uow.rollback()
-                ctx = settings.context(uow, clock())
+                ctx = contexts(uow, clock())
                 continue
             uow.allocations.add(Allocation(new_id(), workload.id, claim.host_id, claim.resources, now, None,
                                            workload.service_class))

@@ -52,22 +52,23 @@ class RateLimiter:
         self._swept: datetime | None = None  # the start of the last window this limiter swept in
         self._lock = threading.Lock()
 
-    def check(self, *keys: str) -> None:
-        """Count one check for every key, or raise ``RateLimited`` (429) and count nothing."""
+    def check(self, *keys: str, attempts: int | None = None) -> None:
+        """Count one check for every key, or raise ``RateLimited`` (429) and count nothing; ``attempts`` a
+        window instead of the limiter's own, for a caller whose limit depends on who it is."""
         with outside_transaction():
             uow = self.uow_factory()
             window = window_at(uow.clock(), self.window)
             self._sweep(window.start)
             with uow:
-                self.count(uow, window, keys)
+                self.count(uow, window, keys, attempts)
                 uow.commit()
 
-    def count(self, uow: UnitOfWork, window: Window, keys: Iterable[str]) -> None:
+    def count(self, uow: UnitOfWork, window: Window, keys: Iterable[str], attempts: int | None = None) -> None:
         """Count the check in ``uow`` (entered), or raise ``RateLimited``: leaving ``uow`` without commit then
         undoes the keys counted already."""
         for key in sorted({_stored(k) for k in keys}):
             previous = uow.rate_limits.count(key, window.previous)
-            room = allowance(self.attempts, previous, window)
+            room = allowance(attempts or self.attempts, previous, window)
             if uow.rate_limits.take(key, window.start, window.expires_at, room) is None:
                 raise RateLimited(f"{self.message}; wait {self.window:.0f} s", code="civicloud.auth.rate_limited")
 

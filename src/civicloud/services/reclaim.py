@@ -40,7 +40,7 @@ from civicloud.scheduler.planning import (
 from civicloud.scheduler.reclaim import host_deficits
 from civicloud.services._common import UowFactory, runtime_of
 from civicloud.services.allocations import release_allocation
-from civicloud.services.placement import PlacementSettings
+from civicloud.services.placement import ContextSource, PlacementSettings
 
 log = logging.getLogger(__name__)
 S = WorkloadState
@@ -53,17 +53,19 @@ class ReclaimOutcome:
     replaced: list[tuple[str, str]] = field(default_factory=list)  # (workload, new host)
 
 
-def reclaim_pass(uow_factory: UowFactory, settings: PlacementSettings) -> ReclaimOutcome:
+def reclaim_pass(uow_factory: UowFactory, settings: PlacementSettings,
+                 contexts: ContextSource | None = None) -> ReclaimOutcome:
     """Load the context and the harvest workloads on the hosts concerned, plan (``plan_reclaim``), apply;
     when a compare-and-swap misses (another replica evicted or placed first, an agent's report moved a
     workload on), load and plan again, at most ``settings.retries`` times; what is still left waits for the
-    next pass."""
+    next pass. ``contexts`` reads the placement context, as for ``place_pending``."""
     clock, new_id = runtime_of(uow_factory)
+    contexts = contexts or settings.context
     outcome = ReclaimOutcome()
     for _attempt in range(settings.retries):
         now = clock()
         with uow_factory() as uow:
-            ctx = settings.context(uow, now)
+            ctx = contexts(uow, now)
             evicting = uow.workloads.evicting()
             snap = ctx.snapshot
             short = {snap.host_ids[i] for i in np.flatnonzero(host_deficits(snap).any(axis=0))}

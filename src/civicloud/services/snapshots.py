@@ -6,18 +6,31 @@ live in ``scheduler.context``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
-from civicloud.domain import Host, Offer, Quota, Site, department_of, region_of
+from civicloud.domain import (
+    Agreement,
+    Host,
+    Member,
+    Offer,
+    Offering,
+    PlacementGroup,
+    Quota,
+    Site,
+    department_of,
+    region_of,
+)
 from civicloud.domain.members import agreements_in_force
 from civicloud.scheduler import HostRow, SiteFacts, Snapshot, build_snapshot
 from civicloud.scheduler.context import PlacementContext
+from civicloud.scheduler.snapshot import calendar_share
 from civicloud.services.sites import NO_OFFER, holidays_of
 from civicloud.store import UnitOfWork
 
-__all__ = ["PlacementContext", "effective_offers", "host_row", "load_context", "load_snapshot", "site_facts"]
+__all__ = ["ContextCache", "PlacementContext", "assemble_snapshot", "effective_offers", "host_row", "load_context",
+           "load_snapshot", "site_facts"]
 
 
 def site_facts(site: Site, offer: Offer, default_carbon: float) -> SiteFacts:
@@ -38,41 +51,152 @@ def host_row(host: Host) -> HostRow:
 def effective_offers(uow: UnitOfWork, sites: list[Site], hosts: list[Host]) -> tuple[dict[str, Offer],
                                                                                      dict[str, Offer]]:
     """(site id -> site's offer, host id -> the host's own offer where the lender set one)."""
-    offers = uow.offers.all()
+    return _split_offers(uow.offers.all(), sites, [(h.id, h.site_id) for h in hosts])
+
+
+def _split_offers(offers: Mapping[tuple[str, str | None], Offer], sites: Sequence[Site],
+                  hosts: Sequence[tuple[str, str]]) -> tuple[dict[str, Offer], dict[str, Offer]]:
     by_site = {s.id: offers.get((s.id, None), NO_OFFER) for s in sites}
-    by_host = {h.id: offers[(h.site_id, h.id)] for h in hosts if (h.site_id, h.id) in offers}
+    by_host = {host_id: offers[(site_id, host_id)] for host_id, site_id in hosts if (site_id, host_id) in offers}
     return by_site, by_host
 
 
 def load_snapshot(uow: UnitOfWork, now: datetime, stale_after: timedelta, default_carbon: float) -> Snapshot:
-    sites = uow.sites.list()
-    hosts = uow.hosts.list()
-    by_site, by_host = effective_offers(uow, sites, hosts)
+    rows = [host_row(h) for h in uow.hosts.list()]
+    return assemble_snapshot(uow.sites.list(), rows, uow.offers.all(), now, stale_after, default_carbon)
+
+
+def assemble_snapshot(sites: Sequence[Site], rows: Sequence[HostRow], offers: Mapping[tuple[str, str | None], Offer],
+                      now: datetime, stale_after: timedelta, default_carbon: float) -> Snapshot:
+    """The snapshot of these hosts (in this order) on these sites with these offers."""
+    by_site, by_host = _split_offers(offers, sites, [(r.id, r.site_id) for r in rows])
     facts = [site_facts(s, by_site[s.id], default_carbon) for s in sites]
-    rows = [host_row(h) for h in hosts]
+    rows = list(rows)
     if by_host:
         # A host with an offer of its own is seen by the scheduler as the one host of a copy of its site
         # carrying that offer; the copy's id is "<site id>#<host id>", and everything else is the site's.
         known = {f.id: f for f in facts}
-        for i, h in enumerate(hosts):
-            if h.id in by_host:
-                override = replace(known[h.site_id], id=f"{h.site_id}#{h.id}", offer=by_host[h.id])
+        for i, row in enumerate(rows):
+            if row.id in by_host:
+                override = replace(known[row.site_id], id=f"{row.site_id}#{row.id}", offer=by_host[row.id])
                 facts.append(override)
-                rows[i] = replace(rows[i], site_id=override.id)
+                rows[i] = replace(row, site_id=override.id)
     return build_snapshot(rows, facts, now, stale_after)
 
 
 def load_context(uow: UnitOfWork, now: datetime, stale_after: timedelta, default_carbon: float) -> PlacementContext:
+    """The whole context, read from the store: what a request reads (a resize), and the reference the
+    control loop's ``ContextCache`` is tested against."""
     snapshot = load_snapshot(uow, now, stale_after, default_carbon)
-    members = {m.id: m for m in uow.members.list()}
-    # The agreement in force governs (domain.members.agreements_in_force); one without quotas means no limit.
-    quotas: dict[str, Mapping[str, Quota]] = {
-        member_id: a.quotas for member_id, a in agreements_in_force(uow.agreements.all(), now.date()).items()}
-    # A borrower's location: the first of its sites that has coordinates.
-    location: dict[str, tuple[float, float]] = {}
-    for site in uow.sites.list():
-        if site.latitude is not None and site.longitude is not None:
-            location.setdefault(site.member_id, (site.latitude, site.longitude))
-    return PlacementContext(snapshot, members, {o.id: o for o in uow.offerings.list()},
-                            {g.id: g for g in uow.groups.list()}, uow.workloads.group_hosts(),
-                            uow.workloads.usage_by_member(), quotas, location)
+    catalogue = _Catalogue.read(uow)
+    return catalogue.context(snapshot, uow, now)
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    """What the operators change, rarely: members, agreements, sites, offers, offerings, placement groups."""
+
+    sites: list[Site]
+    offers: Mapping[tuple[str, str | None], Offer]
+    members: Mapping[str, Member]
+    agreements: list[Agreement]
+    offerings: Mapping[str, Offering]
+    groups: Mapping[str, PlacementGroup]
+    location: Mapping[str, tuple[float, float]]  # a borrower's: the first of its sites that has coordinates
+
+    @classmethod
+    def read(cls, uow: UnitOfWork) -> _Catalogue:
+        sites = uow.sites.list()
+        location: dict[str, tuple[float, float]] = {}
+        for site in sites:
+            if site.latitude is not None and site.longitude is not None:
+                location.setdefault(site.member_id, (site.latitude, site.longitude))
+        return cls(sites, uow.offers.all(), {m.id: m for m in uow.members.list()}, uow.agreements.all(),
+                   {o.id: o for o in uow.offerings.list()}, {g.id: g for g in uow.groups.list()}, location)
+
+    def context(self, snapshot: Snapshot, uow: UnitOfWork, now: datetime) -> PlacementContext:
+        # The agreement in force governs (domain.members.agreements_in_force); one without quotas means no limit.
+        quotas: dict[str, Mapping[str, Quota]] = {
+            member_id: a.quotas for member_id, a in agreements_in_force(self.agreements, now.date()).items()}
+        # What placements hold move with every claim: read each time (two aggregate queries).
+        return PlacementContext(snapshot, self.members, self.offerings, self.groups, uow.workloads.group_hosts(),
+                                uow.workloads.usage_by_member(), quotas, self.location)
+
+
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+class ContextCache:
+    """The control loop's placement context, kept from one pass to the next: what moved is read again.
+
+    Each call reads the hosts' revisions (one narrow query) and the catalogue's change counter
+    (``tables.revisions``), re-reads only the hosts whose revision moved (and everything the operators
+    change when the counter moved), and rebuilds the snapshot only when a host changed, a site's calendar
+    turned, a host went stale, or the day changed; otherwise the last snapshot serves again, at the new
+    instant. What placements hold is read every time. A revision read before a concurrent write can only
+    make a pass decide on what it would have read anyway: the claims' compare-and-swap on the host's
+    generation stays the guard against overbooking, and the next pass reads what moved.
+
+    Not thread-safe: one per control loop (``services.loops.PlacementLoop``)."""
+
+    def __init__(self, stale_after: timedelta, default_carbon: float) -> None:
+        self._stale_after = stale_after
+        self._carbon = default_carbon
+        self._revisions: dict[str, int] = {}
+        self._order: list[str] = []
+        self._rows: dict[str, HostRow] = {}
+        self._catalogue: _Catalogue | None = None
+        self._catalogue_revision: int | None = None
+        self._snapshot: Snapshot | None = None
+        self._calendars: tuple[SiteFacts, ...] = ()  # one site of each distinct calendar
+        self._shares: tuple[tuple[float, bool], ...] = ()  # theirs when the snapshot was built
+        self._stale_edge = _NEVER  # when a host fresh at the build goes stale
+        self.reads = 0  # hosts read again, over the cache's life (benchmarks and tests look)
+        self.rebuilds = 0  # snapshots built
+
+    def context(self, uow: UnitOfWork, now: datetime) -> PlacementContext:
+        dirty = False
+        revision = uow.revisions.get()
+        if self._catalogue is None or revision is None or revision != self._catalogue_revision:
+            self._catalogue, self._catalogue_revision, dirty = _Catalogue.read(uow), revision, True
+        revisions = uow.hosts.revisions()
+        order = [host_id for host_id, _ in revisions]
+        moved = [host_id for host_id, rev in revisions if self._revisions.get(host_id) != rev]
+        if moved:
+            self._rows.update((h.id, host_row(h)) for h in uow.hosts.get_many(moved))
+            self.reads += len(moved)
+            dirty = True
+        if order != self._order:
+            self._rows = {host_id: self._rows[host_id] for host_id in order if host_id in self._rows}
+            self._order, dirty = order, True
+        self._revisions = dict(revisions)
+        snapshot = self._snapshot
+        if dirty or snapshot is None or not self._still_valid(snapshot, now):
+            snapshot = self._build(now)
+        elif snapshot.now != now:
+            snapshot = replace(snapshot, now=now)
+        self._snapshot = snapshot
+        return self._catalogue.context(snapshot, uow, now)
+
+    def _still_valid(self, snapshot: Snapshot, now: datetime) -> bool:
+        return (snapshot.now <= now < self._stale_edge and now.date() == snapshot.now.date()
+                and tuple(calendar_share(f, now) for f in self._calendars) == self._shares)
+
+    def _build(self, now: datetime) -> Snapshot:
+        assert self._catalogue is not None
+        rows = [self._rows[host_id] for host_id in self._order if host_id in self._rows]
+        snapshot = assemble_snapshot(self._catalogue.sites, rows, self._catalogue.offers, now, self._stale_after,
+                                     self._carbon)
+        distinct: dict[tuple[Offer, str, str], SiteFacts] = {}
+        for f in snapshot.sites:
+            distinct.setdefault((f.offer, f.timezone, f.department), f)
+        self._calendars = tuple(distinct.values())
+        self._shares = tuple(calendar_share(f, now) for f in self._calendars)
+        cutoff = now - self._stale_after
+        fresh = [r.last_seen_at for r in rows if r.last_seen_at is not None and r.last_seen_at >= cutoff]
+        self._stale_edge = min(fresh) + self._stale_after + _TICK if fresh else _NEVER
+        self.rebuilds += 1
+        return snapshot
+
+
+_TICK = timedelta(microseconds=1)  # a host is fresh while last seen at or after now - stale_after

@@ -182,6 +182,9 @@ hosts = Table(
     Column("idle_watts", Float(), nullable=False, server_default=text("120")),
     Column("max_watts", Float(), nullable=False, server_default=text("350")),
     UniqueConstraint("site_id", "name", name="uq_hosts_site_id_name"),
+    # Moves with every write to the row (the generation moves only with its capacity): the control loop re-reads
+    # a host whose revision moved since its last pass, and keeps the others (services/snapshots.ContextCache).
+    Column("revision", Integer(), nullable=False, server_default=text("0")),
 )
 
 offerings = Table(
@@ -434,6 +437,14 @@ idempotency_keys = Table(
     Column("status", Integer(), nullable=True),  # NULL while the first request is still being handled
     Column("response", Text(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Change counters of what the control loop caches between passes: "catalogue" moves with every write to members,
+# agreements, sites and their certifications, offers, offerings and placement groups (operators' changes: rare).
+revisions = Table(
+    "revisions", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", BigInteger(), nullable=False),
 )
 
 # Rate limits (services/rate_limits.py): how many checks a key — "addr:<client address>", "login:<login>",

@@ -28,6 +28,7 @@ from civicloud.store.repositories import (
     PlacementGroupRepository,
     PriceBookRepository,
     RateLimitRepository,
+    RevisionRepository,
     SiteRepository,
     TokenRepository,
     UsageRecordRepository,
@@ -36,6 +37,7 @@ from civicloud.store.repositories import (
     WorkloadRepository,
 )
 from civicloud.store.transaction import after_commit, current_transaction
+from civicloud.store.wakeups import channel
 
 
 class UnitOfWork(Protocol):
@@ -59,6 +61,7 @@ class UnitOfWork(Protocol):
     users: UserRepository
     tokens: TokenRepository
     rate_limits: RateLimitRepository
+    revisions: RevisionRepository
     clock: Clock  # now, for everything done in this unit of work
     new_id: IdSource  # a new id
 
@@ -87,8 +90,9 @@ class SqlUnitOfWork:
     """
 
     def __init__(self, engine: Engine, clock: Clock = system_clock, new_id: IdSource = random_ids,
-                 listeners: Mapping[str, Callable[[], None]] | None = None) -> None:
+                 listeners: Mapping[str, Callable[[], None]] | None = None, *, notify: bool = False) -> None:
         self._engine = engine
+        self._notify = notify  # PostgreSQL: NOTIFY each signal in the transaction (store/wakeups.py)
         self.clock = clock
         self.new_id = new_id
         self._listeners = listeners or {}
@@ -131,6 +135,7 @@ class SqlUnitOfWork:
         self.users = UserRepository(conn)
         self.tokens = TokenRepository(conn)
         self.rate_limits = RateLimitRepository(conn)
+        self.revisions = RevisionRepository(conn)
         self._events = []
         self._signals = set()
         return self
@@ -154,6 +159,9 @@ class SqlUnitOfWork:
         assert self._conn is not None, "commit outside 'with uow:'"
         if self._events:
             self._write_events()
+        if self._notify and self._signals:  # delivered when, and only if, the whole transaction commits
+            for name in sorted(self._signals):
+                self._conn.exec_driver_sql(f'NOTIFY "{channel(name)}"')
         try:
             if self._savepoint is not None:
                 self._savepoint.commit()

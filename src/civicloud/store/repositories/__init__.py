@@ -1,5 +1,6 @@
 """Repositories: read and write domain objects through the unit of work's connection."""
 
+from civicloud.store.repositories._base import RevisionRepository
 from civicloud.store.repositories.audit import (
     AuditRepository,
     IdempotencyRepository,
@@ -32,7 +33,7 @@ __all__ = [
     "AuditRepository", "IdempotencyRepository", "StoredAnswer", "TokenRepository", "UserRepository",
     "BillingRepository", "GroupedUsage", "PriceBookRepository", "UsageRecordRepository",
     "AgreementRepository", "AllocationRepository", "Claim", "ClaimRepository", "CredentialRepository", "HostRepository",
-    "MemberRepository", "RateLimitRepository",
+    "MemberRepository", "RateLimitRepository", "RevisionRepository",
     "OfferRepository", "OfferingRepository", "PlacementGroupRepository", "SiteRepository",
     "UsageSampleRepository", "WorkloadRepository",
 ]

@@ -15,7 +15,7 @@ from civicloud.domain import (
     WorkloadState,
 )
 from civicloud.store import tables as t
-from civicloud.store.repositories._base import Repo, join_ints, split_ints, split_words
+from civicloud.store.repositories._base import Repo, bump_revision, join_ints, split_ints, split_words
 
 
 class OfferingRepository(Repo):
@@ -26,6 +26,7 @@ class OfferingRepository(Repo):
             memory_mib=res.memory_mib, disk_gib=res.disk_gib, gpus=res.gpus,
             service_class=offering.service_class.value, hds_activities=join_ints(offering.hds_activities),
             traits=",".join(sorted(offering.traits))))
+        bump_revision(self._conn)
 
     def get(self, offering_id: str) -> Offering | None:
         row = self._one(select(t.offerings).where(t.offerings.c.id == offering_id))
@@ -49,6 +50,7 @@ class PlacementGroupRepository(Repo):
         self._conn.execute(insert(t.placement_groups).values(
             id=group.id, member_id=group.member_id, name=group.name, policy=group.policy.value,
             created_at=group.created_at))
+        bump_revision(self._conn)
 
     def get(self, group_id: str) -> PlacementGroup | None:
         row = self._one(select(t.placement_groups).where(t.placement_groups.c.id == group_id))
@@ -76,7 +78,9 @@ class PlacementGroupRepository(Repo):
         self._conn.execute(update(t.workloads).where(and_(w.group_id == group_id,
                                                           w.state == WorkloadState.DELETED.value))
                            .values(group_id=None))
-        return self._conn.execute(delete(t.placement_groups).where(t.placement_groups.c.id == group_id)).rowcount == 1
+        deleted = self._conn.execute(delete(t.placement_groups).where(t.placement_groups.c.id == group_id)).rowcount
+        bump_revision(self._conn)
+        return deleted == 1
 
 
 def _group(r: Row[Any]) -> PlacementGroup:

@@ -19,6 +19,7 @@ from civicloud.domain import Resources, ServiceClass, WorkloadState
 from civicloud.domain.workloads import check_transition
 from civicloud.store import tables as t
 from civicloud.store.repositories._base import Repo
+from civicloud.store.repositories.hosts import update_hosts
 
 H, W = t.hosts.c, t.workloads.c
 
@@ -46,7 +47,7 @@ def _host_claim(guaranteed: bool) -> Update:
     if guaranteed:
         values |= {f"guaranteed_{r}": getattr(H, f"guaranteed_{r}") + bindparam(f"d_{r}")
                    for r in ("vcpus", "memory_mib", "disk_gib", "gpus")}
-    return (update(t.hosts).where(and_(H.id == bindparam("h_id"), H.generation == bindparam("h_gen")))
+    return (update_hosts(and_(H.id == bindparam("h_id"), H.generation == bindparam("h_gen")))
             .values(generation=H.generation + 1, **values))
 
 

@@ -14,6 +14,11 @@ from civicloud.store.repositories._base import Repo
 H = t.hosts.c
 
 
+def update_hosts(*where: Any) -> Any:
+    """Every write to a host's row goes through here: it moves the row's revision (``tables.hosts``)."""
+    return update(t.hosts).where(*where).values(revision=H.revision + 1)
+
+
 class HostRepository(Repo):
     def _select(self) -> Any:
         return (select(t.hosts).select_from(t.hosts.join(t.sites, H.site_id == t.sites.c.id))
@@ -22,6 +27,18 @@ class HostRepository(Repo):
     def get(self, host_id: str) -> Host | None:
         row = self._one(self._select().where(H.id == host_id))
         return _host(row) if row else None
+
+    def revisions(self) -> list[tuple[str, int]]:
+        """(id, revision) of every host, in the order ``list`` gives them."""
+        stmt = (select(H.id, H.revision).select_from(t.hosts.join(t.sites, H.site_id == t.sites.c.id))
+                .order_by(t.sites.c.name, H.name))
+        return [(str(r.id), int(r.revision)) for r in self._conn.execute(stmt)]
+
+    def get_many(self, host_ids: list[str]) -> list[Host]:
+        out: list[Host] = []
+        for start in range(0, len(host_ids), 500):  # bounded IN lists
+            out += [_host(r) for r in self._conn.execute(self._select().where(H.id.in_(host_ids[start:start + 500])))]
+        return out
 
     def list(self, site_id: str | None = None) -> list[Host]:
         stmt = self._select()
@@ -46,31 +63,31 @@ class HostRepository(Repo):
         # heartbeat does not: it would make every concurrent claim on the host lose for nothing.
         changed = (existing.vcpus, existing.memory_mib, existing.disk_gib, existing.gpus) != total.as_tuple()
         bump = {"generation": H.generation + 1} if changed else {}
-        self._conn.execute(update(t.hosts).where(H.id == existing.id).values(**values, **bump))
+        self._conn.execute(update_hosts(H.id == existing.id).values(**values, **bump))
         return str(existing.id)
 
     def claim(self, host_id: str, seen_generation: int, delta: Resources, service_class: ServiceClass) -> bool:
         """Add ``delta`` to the host's allocations if nobody changed the host since we read it."""
         result = self._conn.execute(
-            update(t.hosts).where(and_(H.id == host_id, H.generation == seen_generation))
+            update_hosts(and_(H.id == host_id, H.generation == seen_generation))
             .values(generation=H.generation + 1, **_deltas(delta, service_class, +1)))
         return result.rowcount == 1
 
     def release(self, host_id: str, delta: Resources, service_class: ServiceClass) -> None:
         """Give ``delta`` back; atomic, and bumps the generation so stale claims re-read."""
-        self._conn.execute(update(t.hosts).where(H.id == host_id)
+        self._conn.execute(update_hosts(H.id == host_id)
                            .values(generation=H.generation + 1, **_deltas(delta, service_class, -1)))
 
     def set_reserve(self, host_id: str, reserved: Resources, ratios: Ratios) -> bool:
         """The owner's reserve and the allocation ratios; bumps the generation (capacity changed)."""
-        result = self._conn.execute(update(t.hosts).where(H.id == host_id).values(
+        result = self._conn.execute(update_hosts(H.id == host_id).values(
             generation=H.generation + 1, reserved_vcpus=reserved.vcpus, reserved_memory_mib=reserved.memory_mib,
             reserved_disk_gib=reserved.disk_gib, reserved_gpus=reserved.gpus, cpu_ratio=ratios.cpu,
             ram_ratio=ratios.ram, disk_ratio=ratios.disk))
         return result.rowcount == 1
 
     def set_power(self, host_id: str, idle_watts: float, max_watts: float) -> bool:
-        result = self._conn.execute(update(t.hosts).where(H.id == host_id).values(idle_watts=idle_watts,
+        result = self._conn.execute(update_hosts(H.id == host_id).values(idle_watts=idle_watts,
                                                                                   max_watts=max_watts))
         return result.rowcount == 1
 

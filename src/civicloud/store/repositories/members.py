@@ -8,7 +8,7 @@ from sqlalchemy import Row, insert, select
 
 from civicloud.domain import Agreement, AgreementKind, Member, MemberCategory, Quota
 from civicloud.store import tables as t
-from civicloud.store.repositories._base import Repo
+from civicloud.store.repositories._base import Repo, bump_revision
 
 
 class MemberRepository(Repo):
@@ -16,6 +16,7 @@ class MemberRepository(Repo):
         self._conn.execute(insert(t.members).values(
             id=member.id, name=member.name, siren=member.siren, siret=member.siret,
             category=member.category.value, created_at=member.created_at))
+        bump_revision(self._conn)
 
     def get(self, member_id: str) -> Member | None:
         row = self._one(select(t.members).where(t.members.c.id == member_id))
@@ -39,6 +40,7 @@ class AgreementRepository(Repo):
         self._conn.execute(insert(t.agreements).values(
             id=agreement.id, member_id=agreement.member_id, kind=agreement.kind.value,
             valid_from=agreement.valid_from, valid_to=agreement.valid_to, quotas=quotas or None))
+        bump_revision(self._conn)
 
     def for_member(self, member_id: str) -> list[Agreement]:
         rows = self._conn.execute(select(t.agreements).where(t.agreements.c.member_id == member_id)

@@ -18,7 +18,8 @@ from civicloud.domain import (
     Window,
 )
 from civicloud.store import tables as t
-from civicloud.store.repositories._base import Repo, join_ints, split_ints
+from civicloud.store.repositories._base import Repo, bump_revision, join_ints, split_ints
+from civicloud.store.repositories.hosts import update_hosts
 
 
 class SiteRepository(Repo):
@@ -29,18 +30,21 @@ class SiteRepository(Repo):
             carbon_g_per_kwh=site.carbon_g_per_kwh, country=site.country))
         for cert_id, cert in zip(cert_ids, site.certifications, strict=True):
             self._add_cert(cert_id, site.id, cert)
+        bump_revision(self._conn)
 
     def set_certification(self, cert_id: str, site_id: str, cert: Certification) -> None:
         """Put ``cert`` in place of the site's certification of its kind, if it has one."""
         self._conn.execute(delete(t.certifications).where(and_(t.certifications.c.site_id == site_id,
                                                                t.certifications.c.kind == cert.kind.value)))
         self._add_cert(cert_id, site_id, cert)
+        bump_revision(self._conn)
 
     def _add_cert(self, cert_id: str, site_id: str, cert: Certification) -> None:
         self._conn.execute(insert(t.certifications).values(
             id=cert_id, site_id=site_id, kind=cert.kind.value, activities=join_ints(cert.activities),
             expires_on=cert.expires_on, valid_from=cert.valid_from, attested_at=cert.attested_at,
             attested_by=cert.attested_by, certificate_number=cert.certificate_number, issuer=cert.issuer))
+        bump_revision(self._conn)
 
     def get(self, site_id: str) -> Site | None:
         row = self._one(select(t.sites).where(t.sites.c.id == site_id))
@@ -108,7 +112,8 @@ class OfferRepository(Repo):
         # An offer is part of every affected host's capacity: bump their generations so that a claim
         # decided on the old offer fails its compare-and-swap and re-reads.
         target = t.hosts.c.site_id == site_id if host_id is None else t.hosts.c.id == host_id
-        self._conn.execute(update(t.hosts).where(target).values(generation=t.hosts.c.generation + 1))
+        self._conn.execute(update_hosts(target).values(generation=t.hosts.c.generation + 1))
+        bump_revision(self._conn)
 
     def get(self, site_id: str, host_id: str | None = None) -> tuple[Offer, datetime] | None:
         row = self._one(select(t.offers).where(and_(
