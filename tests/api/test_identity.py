@@ -123,9 +123,7 @@ def test_logins_are_rate_limited(client: TestClient, uow_factory) -> None:  # ty
 
 
 def test_an_api_token_is_rate_limited(client: TestClient, admin: dict[str, str], app) -> None:  # type: ignore[no-untyped-def]
-    from civicloud.services.rate_limits import RateLimiter
-
-    app.state.token_limiter = RateLimiter(app.state.uow_factory, 10, 60.0, "too many requests with this API token")
+    app.state.settings = app.state.settings.model_copy(update={"token_requests_per_minute": 10})
     answers = [client.get(f"{API}/members", headers=admin).status_code for _ in range(12)]
     assert answers[:10] == [200] * 10 and answers[10:] == [429, 429]
     assert "too many requests with this API token" in client.get(f"{API}/members", headers=admin).text

@@ -226,7 +226,7 @@ def authorize(store: Store | None, principal: Principal, operation: str, target:
     if scope is not None and rule.target is not None:
         assert store is not None, f"{operation} acts on a {rule.target}: its owner is looked up in the store"
         ref = target or ""
-        if _owner(_unit(store), rule.target, ref, scope) != scope:
+        if _owner(_unit(store).reader(), rule.target, ref, scope) != scope:
             raise NotFound.of(_NOT_FOUND_AREA[rule.target], ref)  # another member's: as if it did not exist
     return Grant(principal, operation, target, _SEAL)
 
@@ -286,6 +286,14 @@ def own_member(uow: UnitOfWork, principal: Principal | Grant, ref: str | None) -
     if ref is not None and _owner(uow, "member_id", ref) != scope:
         raise NotFound.of("member", ref)
     return scope
+
+
+def require_own(caller: Principal | Grant, member_id: str | None, ref: str | None) -> None:
+    """``require_own_member`` for a member the service has already read (``member_id``: the one ``ref`` named,
+    None for none): no second look-up."""
+    scope = member_scope(principal_of(caller))
+    if scope is not None and member_id != scope:
+        raise NotFound.of("member", ref or "")
 
 
 def require_own_member(uow: UnitOfWork, principal: Principal | Grant, ref: str | None) -> None:

@@ -32,7 +32,7 @@ def create_offering(uow: UnitOfWork, caller: Caller, cmd: OfferingCreate) -> Off
 
 
 def require_offering(uow: UnitOfWork, ref: str) -> Offering:
-    offering = uow.offerings.get(ref) or uow.offerings.get_by_name(ref)
+    offering = uow.offerings.by_ref(ref)
     if offering is None:
         raise NotFound.of("offering", ref)
     return offering

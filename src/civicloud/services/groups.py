@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from civicloud.domain import PlacementGroup
 from civicloud.errors import Conflict, NotFound
-from civicloud.services.access import Caller, operation, own_member, require_own_member
+from civicloud.services.access import Caller, operation, own_member, require_own
 from civicloud.services.members import require_member
 from civicloud.store import UnitOfWork
 from civicloud.wire import PlacementGroupCreate
@@ -12,9 +12,9 @@ from civicloud.wire import PlacementGroupCreate
 
 @operation("groups.create")
 def create_group(uow: UnitOfWork, caller: Caller, cmd: PlacementGroupCreate) -> PlacementGroup:
-    require_own_member(uow, caller, cmd.member_id)
     with uow:
         member = require_member(uow, cmd.member_id)
+        require_own(caller, member.id, cmd.member_id)
         if uow.groups.get_by_name(member.id, cmd.name) is not None:
             raise Conflict(f"{member.name} already has a placement group named {cmd.name!r}",
                            code="civicloud.placement_group.name_taken")

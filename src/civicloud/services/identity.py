@@ -19,7 +19,7 @@ from civicloud.domain.identity import (
 )
 from civicloud.domain.secrets import SecretKind, new_secret
 from civicloud.errors import Conflict, Forbidden, NotFound, Unauthorized
-from civicloud.services.access import Caller, operation, principal_of, require_own_member, scope_of
+from civicloud.services.access import Caller, operation, principal_of, require_own, scope_of
 from civicloud.services.members import require_member
 from civicloud.store import UnitOfWork
 from civicloud.wire import TokenCreate, UserCreate
@@ -59,9 +59,9 @@ def bootstrap(uow: UnitOfWork, login: str, password: str) -> User:
 
 @operation("users.create")
 def create_user(uow: UnitOfWork, caller: Caller, cmd: UserCreate) -> User:
-    require_own_member(uow, caller, cmd.member_id)
     with uow:
         member_id = require_member(uow, cmd.member_id).id if cmd.member_id else None
+        require_own(caller, member_id, cmd.member_id)
         user = _new_user(uow, cmd.login, cmd.password.get_secret_value(), frozenset(cmd.roles), member_id)
         uow.commit()
     return user
@@ -111,11 +111,11 @@ def issue_token(uow: UnitOfWork, cmd: TokenCreate) -> tuple[ApiToken, str]:
 def authenticate(uow: UnitOfWork, secret: str) -> Principal:
     now = uow.clock()
     with uow:
-        token = uow.tokens.by_secret_hash(secret_hash(secret))
+        found = uow.tokens.with_user(secret_hash(secret))
+        token, user = found if found is not None else (None, None)
         if token is None or not token.usable(now):
             raise Unauthorized("this API token is unknown, revoked or expired; get a new one with 'civicloud login'",
                                code="civicloud.auth.invalid_token")
-        user = uow.users.get(token.user_id)
         if user is None or user.disabled_at is not None:
             raise Unauthorized("this API token's user is disabled", code="civicloud.auth.invalid_token")
         if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):

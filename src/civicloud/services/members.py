@@ -38,7 +38,7 @@ def get_member(uow: UnitOfWork, caller: Caller, member_id: str) -> Member:
 
 def require_member(uow: UnitOfWork, ref: str) -> Member:
     """A member by id, or by its exact name (what people type in the CLI)."""
-    member = uow.members.get(ref) or uow.members.get_by_name(ref)
+    member = uow.members.by_ref(ref)
     if member is None:
         raise NotFound.of("member", ref)
     return member

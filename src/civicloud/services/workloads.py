@@ -20,7 +20,7 @@ from civicloud.domain.events import ROOM_CHANGED
 from civicloud.domain.members import agreements_in_force, quota_breach
 from civicloud.errors import ConcurrentUpdate, Conflict, NotFound
 from civicloud.scheduler.planning import plan_resize
-from civicloud.services.access import Caller, operation, own_member, require_own_member
+from civicloud.services.access import Caller, operation, own_member, require_own
 from civicloud.services.allocations import release_allocation
 from civicloud.services.catalogue import require_offering
 from civicloud.services.groups import require_group
@@ -34,10 +34,10 @@ S = WorkloadState
 
 @operation("workloads.create")
 def create_workload(uow: UnitOfWork, caller: Caller, cmd: WorkloadCreate) -> Workload:
-    require_own_member(uow, caller, cmd.member_id)
     now = uow.clock()
     with uow:
         member = require_member(uow, cmd.member_id)
+        require_own(caller, member.id, cmd.member_id)
         offering = require_offering(uow, cmd.offering_id)
         if uow.workloads.name_taken(member.id, cmd.name):
             raise Conflict(f"{member.name} already has a workload named {cmd.name!r}; choose another name "
@@ -93,8 +93,8 @@ def require_workload(uow: UnitOfWork, workload_id: str) -> Workload:
 
 @operation("workloads.get")
 def get_workload(uow: UnitOfWork, caller: Caller, workload_id: str) -> Workload:
-    with uow:
-        return require_workload(uow, workload_id)
+    with uow.reader() as reader:
+        return require_workload(reader, workload_id)
 
 
 @operation("workloads.list")
@@ -124,19 +124,12 @@ class Whereabouts:
 def whereabouts(uow: UnitOfWork, host_ids: Iterable[str | None]) -> dict[str, Whereabouts]:
     """The whereabouts of each of these hosts (unknown ones left out)."""
     out: dict[str, Whereabouts] = {}
-    with uow:
-        sites: dict[str, tuple[str, str, str]] = {}
-        for host_id in {h for h in host_ids if h}:
-            host = uow.hosts.get(host_id)
-            if host is None:
-                continue
-            if host.site_id not in sites:
-                site = uow.sites.get(host.site_id)
-                member = uow.members.get(site.member_id) if site else None
-                if site is None or member is None:
-                    continue
-                sites[host.site_id] = (site.name, member.id, member.name)
-            out[host_id] = Whereabouts(host_id, host.site_id, *sites[host.site_id])
+    placed = {h for h in host_ids if h}
+    if not placed:  # none placed: nothing to read
+        return out
+    with uow.reader() as reader:
+        for host_id, site_id, site_name, lender_id, lender_name in reader.hosts.whereabouts(sorted(placed)):
+            out[host_id] = Whereabouts(host_id, site_id, site_name, lender_id, lender_name)
     return out
 
 

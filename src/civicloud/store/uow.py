@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, Engine, NestedTransaction
+from sqlalchemy import Connection, Engine, NestedTransaction, Select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 
@@ -66,6 +66,7 @@ class UnitOfWork(Protocol):
     new_id: IdSource  # a new id
 
     def emit(self, *events: DomainEvent) -> None: ...
+    def reader(self) -> UnitOfWork: ...
     def signal(self, name: str) -> None: ...
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -90,8 +91,13 @@ class SqlUnitOfWork:
     """
 
     def __init__(self, engine: Engine, clock: Clock = system_clock, new_id: IdSource = random_ids,
-                 listeners: Mapping[str, Callable[[], None]] | None = None, *, notify: bool = False) -> None:
+                 listeners: Mapping[str, Callable[[], None]] | None = None, *, notify: bool = False,
+                 readonly: bool = False) -> None:
         self._engine = engine
+        self._readonly = readonly  # reads only: inside a request's transaction, no savepoint of its own
+        self._shared = False  # inside a request's transaction (``store.transaction``)
+        self._raw: Connection | None = None  # the request's connection then
+        self._pending = False  # its savepoint is yet to be taken, at the block's first write
         self._notify = notify  # PostgreSQL: NOTIFY each signal in the transaction (store/wakeups.py)
         self.clock = clock
         self.new_id = new_id
@@ -104,9 +110,13 @@ class SqlUnitOfWork:
     def __enter__(self) -> SqlUnitOfWork:
         shared = current_transaction(self._engine)
         try:
+            self._shared = shared is not None
             if shared is not None:
                 conn = shared.connection()
-                self._savepoint = conn.begin_nested()
+                self._raw = conn
+                self._savepoint = None
+                self._pending = not self._readonly  # the savepoint is taken at the block's first write
+                conn = cast(Connection, _InRequest(conn, self))
             else:
                 conn = self._engine.connect()
                 conn.begin()
@@ -155,17 +165,33 @@ class SqlUnitOfWork:
         now = self.clock()
         self.audit.chain([event.entry(now) for event in events])
 
+    def reader(self) -> SqlUnitOfWork:
+        """A unit of work for reads alone, on the same store, clock and ids: inside a request's transaction it
+        takes no savepoint (two statements saved), and it never commits."""
+        return SqlUnitOfWork(self._engine, self.clock, self.new_id, readonly=True)
+
+    def _take_savepoint(self) -> None:
+        """Inside a request's transaction: the block's first write (or nested transaction) takes the savepoint
+        that undoes the block's work alone; a block that only reads takes none."""
+        if self._pending:
+            assert self._raw is not None
+            self._pending = False
+            self._savepoint = self._raw.begin_nested()
+
     def commit(self) -> None:
         assert self._conn is not None, "commit outside 'with uow:'"
+        assert not self._readonly, "a reader does not commit"
         if self._events:
             self._write_events()
         if self._notify and self._signals:  # delivered when, and only if, the whole transaction commits
             for name in sorted(self._signals):
                 self._conn.exec_driver_sql(f'NOTIFY "{channel(name)}"')
         try:
-            if self._savepoint is not None:
-                self._savepoint.commit()
-                self._savepoint = self._conn.begin_nested()  # what follows in the block is undone on its own
+            if self._shared:
+                if self._savepoint is not None:
+                    self._savepoint.commit()
+                # What follows in the block takes a savepoint of its own at its first write.
+                self._savepoint, self._pending = None, True
             else:
                 self._conn.commit()
         except IntegrityError as exc:
@@ -179,11 +205,10 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         self._events = []
         self._signals = set()
-        if self._savepoint is not None:
-            if self._savepoint.is_active:
+        if self._shared:
+            if self._savepoint is not None and self._savepoint.is_active:
                 self._savepoint.rollback()
-            assert self._conn is not None
-            self._savepoint = self._conn.begin_nested()
+            self._savepoint, self._pending = None, not self._readonly
         elif self._conn is not None and self._conn.in_transaction():
             self._conn.rollback()
 
@@ -193,8 +218,8 @@ class SqlUnitOfWork:
         savepoint, self._savepoint = self._savepoint, None
         if conn is None:
             return
-        if savepoint is not None:  # the request's transaction goes on; only this block's work is undone
-            if savepoint.is_active:
+        if self._shared:  # the request's transaction goes on; only this block's work is undone
+            if savepoint is not None and savepoint.is_active:
                 savepoint.rollback()
         else:
             try:
@@ -217,3 +242,33 @@ class SqlUnitOfWork:
 def _conflict(exc: IntegrityError) -> Conflict:
     return Conflict("this conflicts with something that already exists (a name or id must be unique)",
                     code="civicloud.store.conflict")
+
+
+class _InRequest:
+    """The request's connection as a unit of work inside it uses it: a write (anything but a SELECT, a nested
+    transaction, the driver's connection) first takes the unit's savepoint (``SqlUnitOfWork._take_savepoint``)."""
+
+    def __init__(self, conn: Connection, uow: SqlUnitOfWork) -> None:
+        self._c = conn
+        self._uow = uow
+
+    def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(statement, Select):
+            self._uow._take_savepoint()
+        return self._c.execute(statement, *args, **kwargs)
+
+    def exec_driver_sql(self, statement: str, *args: Any, **kwargs: Any) -> Any:
+        self._uow._take_savepoint()
+        return self._c.exec_driver_sql(statement, *args, **kwargs)
+
+    def begin_nested(self) -> NestedTransaction:
+        self._uow._take_savepoint()
+        return self._c.begin_nested()
+
+    @property
+    def connection(self) -> Any:
+        self._uow._take_savepoint()
+        return self._c.connection
+
+    def __getattr__(self, name: str) -> Any:  # dialect, in_transaction, …: read-only
+        return getattr(self._c, name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select, update
+from sqlalchemy import Row, and_, case, delete, func, insert, or_, select, update
 
 from civicloud.domain import (
     GroupPolicy,
@@ -34,6 +34,13 @@ class OfferingRepository(Repo):
 
     def get_by_name(self, name: str) -> Offering | None:
         row = self._one(select(t.offerings).where(t.offerings.c.name == name))
+        return _offering(row) if row else None
+
+    def by_ref(self, ref: str) -> Offering | None:
+        """The offering whose id is ``ref``, else the one so named: one query."""
+        o = t.offerings.c
+        row = self._one(select(t.offerings).where(or_(o.id == ref, o.name == ref))
+                        .order_by(case((o.id == ref, 0), else_=1)).limit(1))
         return _offering(row) if row else None
 
     def list(self) -> list[Offering]:

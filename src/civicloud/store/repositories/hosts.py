@@ -34,6 +34,16 @@ class HostRepository(Repo):
                 .order_by(t.sites.c.name, H.name))
         return [(str(r.id), int(r.revision)) for r in self._conn.execute(stmt)]
 
+    def whereabouts(self, host_ids: list[str]) -> list[tuple[str, str, str, str, str]]:
+        """(host id, site id, site name, lending member's id, its name) of each known host of ``host_ids``."""
+        if not host_ids:
+            return []
+        s, m = t.sites.c, t.members.c
+        stmt = (select(H.id, s.id.label("site_id"), s.name, m.id.label("member_id"), m.name.label("member_name"))
+                .select_from(t.hosts.join(t.sites, H.site_id == s.id).join(t.members, s.member_id == m.id))
+                .where(H.id.in_(host_ids[:1000])))
+        return [(r.id, r.site_id, r.name, r.member_id, r.member_name) for r in self._conn.execute(stmt)]
+
     def get_many(self, host_ids: list[str]) -> list[Host]:
         out: list[Host] = []
         for start in range(0, len(host_ids), 500):  # bounded IN lists

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, case, insert, or_, select
 
 from civicloud.domain import Agreement, AgreementKind, Member, MemberCategory, Quota
 from civicloud.store import tables as t
@@ -24,6 +24,13 @@ class MemberRepository(Repo):
 
     def get_by_name(self, name: str) -> Member | None:
         row = self._one(select(t.members).where(t.members.c.name == name))
+        return _member(row) if row else None
+
+    def by_ref(self, ref: str) -> Member | None:
+        """The member whose id is ``ref``, else the one so named: one query."""
+        m = t.members.c
+        row = self._one(select(t.members).where(or_(m.id == ref, m.name == ref))
+                        .order_by(case((m.id == ref, 0), else_=1)).limit(1))
         return _member(row) if row else None
 
     def list(self) -> list[Member]:
