@@ -53,6 +53,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/billing.py
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/control_loop.py --hosts 500 5000
+	$(BIN)/python bench/api_placement.py --hosts 5000 --requests 2000 --clients 1 4
+	$(BIN)/python bench/idle_server.py --hosts 5000 --seconds 60
 
 clean:
 	rm -rf $(VENV) .pytest_cache .import_linter_cache .mypy_cache .ruff_cache build src/*.egg-info

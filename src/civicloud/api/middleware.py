@@ -281,8 +281,8 @@ class RequestTransaction:
         with tx.current():
             state = scope.get("state") or {}
             claimed: tuple[str, str] | None = state.get("idempotency")  # (principal, key): deps.require_operator
-            if claimed is not None:
-                with SqlUnitOfWork(self.engine, self.clock, self.new_id) as uow:
+            if claimed is not None:  # the request's last writes: no savepoint (a failure rolls back it all)
+                with SqlUnitOfWork(self.engine, self.clock, self.new_id, savepoint=False) as uow:
                     uow.idempotency.answer(*claimed, status, idempotency.stored_answer(body))
                     uow.commit()
             if _audited(scope, status):
@@ -323,7 +323,8 @@ class RequestTransaction:
                           _printable(target)[:500], status, _printable(client[0] if client else "")[:64])
 
     def _append(self, entry: AuditEntry) -> None:
-        """Chain the entry after the head, in the current transaction or one of its own."""
-        with SqlUnitOfWork(self.engine, self.clock, self.new_id) as uow:
+        """Chain the entry after the head, in the current transaction (its last write: no savepoint) or one of
+        its own."""
+        with SqlUnitOfWork(self.engine, self.clock, self.new_id, savepoint=False) as uow:
             uow.audit.chain([entry])
             uow.commit()

@@ -92,9 +92,12 @@ class SqlUnitOfWork:
 
     def __init__(self, engine: Engine, clock: Clock = system_clock, new_id: IdSource = random_ids,
                  listeners: Mapping[str, Callable[[], None]] | None = None, *, notify: bool = False,
-                 readonly: bool = False) -> None:
+                 readonly: bool = False, savepoint: bool = True) -> None:
         self._engine = engine
         self._readonly = readonly  # reads only: inside a request's transaction, no savepoint of its own
+        # False: inside a request's transaction, writes that need no undoing of their own — the request's last
+        # ones (its audit entry, its idempotent answer): if they fail, the whole transaction is rolled back.
+        self._own_savepoint = savepoint and not readonly
         self._shared = False  # inside a request's transaction (``store.transaction``)
         self._raw: Connection | None = None  # the request's connection then
         self._pending = False  # its savepoint is yet to be taken, at the block's first write
@@ -115,7 +118,7 @@ class SqlUnitOfWork:
                 conn = shared.connection()
                 self._raw = conn
                 self._savepoint = None
-                self._pending = not self._readonly  # the savepoint is taken at the block's first write
+                self._pending = self._own_savepoint  # the savepoint is taken at the block's first write
                 conn = cast(Connection, _InRequest(conn, self))
             else:
                 conn = self._engine.connect()
@@ -191,7 +194,7 @@ class SqlUnitOfWork:
                 if self._savepoint is not None:
                     self._savepoint.commit()
                 # What follows in the block takes a savepoint of its own at its first write.
-                self._savepoint, self._pending = None, True
+                self._savepoint, self._pending = None, self._own_savepoint
             else:
                 self._conn.commit()
         except IntegrityError as exc:
@@ -208,7 +211,7 @@ class SqlUnitOfWork:
         if self._shared:
             if self._savepoint is not None and self._savepoint.is_active:
                 self._savepoint.rollback()
-            self._savepoint, self._pending = None, not self._readonly
+            self._savepoint, self._pending = None, self._own_savepoint
         elif self._conn is not None and self._conn.in_transaction():
             self._conn.rollback()
 
