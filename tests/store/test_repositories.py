@@ -764,3 +764,39 @@ def test_site_credentials(uow_factory: Uows, scene: Scene) -> None:
     with pytest.raises(Conflict), uow_factory() as uow:
         uow.credentials.add_site_credential(new_id(), scene.site, "e" * 64, "copycat", NOW)
         uow.commit()
+
+
+def test_two_first_roll_ups_at_once_make_one_watermark(engine: Engine) -> None:
+    """Two replicas' first roll-up: both find no watermark, both make it; one does, the other learns it lost
+    (it used to fail on the primary key when both checked before either committed)."""
+    import threading
+
+    from civicloud.store import SqlUnitOfWork
+
+    until = NOW.replace(minute=0, second=0, microsecond=0)
+    first = SqlUnitOfWork(engine)
+    results: list[bool | BaseException] = []
+    with first as uow:
+        assert uow.usage_records.rolled_up_until() is None
+        assert uow.usage_records.advance(None, until)
+
+        def other() -> None:
+            try:
+                with SqlUnitOfWork(engine) as second:
+                    won = second.usage_records.advance(None, until)  # waits for the first on PostgreSQL
+                    second.commit()
+                    results.append(won)
+            except BaseException as exc:  # noqa: BLE001  # reported below
+                results.append(exc)
+
+        thread = threading.Thread(target=other)
+        if engine.dialect.name == "postgresql":  # SQLite's writers wait for each other's BEGIN IMMEDIATE
+            thread.start()
+            thread.join(0.5)
+        uow.commit()
+    if not thread.is_alive() and not results:
+        thread.start()
+    thread.join(30)
+    assert results == [False]
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.usage_records.rolled_up_until() == until

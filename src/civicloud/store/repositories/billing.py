@@ -91,12 +91,12 @@ class UsageRecordRepository(Repo):
 
     def advance(self, seen: datetime | None, until: datetime) -> bool:
         """Move the watermark from ``seen`` to ``until`` (compare-and-swap: one replica rolls an hour up)."""
-        if seen is None:
-            existing = self.rolled_up_until()
-            if existing is not None:
-                return False
-            self._conn.execute(insert(t.metering_state).values(id=1, rolled_up_until=until))
-            return True
+        if seen is None:  # the first roll-up: two replicas may both try, one row is made
+            dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+            made = self._conn.execute(dialect.insert(t.metering_state).values(id=1, rolled_up_until=until)
+                                      .on_conflict_do_nothing(index_elements=["id"])
+                                      .returning(t.metering_state.c.id))
+            return made.first() is not None
         result = self._conn.execute(update(t.metering_state).where(and_(
             t.metering_state.c.id == 1, t.metering_state.c.rolled_up_until == seen)).values(rolled_up_until=until))
         return result.rowcount == 1
