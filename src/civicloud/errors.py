@@ -87,3 +87,8 @@ class Forbidden(CivicloudError):
 class RateLimited(CivicloudError):
     code = "civicloud.auth.rate_limited"
     kind = ErrorKind.RATE_LIMITED
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None,
+                 retry_after_s: int | None = None) -> None:
+        super().__init__(message, code=code, field=field)
+        self.retry_after_s = retry_after_s  # when one more is admitted (the answer's Retry-After)

@@ -48,7 +48,8 @@ def admitted(limiter: RateLimiter, *keys: str) -> bool:
     try:
         limiter.check(*keys)
     except RateLimited as exc:
-        assert exc.code == "civicloud.auth.rate_limited" and exc.message == "too many; wait 60 s"
+        assert exc.code == "civicloud.auth.rate_limited" and exc.retry_after_s is not None
+        assert exc.message == f"too many; retry in {exc.retry_after_s} s" and 1 <= exc.retry_after_s <= 120
         return False
     return True
 

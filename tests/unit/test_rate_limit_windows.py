@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from civicloud.domain.rate_limits import allowance, window_at
+from civicloud.domain.rate_limits import allowance, wait_us, window_at
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)  # a minute's first instant
 
@@ -48,3 +48,32 @@ def test_never_more_than_the_limit_in_a_fixed_window_nor_twice_it_in_any_sliding
     for i, first in enumerate(admitted):  # every sliding minute
         in_minute = sum(1 for later in admitted[i:] if later - first < 60)
         assert in_minute <= 2 * limit
+
+
+def _admits(limit: int, previous: int, current: int, start: datetime, length_s: float, at: datetime) -> bool:
+    """Would a check at ``at`` pass, the counts being those of the window starting at ``start`` and the one
+    before (nothing else counted meanwhile)?"""
+    w = window_at(at, length_s)
+    if w.start == start:
+        return allowance(limit, previous, w) >= current + 1
+    if w.previous == start:
+        return allowance(limit, current, w) >= 1
+    assert w.previous > start, "later than the refusal"
+    return allowance(limit, 0, w) >= 1  # two windows on: nothing counted in the one before
+
+
+def test_the_wait_a_refusal_announces_is_exact_to_the_microsecond() -> None:
+    rng = random.Random(3)
+    length_s = 60.0
+    for _ in range(3000):
+        limit = rng.randint(1, 50)
+        previous = rng.randint(0, 2 * limit)
+        now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC) + timedelta(microseconds=rng.randint(0, 120_000_000))
+        w = window_at(now, length_s)
+        current = max(0, min(limit, allowance(limit, previous, w)))  # as full as the check found it
+        wait = wait_us(limit, previous, current, w)
+        assert 0 <= wait <= 2 * 60_000_000
+        then = now + timedelta(microseconds=wait)
+        assert _admits(limit, previous, current, w.start, length_s, then), (limit, previous, current, wait)
+        if wait > 0:
+            assert not _admits(limit, previous, current, w.start, length_s, then - timedelta(microseconds=1))

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civicloud.api.idempotency import Replay
 from civicloud.error_codes import STATUS
-from civicloud.errors import CivicloudError
+from civicloud.errors import CivicloudError, RateLimited
 from civicloud.wire import ErrorBody
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ def install(app: FastAPI) -> None:
         if status >= 500:
             log.error("%s: %s", exc.code, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, RateLimited) and exc.retry_after_s is not None:
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return error_json(status, exc.code, exc.message, exc.field, headers)
 
     @app.exception_handler(RequestValidationError)

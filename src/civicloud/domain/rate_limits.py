@@ -53,3 +53,18 @@ def allowance(limit: int, previous_count: int, window: Window) -> int:
     remaining_us = window.length_us - window.elapsed_us
     return (limit * window.length_us - previous_count * remaining_us) // window.length_us
 
+
+def wait_us(limit: int, previous_count: int, current_count: int, window: Window) -> int:
+    """How long until one more check is admitted, at ``window``'s instant, with these counts (what a refused
+    caller is told: ``Retry-After``). ``allowance(limit, p, e) ≥ k`` holds exactly when ``p × (length − e) ≤
+    (limit − k) × length``, i.e. from ``e = length − ⌊(limit − k) × length / p⌋`` on: in this window if the
+    previous one's weight fades enough before it ends, else in the next one, where this window's count is the
+    previous one's."""
+    length, elapsed = window.length_us, window.elapsed_us
+    room = limit - (current_count + 1)
+    if room >= 0:
+        at = 0 if previous_count == 0 else length - (room * length) // previous_count
+        if at < length:
+            return max(0, at - elapsed)
+    following = 0 if current_count == 0 else max(0, length - ((limit - 1) * length) // current_count)
+    return (length - elapsed) + following

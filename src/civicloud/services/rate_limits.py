@@ -29,11 +29,12 @@ that transaction holds the database's write lock, which the check's own transact
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from civicloud.domain.rate_limits import Window, allowance, window_at
+from civicloud.domain.rate_limits import Window, allowance, wait_us, window_at
 from civicloud.errors import RateLimited
 from civicloud.store import UnitOfWork, outside_transaction
 
@@ -68,9 +69,13 @@ class RateLimiter:
         undoes the keys counted already."""
         for key in sorted({_stored(k) for k in keys}):
             previous = uow.rate_limits.count(key, window.previous)
-            room = allowance(attempts or self.attempts, previous, window)
+            limit = attempts or self.attempts
+            room = allowance(limit, previous, window)
             if uow.rate_limits.take(key, window.start, window.expires_at, room) is None:
-                raise RateLimited(f"{self.message}; wait {self.window:.0f} s", code="civicloud.auth.rate_limited")
+                current = uow.rate_limits.count(key, window.start)
+                wait = max(1, math.ceil(wait_us(limit, previous, current, window) / 1_000_000))
+                raise RateLimited(f"{self.message}; retry in {wait} s", code="civicloud.auth.rate_limited",
+                                  retry_after_s=wait)
 
     def _sweep(self, window_start: datetime) -> None:
         """Delete the expired windows, once per window of this limiter (any replica's sweep serves all)."""
