@@ -11,23 +11,25 @@ count: decided/s (from the first POST to the last decision), POST p50/p99, and h
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from civicloud.clock import random_ids as new_id
 from civicloud.domain import Member, Offering, Resources
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade
 
-from claim_path import ADMIN_URL, _load_region
-from peer_placement import free_port, percentile
+from claim_path import _load_region
+from peer_placement import free_port, percentile, postgres_database
 from region import NOW, requests
 from report import publish
 
@@ -69,73 +71,81 @@ def _undecided(engine) -> int:  # type: ignore[no-untyped-def]
                                      "AND message = 'waiting for placement'")).scalar_one())
 
 
-def run(n_hosts: int, n_requests: int, clients: int, workers: int) -> dict[str, float | int]:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"api_placement_bench_{clients}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    bodies = _prepare(url, n_hosts, n_requests)
-    port = free_port()
+@contextlib.contextmanager
+def civicloud_server(url: str, workers: int, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`civicloud server` on ``url`` (open mode, loopback; the hosts stay fresh without agents), until it
+    answers: (its API's base URL, its process); stopped afterwards."""
     env = {**os.environ, "CIVICLOUD_DATABASE_URL": url, "CIVICLOUD_API_WORKERS": str(workers),
-           "CIVICLOUD_HOST_STALE_AFTER_S": "86400"}  # the hosts stay fresh through the run without agents
+           "CIVICLOUD_HOST_STALE_AFTER_S": "86400"}
     env.pop("CIVICLOUD_API_TOKEN", None)
-    log = Path(f"/tmp/civicloud-api-placement-{clients}.log").open("wb")  # noqa: SIM115
-    server = subprocess.Popen([sys.executable, "-m", "civicloud", "server", "--port", str(port), "--data-dir",
-                               "/tmp"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}/api/v1"
-    engine = make_engine(url)
+    port = free_port()
+    with log.open("wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "civicloud", "server", "--port", str(port), "--data-dir",
+                                   "/tmp"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}/api/v1"
+        try:
+            deadline = time.monotonic() + 60
+            while not _answers(base):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"the server did not start; see {log}")
+                time.sleep(0.2)
+            yield base, server
+        finally:
+            server.terminate()
+            server.wait(60)
+
+
+def _answers(base: str) -> bool:
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start; see {log.name}")
-            time.sleep(0.2)
-        latencies: list[float] = []
-        errors: list[int] = []
-        lock = threading.Lock()
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
-        def client(mine: list[dict[str, str]]) -> None:
-            with httpx.Client(timeout=30) as http:
-                for body in mine:
-                    t0 = time.perf_counter()
-                    r = http.post(f"{base}/workloads", json=body)
-                    dt = time.perf_counter() - t0
-                    with lock:
-                        latencies.append(dt)
-                        if r.status_code != 202:
-                            errors.append(r.status_code)
 
-        threads = [threading.Thread(target=client, args=(bodies[i::clients],)) for i in range(clients)]
-        start = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        posted = time.perf_counter() - start
-        while _undecided(engine) and time.perf_counter() - start < 600:
-            time.sleep(0.02)
-        decided = time.perf_counter() - start
-        with engine.connect() as conn:
-            placed = int(conn.execute(text("SELECT count(*) FROM workloads WHERE host_id IS NOT NULL")).scalar_one())
-        latencies.sort()
-        return {"requests": len(bodies), "posted_per_s": round(len(bodies) / posted, 1),
-                "decided_per_s": round(len(bodies) / decided, 1), "placed": placed, "errors": len(errors),
-                "post_p50_ms": round(statistics.median(latencies) * 1e3, 1),
-                "post_p99_ms": round(percentile(latencies, 99) * 1e3, 1)}
-    finally:
-        server.terminate()
-        server.wait(60)
-        log.close()
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def run(n_hosts: int, n_requests: int, clients: int, workers: int) -> dict[str, float | int]:
+    with postgres_database("postgresql+psycopg", f"api_placement_bench_{clients}") as url:
+        bodies = _prepare(url, n_hosts, n_requests)
+        engine = make_engine(url)
+        try:
+            with civicloud_server(url, workers, Path(f"/tmp/civicloud-api-placement-{clients}.log")) as (base, _):
+                return _drive(base, engine, bodies, clients)
+        finally:
+            engine.dispose()
+
+
+def _drive(base: str, engine, bodies: list[dict[str, str]], clients: int) -> dict[str, float | int]:  # type: ignore[no-untyped-def]
+    latencies: list[float] = []
+    errors: list[int] = []
+    lock = threading.Lock()
+
+    def client(mine: list[dict[str, str]]) -> None:
+        with httpx.Client(timeout=30) as http:
+            for body in mine:
+                t0 = time.perf_counter()
+                r = http.post(f"{base}/workloads", json=body)
+                dt = time.perf_counter() - t0
+                with lock:
+                    latencies.append(dt)
+                    if r.status_code != 202:
+                        errors.append(r.status_code)
+
+    threads = [threading.Thread(target=client, args=(bodies[i::clients],)) for i in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    posted = time.perf_counter() - start
+    while _undecided(engine) and time.perf_counter() - start < 600:
+        time.sleep(0.02)
+    decided = time.perf_counter() - start
+    with engine.connect() as conn:
+        placed = int(conn.execute(text("SELECT count(*) FROM workloads WHERE host_id IS NOT NULL")).scalar_one())
+    latencies.sort()
+    return {"requests": len(bodies), "posted_per_s": round(len(bodies) / posted, 1),
+            "decided_per_s": round(len(bodies) / decided, 1), "placed": placed, "errors": len(errors),
+            "post_p50_ms": round(statistics.median(latencies) * 1e3, 1),
+            "post_p99_ms": round(percentile(latencies, 99) * 1e3, 1)}
 
 
 def main() -> None:

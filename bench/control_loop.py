@@ -18,8 +18,6 @@ import statistics
 import time
 from datetime import timedelta
 
-from sqlalchemy import create_engine, text
-
 from civicloud.clock import FrozenClock
 from civicloud.clock import random_ids as new_id
 from civicloud.domain import Resources
@@ -28,7 +26,8 @@ from civicloud.services.placement import PlacementSettings
 from civicloud.services.reclaim import reclaim_pass
 from civicloud.store import SqlUnitOfWork, make_engine, upgrade
 
-from claim_path import ADMIN_URL, _load_region
+from claim_path import _load_region
+from peer_placement import postgres_database
 from region import NOW, build_region
 from report import publish
 
@@ -43,12 +42,11 @@ def _median_ms(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
 
 
 def measure(n_hosts: int, repeat: int) -> dict[str, float]:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"control_loop_bench_{n_hosts}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(admin.url.set(database=name).render_as_string(hide_password=False))
+    with postgres_database("postgresql+psycopg", f"control_loop_bench_{n_hosts}") as url:
+        return _measure(make_engine(url), n_hosts, repeat)
+
+
+def _measure(engine, n_hosts: int, repeat: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     try:
         upgrade(engine)
         _load_region(engine, n_hosts, 0)
@@ -85,8 +83,6 @@ def measure(n_hosts: int, repeat: int) -> dict[str, float]:
         beat = round(statistics.median(timings) * 1e3, 1)
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     return {"full_ms": full, "idle_ms": cached, "one_percent_beat_ms": beat,
             "idle_core_percent_at_2s": round(cached / 2000 * 100, 2)}
 

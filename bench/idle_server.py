@@ -10,16 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
-from api_placement import _prepare
+from api_placement import _prepare, civicloud_server
 from sqlalchemy import create_engine, text
 
 from claim_path import ADMIN_URL
-from peer_placement import free_port
+from peer_placement import postgres_database
 from report import publish
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -54,41 +52,16 @@ def _postgres_backends(db: str) -> list[int]:
 
 
 def measure(n_hosts: int, seconds: float) -> dict[str, float]:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"idle_server_bench_{n_hosts}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    _prepare(url, n_hosts, 0)
-    port = free_port()
-    env = {**os.environ, "CIVICLOUD_DATABASE_URL": url, "CIVICLOUD_HOST_STALE_AFTER_S": "86400"}
-    env.pop("CIVICLOUD_API_TOKEN", None)
-    server = subprocess.Popen([sys.executable, "-m", "civicloud", "server", "--port", str(port), "--data-dir",
-                               "/tmp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the server did not start")
-            time.sleep(0.2)
-        time.sleep(10)  # the first passes fill the loop's cache and roll the hour up
-        pids = _tree(server.pid)
-        backends = _postgres_backends(name)
-        before, pg_before, t0 = _cpu_s(pids), _cpu_s(backends), time.monotonic()
-        time.sleep(seconds)
-        elapsed = time.monotonic() - t0
-        used, pg_used = _cpu_s(pids) - before, _cpu_s(backends) - pg_before
-    finally:
-        server.terminate()
-        server.wait(60)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with postgres_database("postgresql+psycopg", f"idle_server_bench_{n_hosts}") as url:
+        _prepare(url, n_hosts, 0)
+        with civicloud_server(url, 2, Path("/tmp/civicloud-idle-server.log")) as (_base, server):
+            time.sleep(10)  # the first passes fill the loop's cache and roll the hour up
+            pids = _tree(server.pid)
+            backends = _postgres_backends(url.rsplit("/", 1)[1])
+            before, pg_before, t0 = _cpu_s(pids), _cpu_s(backends), time.monotonic()
+            time.sleep(seconds)
+            elapsed = time.monotonic() - t0
+            used, pg_used = _cpu_s(pids) - before, _cpu_s(backends) - pg_before
     return {"server_core_percent": round(used / elapsed * 100, 2),
             "postgres_core_percent": round(pg_used / elapsed * 100, 2), "seconds": round(elapsed, 1)}
 

@@ -226,7 +226,7 @@ def authorize(store: Store | None, principal: Principal, operation: str, target:
     if scope is not None and rule.target is not None:
         assert store is not None, f"{operation} acts on a {rule.target}: its owner is looked up in the store"
         ref = target or ""
-        if _owner(_unit(store).reader(), rule.target, ref, scope) != scope:
+        if _owner(_unit(store), rule.target, ref, scope) != scope:
             raise NotFound.of(_NOT_FOUND_AREA[rule.target], ref)  # another member's: as if it did not exist
     return Grant(principal, operation, target, _SEAL)
 

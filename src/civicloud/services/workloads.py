@@ -93,8 +93,8 @@ def require_workload(uow: UnitOfWork, workload_id: str) -> Workload:
 
 @operation("workloads.get")
 def get_workload(uow: UnitOfWork, caller: Caller, workload_id: str) -> Workload:
-    with uow.reader() as reader:
-        return require_workload(reader, workload_id)
+    with uow:
+        return require_workload(uow, workload_id)
 
 
 @operation("workloads.list")
@@ -127,8 +127,8 @@ def whereabouts(uow: UnitOfWork, host_ids: Iterable[str | None]) -> dict[str, Wh
     placed = {h for h in host_ids if h}
     if not placed:  # none placed: nothing to read
         return out
-    with uow.reader() as reader:
-        for host_id, site_id, site_name, lender_id, lender_name in reader.hosts.whereabouts(sorted(placed)):
+    with uow:
+        for host_id, site_id, site_name, lender_id, lender_name in uow.hosts.whereabouts(sorted(placed)):
             out[host_id] = Whereabouts(host_id, site_id, site_name, lender_id, lender_name)
     return out
 

@@ -66,7 +66,6 @@ class UnitOfWork(Protocol):
     new_id: IdSource  # a new id
 
     def emit(self, *events: DomainEvent) -> None: ...
-    def reader(self) -> UnitOfWork: ...
     def signal(self, name: str) -> None: ...
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -92,12 +91,11 @@ class SqlUnitOfWork:
 
     def __init__(self, engine: Engine, clock: Clock = system_clock, new_id: IdSource = random_ids,
                  listeners: Mapping[str, Callable[[], None]] | None = None, *, notify: bool = False,
-                 readonly: bool = False, savepoint: bool = True) -> None:
+                 savepoint: bool = True) -> None:
         self._engine = engine
-        self._readonly = readonly  # reads only: inside a request's transaction, no savepoint of its own
         # False: inside a request's transaction, writes that need no undoing of their own — the request's last
         # ones (its audit entry, its idempotent answer): if they fail, the whole transaction is rolled back.
-        self._own_savepoint = savepoint and not readonly
+        self._own_savepoint = savepoint
         self._shared = False  # inside a request's transaction (``store.transaction``)
         self._raw: Connection | None = None  # the request's connection then
         self._pending = False  # its savepoint is yet to be taken, at the block's first write
@@ -168,11 +166,6 @@ class SqlUnitOfWork:
         now = self.clock()
         self.audit.chain([event.entry(now) for event in events])
 
-    def reader(self) -> SqlUnitOfWork:
-        """A unit of work for reads alone, on the same store, clock and ids: inside a request's transaction it
-        takes no savepoint (two statements saved), and it never commits."""
-        return SqlUnitOfWork(self._engine, self.clock, self.new_id, readonly=True)
-
     def _take_savepoint(self) -> None:
         """Inside a request's transaction: the block's first write (or nested transaction) takes the savepoint
         that undoes the block's work alone; a block that only reads takes none."""
@@ -183,7 +176,6 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self._conn is not None, "commit outside 'with uow:'"
-        assert not self._readonly, "a reader does not commit"
         if self._events:
             self._write_events()
         if self._notify and self._signals:  # delivered when, and only if, the whole transaction commits
