@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     api_token: str | None = None
     # Placement loop: how often pending workloads are retried when nothing wakes the loop.
     placement_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    # The least time between two passes of the control loop's process when wake-ups keep coming: a burst of
+    # requests is decided in passes of many workloads rather than one pass per request (services.loops).
+    placement_min_gap_s: float = Field(default=0.025, ge=0, le=10)
     # API worker processes of 'civicloud server' (the control loop has a process of its own beside them).
     api_workers: int = Field(default=2, ge=1, le=64)
     # A host whose agent has not reported for this long takes no new workload.

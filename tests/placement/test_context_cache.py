@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from civicloud.clock import random_ids as new_id
 from civicloud.domain import Agreement, AgreementKind, Offer, Quota, Ratios, Resources, Window
@@ -117,7 +118,7 @@ def test_the_cached_context_decides_as_a_full_read(engine: Engine, seed: int) ->
             assert plan_placements(cached, pending, profiles, now).outcomes == \
                 plan_placements(full, pending, profiles, now).outcomes
             scene.clock.advance(rng.choice([0.001, 1, 20]))
-    assert cache.rebuilds < 80  # it did serve a snapshot again
+    assert cache.rebuilds < 80 and cache.patches > 0  # it did serve a snapshot again, and patch one
 
 
 def test_a_pass_with_nothing_new_reads_no_host_and_builds_nothing(engine: Engine) -> None:
@@ -129,18 +130,61 @@ def test_a_pass_with_nothing_new_reads_no_host_and_builds_nothing(engine: Engine
     cache = ContextCache(STALE, 52.0)
     with scene.uow_factory() as uow:
         first = cache.context(uow, scene.clock())
-    assert (cache.reads, cache.rebuilds) == (3, 1)
+    assert (cache.reads, cache.rebuilds, cache.patches, cache.full_scans) == (3, 1, 0, 1)
     scene.clock.advance(10)
     with scene.uow_factory() as uow:
         again = cache.context(uow, scene.clock())
-    assert (cache.reads, cache.rebuilds) == (3, 1)  # nothing read again, nothing rebuilt
+    assert (cache.reads, cache.rebuilds, cache.full_scans) == (3, 1, 1)  # nothing read again, nothing rebuilt
     assert again.snapshot.now == scene.clock() and again.snapshot.capacity is first.snapshot.capacity
     scene.at(scene.clock() + timedelta(seconds=1), silent=("hv1", "hv2"))  # one heartbeat: that host only
     with scene.uow_factory() as uow:
         cache.context(uow, scene.clock())
-    assert (cache.reads, cache.rebuilds) == (4, 2)
+    # hv0 read again from the revisions above the last mark, and patched into the snapshot
+    assert (cache.reads, cache.rebuilds, cache.patches, cache.full_scans) == (4, 1, 1, 1)
     scene.clock.advance(STALE)  # hv1 and hv2 go stale by the clock alone: rebuilt, nothing read
     with scene.uow_factory() as uow:
         stale = cache.context(uow, scene.clock())
-    assert (cache.reads, cache.rebuilds) == (4, 3)
+    assert (cache.reads, cache.rebuilds, cache.patches) == (4, 2, 1)
     assert list(stale.snapshot.fresh) == [True, False, False]
+
+
+def test_a_write_committed_under_the_mark_is_found_by_the_checksum(engine: Engine) -> None:
+    """A write whose revision is below what the range reads (it was made long before it committed) still
+    reaches the cache: the count and checksum read with the range disagree, and every revision is read."""
+    scene = Scene.on(engine, START)
+    scene.member("Drancy")
+    scene.site("mairie", "Drancy", OFFERS[1])
+    for i in range(3):
+        scene.host(f"hv{i}", "mairie")
+    cache = ContextCache(STALE, 52.0)
+    with scene.uow_factory() as uow:
+        cache.context(uow, scene.clock())
+    with engine.begin() as conn:  # as if hv1's write had been made 10 s before the mark and committed now
+        conn.execute(text("UPDATE hosts SET owner_vcpus_used = 3, revision = revision + 1 WHERE name = 'hv1'"))
+        conn.execute(text("UPDATE hosts SET revision = revision + 10000000 WHERE name = 'hv2'"))
+        conn.execute(text("UPDATE hosts SET revision = revision - 10000000 WHERE name = 'hv1'"))
+    with scene.uow_factory() as uow:
+        cached = cache.context(uow, scene.clock())
+        full = load_context(uow, scene.clock(), STALE, 52.0)
+    assert cache.full_scans == 2
+    _same_snapshot(cached, full)
+    assert cached.snapshot.owner_room[0][cached.snapshot.index_of[scene.hosts["hv1"]]] == \
+        full.snapshot.owner_room[0][full.snapshot.index_of[scene.hosts["hv1"]]]
+
+
+def test_a_renamed_host_takes_its_place_in_the_order(engine: Engine) -> None:
+    scene = Scene.on(engine, START)
+    scene.member("Drancy")
+    scene.site("mairie", "Drancy", OFFERS[1])
+    for name in ("hv-a", "hv-b", "hv-c"):
+        scene.host(name, "mairie")
+    cache = ContextCache(STALE, 52.0)
+    with scene.uow_factory() as uow:
+        cache.context(uow, scene.clock())
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE hosts SET name = 'hv-z', revision = revision + 1 WHERE name = 'hv-a'"))
+    with scene.uow_factory() as uow:
+        cached = cache.context(uow, scene.clock())
+        full = load_context(uow, scene.clock(), STALE, 52.0)
+    _same_snapshot(cached, full)
+    assert cached.snapshot.host_names == ("hv-b", "hv-c", "hv-z")

@@ -110,7 +110,7 @@ def run_control_loop(settings: Settings, parent: int) -> None:
     engine = make_engine(settings.resolved_database_url(), echo=settings.sql_echo)
     listeners: dict[str, Callable[[], None]] = {}
     loop = PlacementLoop(lambda: SqlUnitOfWork(engine, listeners=listeners), PlacementSettings.of(settings),
-                         interval_s=settings.placement_interval_s)
+                         interval_s=settings.placement_interval_s, min_gap_s=settings.placement_min_gap_s)
     listeners[events.ROOM_CHANGED] = loop.wake  # its own commits (a release) wake it too
     listener = wakeups.listener_for(engine, settings.data_dir, (events.ROOM_CHANGED,))
 

@@ -185,12 +185,6 @@ def build_snapshot(hosts: Sequence[HostRow], sites: Sequence[SiteFacts], now: da
     """Arrays over ``hosts`` (kept in the given order: it is the tie-break of equal scores)."""
     site_index = {s.id: i for i, s in enumerate(sites)}
     n = len(hosts)
-    total = np.array([h.total for h in hosts], dtype=np.float64).reshape(n, 4).T
-    reserved = np.array([h.reserved for h in hosts], dtype=np.float64).reshape(n, 4).T
-    ratios = np.array([h.ratios for h in hosts], dtype=np.float64).reshape(n, 4).T
-    owner = np.array([h.owner_used for h in hosts], dtype=np.float64).reshape(n, 4).T
-    allocated = np.array([h.allocated for h in hosts], dtype=np.float64).reshape(n, 4).T
-    guaranteed = np.array([h.allocated_guaranteed for h in hosts], dtype=np.float64).reshape(n, 4).T
     site_of = np.array([site_index[h.site_id] for h in hosts], dtype=np.int64)
 
     today = now.date()
@@ -205,37 +199,22 @@ def build_snapshot(hosts: Sequence[HostRow], sites: Sequence[SiteFacts], now: da
     lender_index = {m: i for i, m in enumerate(lenders)}
     site_lender = np.array([lender_index[s.member_id] for s in sites] or [0], dtype=np.int64)
     lender_of = site_lender[site_of] if n else np.zeros(0, dtype=np.int64)
-    lenders_active = np.zeros(len(lenders), dtype=bool)
-    if n:
-        lenders_active[np.unique(lender_of[allocated.any(axis=0)])] = True
-    cutoff = now - stale_after
-    capacity = np.floor((total - reserved) * ratios + 1e-9)
-    headroom = np.floor(np.maximum(total - reserved - owner, 0) * ratios + 1e-9)
     share_now = share[site_of] if n else np.zeros(0)
     committed_now = committed[site_of] if n else np.zeros(0)
+    columns = _host_columns(hosts, share_now, committed_now, now - stale_after)
     return Snapshot(
         now=now,
         host_ids=tuple(h.id for h in hosts),
         host_names=tuple(h.name for h in hosts),
-        generations=np.array([h.generation for h in hosts], dtype=np.int64),
         site_of=site_of,
         sites=tuple(sites),
-        capacity=capacity,
-        headroom=headroom,
-        allocated=allocated,
-        allocated_guaranteed=guaranteed,
-        free=capacity - allocated,
-        lent_room=np.floor(capacity * share_now + 1e-9) - allocated,
-        committed_room=np.floor(capacity * committed_now + 1e-9) - guaranteed,
-        owner_room=headroom - allocated,
-        fresh=np.array([h.last_seen_at is not None and h.last_seen_at >= cutoff for h in hosts], dtype=bool),
         share_now=share_now,
         calendar_ok=calendar_ok[site_of] if n else np.zeros(0, dtype=bool),
         committed=committed_now,
         categories=cats[site_of] if n else np.zeros(0, dtype=np.int64),
         cert_bits=certs[site_of] if n else np.zeros(0, dtype=np.int64),
         lender_of=lender_of,
-        lenders_active=lenders_active,
+        lenders_active=_lenders_active(lender_of, columns["allocated"], len(lenders)),
         site_carbon=np.array([s.carbon_g_per_kwh for s in sites], dtype=np.float64),
         site_lat=np.array([np.nan if s.latitude is None else s.latitude for s in sites], dtype=np.float64),
         site_lon=np.array([np.nan if s.longitude is None else s.longitude for s in sites], dtype=np.float64),
@@ -243,7 +222,67 @@ def build_snapshot(hosts: Sequence[HostRow], sites: Sequence[SiteFacts], now: da
         site_department=tuple(s.department for s in sites),
         site_country=tuple(s.country for s in sites),
         index_of={h.id: i for i, h in enumerate(hosts)},
+        **columns,
     )
+
+
+def _host_columns(hosts: Sequence[HostRow], share_now: np.ndarray, committed_now: np.ndarray,
+                  cutoff: datetime) -> dict[str, np.ndarray]:
+    """The snapshot's arrays that come from the hosts' own rows (a host is fresh if seen at or after
+    ``cutoff``), given the share its offer lends now and the committed share, host by host."""
+    n = len(hosts)
+    total = np.array([h.total for h in hosts], dtype=np.float64).reshape(n, 4).T
+    reserved = np.array([h.reserved for h in hosts], dtype=np.float64).reshape(n, 4).T
+    ratios = np.array([h.ratios for h in hosts], dtype=np.float64).reshape(n, 4).T
+    owner = np.array([h.owner_used for h in hosts], dtype=np.float64).reshape(n, 4).T
+    allocated = np.array([h.allocated for h in hosts], dtype=np.float64).reshape(n, 4).T
+    guaranteed = np.array([h.allocated_guaranteed for h in hosts], dtype=np.float64).reshape(n, 4).T
+    capacity = np.floor((total - reserved) * ratios + 1e-9)
+    headroom = np.floor(np.maximum(total - reserved - owner, 0) * ratios + 1e-9)
+    return {
+        "generations": np.array([h.generation for h in hosts], dtype=np.int64),
+        "capacity": capacity,
+        "headroom": headroom,
+        "allocated": allocated,
+        "allocated_guaranteed": guaranteed,
+        "free": capacity - allocated,
+        "lent_room": np.floor(capacity * share_now + 1e-9) - allocated,
+        "committed_room": np.floor(capacity * committed_now + 1e-9) - guaranteed,
+        "owner_room": headroom - allocated,
+        "fresh": np.array([h.last_seen_at is not None and h.last_seen_at >= cutoff for h in hosts], dtype=bool),
+    }
+
+
+def _lenders_active(lender_of: np.ndarray, allocated: np.ndarray, n_lenders: int) -> np.ndarray:
+    active = np.zeros(n_lenders, dtype=bool)
+    if lender_of.size:
+        active[np.unique(lender_of[allocated.any(axis=0)])] = True
+    return active
+
+
+def with_hosts(snapshot: Snapshot, rows: Mapping[int, HostRow], now: datetime, stale_after: timedelta) -> Snapshot:
+    """``snapshot`` at ``now`` with the hosts at these indices as their rows now say: the same as
+    ``build_snapshot`` would give provided each row keeps its host's name order and site, nothing else changed
+    (sites, offers, the share lent now, the day) and no other host went stale since the snapshot was built."""
+    if not rows:
+        return replace(snapshot, now=now)
+    index = np.fromiter(rows, dtype=np.int64, count=len(rows))
+    fresh_columns = _host_columns(list(rows.values()), snapshot.share_now[index], snapshot.committed[index],
+                                  now - stale_after)
+    changes: dict[str, Any] = {}
+    for name, values in fresh_columns.items():
+        column = getattr(snapshot, name).copy()
+        if column.ndim == 2:
+            column[:, index] = values
+        else:
+            column[index] = values
+        changes[name] = column
+    names = list(snapshot.host_names)
+    for i, row in rows.items():
+        names[i] = row.name
+    return replace(snapshot, now=now, host_names=tuple(names), **changes,
+                   lenders_active=_lenders_active(snapshot.lender_of, changes["allocated"],
+                                                  snapshot.lenders_active.size))
 
 
 def calendar_share(site: SiteFacts, now: datetime) -> tuple[float, bool]:

@@ -30,10 +30,12 @@ class PlacementLoop:
     one: the claims' compare-and-swap keeps them from overbooking.
     """
 
-    def __init__(self, uow_factory: UowFactory, settings: PlacementSettings, *, interval_s: float) -> None:
+    def __init__(self, uow_factory: UowFactory, settings: PlacementSettings, *, interval_s: float,
+                 min_gap_s: float = 0.0) -> None:
         self._uow_factory = uow_factory
         self._settings = settings
         self._interval = interval_s
+        self._min_gap = min_gap_s
         self._clock = uow_factory().clock  # now is the units of work's (civicloud.clock)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -82,8 +84,19 @@ class PlacementLoop:
     def run_forever(self, stop: threading.Event, wait: Callable[[float], bool], slice_s: float = 0.5) -> None:
         """The loop in a process of its own (``civicloud server``): a pass, then wait up to the interval for a
         wake-up from another process (``wait``: ``store.wakeups``) or from this loop's own commits, in slices
-        of ``slice_s`` so that ``stop`` is seen soon; until ``stop`` is set."""
+        of ``slice_s`` so that ``stop`` is seen soon; until ``stop`` is set.
+
+        Passes start at least ``min_gap_s`` apart: under a burst of requests each wake-up would otherwise
+        start a pass for the one or two workloads that arrived since the last, and a pass costs about the
+        same for one workload as for fifty (it reads what moved and assembles the context); waiting that
+        long lets the burst gather. A lone request is decided at once."""
+        started = None
         while not stop.is_set():
+            if started is not None and self._min_gap > 0:
+                remaining = self._min_gap - (self._clock() - started).total_seconds()
+                if remaining > 0 and stop.wait(min(remaining, self._min_gap)):
+                    break
+            started = self._clock()
             self._pass()
             waited = 0.0
             while not stop.is_set() and not self._wake.is_set() and waited < self._interval:

@@ -184,7 +184,9 @@ hosts = Table(
     UniqueConstraint("site_id", "name", name="uq_hosts_site_id_name"),
     # Moves with every write to the row (the generation moves only with its capacity): the control loop re-reads
     # a host whose revision moved since its last pass, and keeps the others (services/snapshots.ContextCache).
-    Column("revision", Integer(), nullable=False, server_default=text("0")),
+    # Each write sets it to one more than before and at least the database's clock in µs, so that the hosts that
+    # moved since a pass are a range of revisions (repositories.hosts.next_revision).
+    Column("revision", BigInteger(), nullable=False, server_default=text("0")),
 )
 
 offerings = Table(

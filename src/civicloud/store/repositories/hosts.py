@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy import BigInteger, Row, and_, case, func, insert, literal, select, union_all, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
 
 from civicloud.domain import Host, Ratios, Resources, ServiceClass
 from civicloud.store import tables as t
@@ -14,9 +16,38 @@ from civicloud.store.repositories._base import Repo
 H = t.hosts.c
 
 
+# Revisions are summed modulo this prime in ``revisions_since`` (a plain sum of 50,000 µs instants overflows).
+CHECKSUM_MODULUS = 2_147_483_647
+
+
+class _MicrosNow(FunctionElement[int]):
+    """The database's clock in microseconds since the epoch, read when the statement runs."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(_MicrosNow, "postgresql")
+def _pg_micros(_element: Any, _compiler: Any, **_kw: Any) -> str:
+    return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)"
+
+
+@compiles(_MicrosNow)
+def _sqlite_micros(_element: Any, _compiler: Any, **_kw: Any) -> str:
+    return "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)"
+
+
+def next_revision() -> Any:
+    """A host's next revision: one more than its last, and at least the database's clock in microseconds, so
+    that revisions of all hosts rise together and "the hosts that moved since" is a range (``revisions_since``).
+    Only the first matters for correctness: a revision never repeats for a host."""
+    now = _MicrosNow()
+    return case((H.revision + 1 > now, H.revision + 1), else_=now)
+
+
 def update_hosts(*where: Any) -> Any:
     """Every write to a host's row goes through here: it moves the row's revision (``tables.hosts``)."""
-    return update(t.hosts).where(*where).values(revision=H.revision + 1)
+    return update(t.hosts).where(*where).values(revision=next_revision())
 
 
 class HostRepository(Repo):
@@ -33,6 +64,17 @@ class HostRepository(Repo):
         stmt = (select(H.id, H.revision).select_from(t.hosts.join(t.sites, H.site_id == t.sites.c.id))
                 .order_by(t.sites.c.name, H.name))
         return [(str(r.id), int(r.revision)) for r in self._conn.execute(stmt)]
+
+    def revisions_since(self, mark: int) -> tuple[list[tuple[str, int]], int, int]:
+        """(id, revision) of the hosts whose revision is above ``mark``, with how many hosts there are and the
+        sum of all their revisions modulo ``CHECKSUM_MODULUS``: read in one statement, so from one snapshot of
+        the table. A reader that knew every revision before can tell from the count and the sum whether the
+        rows above the mark are all that moved (a write committed late, under the mark, shows in the sum)."""
+        moved = select(H.id, H.revision, literal(-1, BigInteger()).label("n")).where(H.revision > mark)
+        totals = select(literal(""), func.coalesce(func.sum(H.revision % CHECKSUM_MODULUS), 0), func.count())
+        rows = self._conn.execute(union_all(moved, totals)).all()
+        count, checksum = next((int(r[2]), int(r[1])) for r in rows if r[2] != -1)
+        return [(str(r[0]), int(r[1])) for r in rows if r[2] == -1], count, checksum
 
     def whereabouts(self, host_ids: list[str]) -> list[tuple[str, str, str, str, str]]:
         """(host id, site id, site name, lending member's id, its name) of each known host of ``host_ids``."""
@@ -67,7 +109,7 @@ class HostRepository(Repo):
                       cpu_busy_percent=cpu_busy_percent)
         if existing is None:
             self._conn.execute(insert(t.hosts).values(id=new_id, site_id=site_id, name=name, created_at=now,
-                                                      **values))
+                                                      revision=_MicrosNow(), **values))
             return new_id
         # A change of inventory bumps the generation, so a claim decided on stale totals fails. A plain
         # heartbeat does not: it would make every concurrent claim on the host lose for nothing.
