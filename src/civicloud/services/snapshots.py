@@ -145,7 +145,7 @@ class ContextCache:
 
     Not thread-safe: one per control loop (``services.loops.PlacementLoop``)."""
 
-    MARGIN_US = 2_000_000  # writes that commit up to 2 s after they were made are still found by the range
+    MARGIN_US = 1_000_000  # writes that commit up to 1 s after they were made are still found by the range
     FULL_EVERY = timedelta(minutes=5)
 
     def __init__(self, stale_after: timedelta, default_carbon: float) -> None:
