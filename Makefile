@@ -49,12 +49,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/placement.py --hosts 5000 --requests 20000 --claim-requests 2000
 	$(BIN)/python bench/packing.py
 	$(BIN)/python bench/provisioning.py --workloads 200
-	$(BIN)/python bench/peer_placement.py --hosts 5000 --requests 2000 --peer-requests 200
+	$(BIN)/python bench/peer_placement.py --hosts 5000 --requests 2000 --peer-requests 200 --peer-db postgres --through-api 4
 	$(BIN)/python bench/billing.py
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/control_loop.py --hosts 500 5000
 	$(BIN)/python bench/api_placement.py --hosts 5000 --requests 2000 --clients 1 4
 	$(BIN)/python bench/idle_server.py --hosts 5000 --seconds 60
+	$(BIN)/python bench/load.py --hosts 5000 --rate 300 --seconds 60
 
 clean:
 	rm -rf $(VENV) .pytest_cache .import_linter_cache .mypy_cache .ruff_cache build src/*.egg-info

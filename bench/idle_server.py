@@ -13,9 +13,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from api_placement import _prepare, civicloud_server
 from sqlalchemy import create_engine, text
 
+from api_placement import _prepare, civicloud_server
 from claim_path import ADMIN_URL
 from peer_placement import postgres_database
 from report import publish

@@ -343,6 +343,9 @@ def main() -> None:
     parser.add_argument("--peer-db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--peer-workers", type=int, default=1, help="gunicorn workers (the client is sequential)")
     parser.add_argument("--peer-venv", default=str(DEFAULT_VENV), help="OpenStack Placement's own virtualenv")
+    parser.add_argument("--through-api", type=int, nargs="*", default=[], metavar="CLIENTS",
+                        help="also POST the stream to a real `civicloud server` with these client counts "
+                             "(bench/api_placement.py), in the same run, and compare it with Placement")
     args = parser.parse_args()
     # A SIGTERM unwinds like ^C does, so the service is stopped and its database dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -354,6 +357,14 @@ def main() -> None:
           flush=True)
     civ = civicloud_side(args.hosts, args.requests)
     peer = placement_side(args)
+    through_api: dict[str, object] = {}
+    for clients in args.through_api:
+        import api_placement  # noqa: PLC0415 - imports civicloud and SQLAlchemy
+
+        print(f"[civicloud] through the API: {args.requests} POSTs by {clients} clients", flush=True)
+        api = api_placement.run(args.hosts, args.requests, clients, 2)
+        through_api[f"{clients}_clients"] = {
+            **api, "ratio": round(float(api["decided_per_s"]) / float(peer["per_s"]), 1)}  # type: ignore[arg-type]
     total = time.perf_counter() - started
 
     raw = civ.pop("raw")
@@ -371,6 +382,9 @@ def main() -> None:
         "placement_p50_ms": peer["p50_ms"], "placement_p99_ms": peer["p99_ms"],
         "civicloud_load_s": civ["load_s"], "placement_load_s": peer["load_s"],
         "civicloud_requests": civ["requests"], "placement_requests": peer["requests"],
+        # The same stream POSTed to civicloud's API (decided/s, from the first POST to the last decision),
+        # and its ratio to Placement's placements/s over Placement's own API, measured in this run.
+        "through_api": through_api,
         "total_run_s": round(total, 1),
         # Both sides share this machine with whatever else runs on it: the load average says how quiet it was.
         "machine": {"cpus": os.cpu_count(), "loadavg_before": [round(x, 2) for x in load_before],

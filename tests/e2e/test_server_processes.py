@@ -13,11 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_agent_kill import wait_for
 
 from civicloud.cli.demo import free_port
 from civicloud.client import ApiClient
 from civicloud.wire import MemberCreate, OfferingCreate, OfferSet, SiteCreate, WorkloadCreate
+
+from test_agent_kill import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.libvirt]
 

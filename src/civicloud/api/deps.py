@@ -72,7 +72,7 @@ def caller(request: Request, creds: Bearer) -> Principal:
         else:
             raise Unauthorized("this credential is not valid here; send 'Authorization: Bearer <API token>' "
                                "(get one with 'civicloud login')", code="civicloud.auth.unauthorized")
-    elif not settings.api_token and not identity.users_exist(request.app.state.uow_factory()):
+    elif not settings.api_token and not _users_exist(request):
         principal = Principal("open-api", frozenset({Role.FEDERATION_ADMIN}))
     else:
         raise Unauthorized("this API needs 'Authorization: Bearer <API token>'; get one with 'civicloud login'",
@@ -80,6 +80,15 @@ def caller(request: Request, creds: Bearer) -> Principal:
     request.state.actor, request.state.role, request.state.member_id = \
         principal.actor, principal.role, principal.member_id
     return principal
+
+
+def _users_exist(request: Request) -> bool:
+    """Whether a user exists, asked of the store until one does: the open API closes for good at the first
+    user ('civicloud admin bootstrap'), so a worker need not ask again at each request once it saw one."""
+    state = request.app.state
+    if not getattr(state, "users_seen", False):
+        state.users_seen = identity.users_exist(state.uow_factory())
+    return bool(state.users_seen)
 
 
 def require_operator(request: Request, creds: Bearer) -> access.Grant:
