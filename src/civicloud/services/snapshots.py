@@ -135,7 +135,7 @@ class ContextCache:
     above the last one seen (less a margin for writes that commit late), with the count and checksum of all
     revisions in the same statement: if they agree with what the cache knows plus what it just read, nothing
     else moved; if not (a write committed later than the margin, a host added or removed), every revision is
-    read again, as on the first call, after the catalogue moved, and every ``full_every``. Only the hosts whose
+    read again, as on the first call, after the catalogue moved, and every ``FULL_EVERY``. Only the hosts whose
     revision moved are read whole; the snapshot is patched for them (``scheduler.snapshot.with_hosts``) unless
     the catalogue moved, a host changed site or name, a site's calendar turned, a host went stale, or the day
     changed, when it is built again; with nothing new, the last snapshot serves again at the new instant. What
