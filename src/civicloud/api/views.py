@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import time
 
 from civicloud.domain import (
@@ -20,22 +21,30 @@ from civicloud.domain import (
     region_of,
 )
 from civicloud.domain.identity import Principal
+from civicloud.domain.networks import Port, SecurityGroup
 from civicloud.domain.offers import DAY_NAMES
+from civicloud.services.networks import NetworkView
 from civicloud.services.sites import OfferView
 from civicloud.services.workloads import Whereabouts
 from civicloud.wire import (
     AgreementOut,
     HostOut,
     MemberOut,
+    NetworkOut,
+    NicOut,
     OfferingOut,
     OfferOut,
     OfferSet,
     PlacementGroupOut,
     PlacementOut,
+    PortOut,
     QuotaIn,
     ResidencyIn,
     ResourcesOut,
+    RuleOut,
+    SecurityGroupOut,
     SiteOut,
+    SubnetOut,
     UsageSampleOut,
     WindowIn,
     WorkloadOut,
@@ -105,7 +114,8 @@ def group_out(g: PlacementGroup) -> PlacementGroupOut:
     return PlacementGroupOut(id=g.id, member_id=g.member_id, name=g.name, policy=g.policy, created_at=g.created_at)
 
 
-def workload_out(w: Workload, where: Whereabouts | None = None, viewer: Principal | None = None) -> WorkloadOut:
+def workload_out(w: Workload, where: Whereabouts | None = None, viewer: Principal | None = None,
+                 ports: Sequence[Port] = ()) -> WorkloadOut:
     """The workload as ``viewer`` may see it: its host only when the viewer is the federation's staff (no
     member) or the host's lender; anyone who may see the workload sees the lending member and site."""
     sees_host = viewer is None or viewer.member_id is None or (where is not None and
@@ -127,7 +137,29 @@ def workload_out(w: Workload, where: Whereabouts | None = None, viewer: Principa
                                                                   departments=list(res.departments)),
                        placement=placement, evict_deadline=w.evict_deadline,
                        reboot_requested_at=w.reboot_requested_at, created_at=w.created_at,
-                       updated_at=w.updated_at)
+                       updated_at=w.updated_at, nics=[NicOut(port_id=p.id, network_id=p.network_id, mac=p.mac,
+                                                             ip=str(p.ip)) for p in ports])
+
+
+def network_out(v: NetworkView) -> NetworkOut:
+    n = v.network
+    return NetworkOut(id=n.id, member_id=n.member_id, name=n.name, vni=n.vni, internet_egress=n.internet_egress,
+                      ports=v.ports, created_at=n.created_at,
+                      subnets=[SubnetOut(cidr=str(s.cidr), gateway=str(s.gateway), dns=[str(d) for d in s.dns],
+                                         capacity=s.capacity) for s in n.subnets])
+
+
+def port_out(p: Port) -> PortOut:
+    return PortOut(id=p.id, network_id=p.network_id, member_id=p.member_id, workload_id=p.workload_id, mac=p.mac,
+                   ip=str(p.ip), security_groups=list(p.security_groups), created_at=p.created_at)
+
+
+def security_group_out(g: SecurityGroup) -> SecurityGroupOut:
+    return SecurityGroupOut(id=g.id, member_id=g.member_id, name=g.name, description=g.description,
+                            created_at=g.created_at, rules=[RuleOut(
+                                id=r.id, direction=r.direction, protocol=r.protocol, port_min=r.port_min,
+                                port_max=r.port_max, remote_cidr=str(r.remote_cidr) if r.remote_cidr else None,
+                                remote_group_id=r.remote_group_id) for r in g.rules])
 
 
 def sample_out(s: UsageSample) -> UsageSampleOut:

@@ -43,10 +43,11 @@ ROLE_CAPABILITIES: dict[Role, frozenset[str]] = {
     Role.FEDERATION_ADMIN: frozenset({"*"}),
     Role.AUDITOR: frozenset({"*.read"}),
     Role.MEMBER_ADMIN: frozenset({"self", "catalogue.read", "member.read", "workloads.read", "workloads.write",
-                                  "groups.read", "groups.write", "sites.read", "sites.write", "hosts.read",
+                                  "groups.read", "groups.write", "networks.read", "networks.write", "sites.read",
+                                  "sites.write", "hosts.read",
                                   "hosts.write", "invoices.read", "users.read", "users.write"}),
     Role.MEMBER_USER: frozenset({"self", "catalogue.read", "member.read", "workloads.read", "workloads.write",
-                                 "groups.read", "groups.write"}),
+                                 "groups.read", "groups.write", "networks.read", "networks.write"}),
     Role.SITE_OPERATOR: frozenset({"self", "catalogue.read", "member.read", "sites.read", "sites.write",
                                    "hosts.read", "hosts.write"}),
 }
@@ -89,6 +90,18 @@ OPERATIONS: dict[str, Rule] = {
     "groups.list": R("groups.read"),
     "groups.get": R("groups.read", "group_id"),
     "groups.delete": R("groups.write", "group_id"),
+    "networks.create": R("networks.write"),
+    "networks.list": R("networks.read"),
+    "networks.get": R("networks.read", "network_id"),
+    "networks.delete": R("networks.write", "network_id"),
+    "ports.list": R("networks.read"),
+    "ports.get": R("networks.read", "port_id"),
+    "security_groups.create": R("networks.write"),
+    "security_groups.list": R("networks.read"),
+    "security_groups.get": R("networks.read", "security_group_id"),
+    "security_groups.delete": R("networks.write", "security_group_id"),
+    "security_groups.add_rule": R("networks.write", "security_group_id"),
+    "security_groups.delete_rule": R("networks.write", "security_group_id"),
     "offerings.create": R("catalogue.write"),
     "offerings.list": R("catalogue.read"),
     "offerings.get": R("catalogue.read"),
@@ -165,11 +178,21 @@ def _owner(uow: UnitOfWork, kind: str, ref: str, scope: str | None = None) -> st
         if kind == "group_id":
             g = uow.groups.get(ref)
             return g.member_id if g else None
+        if kind == "network_id":
+            n = uow.networks.by_ref(ref, scope)
+            return n.member_id if n else None
+        if kind == "port_id":
+            p = uow.ports.get(ref)
+            return p.member_id if p and p.released_at is None else None
+        if kind == "security_group_id":
+            sg = uow.security_groups.by_ref(ref, scope)
+            return sg.member_id if sg else None
     raise ValueError(f"no owner lookup for {kind}")
 
 
 _NOT_FOUND_AREA = {"member_id": "member", "site_id": "site", "host_id": "host", "workload_id": "workload",
-                   "group_id": "placement_group"}
+                   "group_id": "placement_group", "network_id": "network", "port_id": "port",
+                   "security_group_id": "security_group"}
 
 
 _SEAL = object()  # only this module mints grants

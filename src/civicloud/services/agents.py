@@ -26,6 +26,7 @@ from civicloud.domain.usage import (
 )
 from civicloud.errors import Unauthorized
 from civicloud.services.allocations import release_allocation
+from civicloud.services.networks import release_ports
 from civicloud.services.sites import hash_secret
 from civicloud.store import UnitOfWork
 from civicloud.wire import (
@@ -124,6 +125,8 @@ def report(uow: UnitOfWork, site_id: str, rep: Report) -> tuple[int, int]:
             if uow.workloads.update(w.id, w.state, now=now, **values):
                 if target in (WorkloadState.DELETED, WorkloadState.PENDING):
                     release_allocation(uow, w.id, now)
+                    if target is WorkloadState.DELETED:
+                        release_ports(uow, w.id, now)
                     why = "removed" if target is WorkloadState.DELETED else "stopped_at_deadline"
                     uow.emit(events.released(w.id, w.member_id, w.host_id, why, site_id))
                     uow.signal(events.ROOM_CHANGED)  # the room it held, and the workload queued again

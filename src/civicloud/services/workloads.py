@@ -25,6 +25,7 @@ from civicloud.services.allocations import release_allocation
 from civicloud.services.catalogue import require_offering
 from civicloud.services.groups import require_group
 from civicloud.services.members import require_member
+from civicloud.services.networks import attach_ports, release_ports
 from civicloud.services.placement import PlacementSettings
 from civicloud.store import UnitOfWork
 from civicloud.wire import WorkloadCreate
@@ -54,6 +55,7 @@ def create_workload(uow: UnitOfWork, caller: Caller, cmd: WorkloadCreate) -> Wor
         workload = Workload(uow.new_id(), member.id, offering.id, cmd.name, S.PENDING, DesiredPower.RUNNING, None,
                             "waiting for placement", now, now, offering.service_class, group_id, residency)
         uow.workloads.add(workload)
+        attach_ports(uow, member, workload.id, cmd.networks, now)
         uow.signal(ROOM_CHANGED)  # a new request for the control loop to place
         uow.commit()
     return workload
@@ -198,6 +200,7 @@ def delete_workload(uow: UnitOfWork, caller: Caller, workload_id: str) -> Worklo
         if w.host_id is None:
             _update(uow, w, state=S.DELETED, desired=DesiredPower.ABSENT, message="deleted before placement")
             release_allocation(uow, w.id, now)
+            release_ports(uow, w.id, now)
         else:
             state = S.STOPPING if w.state in (S.RUNNING, S.PROVISIONING, S.SCHEDULED, S.EVICTING) else w.state
             _update(uow, w, state=state, desired=DesiredPower.ABSENT, evict_deadline=None,

@@ -242,6 +242,44 @@ workloads = Table(
           sqlite_where=text("state != 'deleted'"), postgresql_where=text("state != 'deleted'")),
 )
 
+# Tenant networks (domain/networks.py). A network is one segment: its VNI is unique in the federation, the
+# compare-and-swap that makes two replicas' allocations safe. Subnets are kept with it, as written at creation:
+# [{"cidr": "10.0.0.0/24", "gateway": "10.0.0.1", "dns": ["10.0.0.2"]}].
+networks = Table(
+    "networks", metadata,
+    _id(),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=False, index=True),
+    Column("name", String(120), nullable=False),
+    Column("vni", Integer(), nullable=False, unique=True),
+    Column("subnets", JSON(), nullable=False),
+    Column("internet_egress", Integer(), nullable=False, server_default=text("0")),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("member_id", "name", name="uq_networks_member_id_name"),
+)
+
+security_groups = Table(
+    "security_groups", metadata,
+    _id(),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=False, index=True),
+    Column("name", String(120), nullable=False),
+    Column("description", Text(), nullable=False, server_default=text("''")),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("member_id", "name", name="uq_security_groups_member_id_name"),
+)
+
+security_group_rules = Table(
+    "security_group_rules", metadata,
+    _id(),
+    Column("group_id", String(36), ForeignKey("security_groups.id"), nullable=False, index=True),
+    Column("direction", String(8), nullable=False),
+    Column("protocol", String(8), nullable=False),
+    Column("port_min", Integer(), nullable=True),
+    Column("port_max", Integer(), nullable=True),
+    Column("remote_cidr", String(18), nullable=True),
+    Column("remote_group_id", String(36), ForeignKey("security_groups.id"), nullable=True, index=True),
+    Column("position", Integer(), nullable=False),  # the order they were added in
+)
+
 allocations = Table(
     "allocations", metadata,
     _id(),
@@ -427,6 +465,33 @@ audit_head = Table(
     Column("id", Integer(), primary_key=True),
     Column("seq", Integer(), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# A workload's NICs. A live port (released_at NULL) holds its address and its MAC: the partial unique indexes
+# are the IPAM's compare-and-swap (two replicas giving the same address: the second insert finds it taken).
+# The address is kept as its 32-bit number, so ports sort and compare as addresses do.
+ports = Table(
+    "ports", metadata,
+    _id(),
+    Column("network_id", String(36), ForeignKey("networks.id"), nullable=False, index=True),
+    Column("member_id", String(36), ForeignKey("members.id"), nullable=False, index=True),
+    Column("workload_id", String(36), ForeignKey("workloads.id"), nullable=False, index=True),
+    Column("position", Integer(), nullable=False),  # the NIC's order in the workload (eth0, eth1, …)
+    Column("mac", String(17), nullable=False),
+    Column("ip", BigInteger(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("released_at", UtcDateTime(), nullable=True),
+    Index("uq_ports_network_id_ip_live", "network_id", "ip", unique=True,
+          sqlite_where=text("released_at IS NULL"), postgresql_where=text("released_at IS NULL")),
+    Index("uq_ports_mac_live", "mac", unique=True,
+          sqlite_where=text("released_at IS NULL"), postgresql_where=text("released_at IS NULL")),
+)
+
+port_security_groups = Table(
+    "port_security_groups", metadata,
+    Column("port_id", String(36), ForeignKey("ports.id"), primary_key=True),
+    Column("group_id", String(36), ForeignKey("security_groups.id"), primary_key=True, index=True),
+    Column("position", Integer(), nullable=False),
 )
 
 # Idempotency-Key: the first answer to a create, replayed to a retry with the same key and body.

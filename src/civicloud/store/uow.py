@@ -23,12 +23,15 @@ from civicloud.store.repositories import (
     HostRepository,
     IdempotencyRepository,
     MemberRepository,
+    NetworkRepository,
     OfferingRepository,
     OfferRepository,
     PlacementGroupRepository,
+    PortRepository,
     PriceBookRepository,
     RateLimitRepository,
     RevisionRepository,
+    SecurityGroupRepository,
     SiteRepository,
     TokenRepository,
     UsageRecordRepository,
@@ -62,6 +65,9 @@ class UnitOfWork(Protocol):
     tokens: TokenRepository
     rate_limits: RateLimitRepository
     revisions: RevisionRepository
+    networks: NetworkRepository
+    ports: PortRepository
+    security_groups: SecurityGroupRepository
     clock: Clock  # now, for everything done in this unit of work
     new_id: IdSource  # a new id
 
@@ -147,6 +153,9 @@ class SqlUnitOfWork:
         self.tokens = TokenRepository(conn)
         self.rate_limits = RateLimitRepository(conn)
         self.revisions = RevisionRepository(conn)
+        self.networks = NetworkRepository(conn)
+        self.ports = PortRepository(conn)
+        self.security_groups = SecurityGroupRepository(conn)
         self._events = []
         self._signals = set()
         return self

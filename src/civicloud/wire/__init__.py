@@ -66,6 +66,19 @@ from civicloud.wire.members import (
     MemberOut,
     QuotaIn,
 )
+from civicloud.wire.networks import (
+    NetworkCreate,
+    NetworkOut,
+    NicIn,
+    NicOut,
+    PortOut,
+    RuleIn,
+    RuleOut,
+    SecurityGroupCreate,
+    SecurityGroupOut,
+    SubnetIn,
+    SubnetOut,
+)
 from civicloud.wire.sites import (
     CertificationAttest,
     CertificationIn,
@@ -87,6 +100,8 @@ from civicloud.wire.workloads import (
 )
 
 __all__ = [
+    "NetworkCreate", "NetworkOut", "NicIn", "NicOut", "PortOut", "RuleIn", "RuleOut", "SecurityGroupCreate",
+    "SecurityGroupOut", "SubnetIn", "SubnetOut",
     "BillingLineOut", "BillingRunCreate", "BillingRunOut", "CostModelIn", "CostModelOut", "CreditNoteCreate",
     "ClassUsageOut", "DocumentOut", "MemberBalanceOut", "MemberUsageOut", "PriceBookCreate", "PriceBookOut",
     "SettlementOut", "ShowbackOut",

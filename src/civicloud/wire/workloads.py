@@ -13,6 +13,7 @@ from civicloud.domain import (
     WorkloadState,
 )
 from civicloud.wire.common import In, Name, Out, Ref
+from civicloud.wire.networks import NicIn, NicOut
 
 Code = Annotated[str, Field(min_length=1, max_length=3, pattern=r"^[0-9A-Z]{1,3}$")]
 
@@ -29,6 +30,9 @@ class WorkloadCreate(In):
     name: Name
     group: Ref | None = Field(default=None, description="a placement group of the member (id or name)")
     residency: ResidencyIn | None = None
+    networks: list[NicIn] | None = Field(default=None, max_length=8, description="its NICs, in order; if left "
+                                         "out, one on the member's 'default' network (made on first need); [] for "
+                                         "none")
 
 
 class WorkloadResize(In):
@@ -71,6 +75,7 @@ class WorkloadOut(Out):
                                             "stops it, unless it is re-placed elsewhere first")
     created_at: datetime
     updated_at: datetime
+    nics: list[NicOut] = Field(default_factory=list, description="its ports on its networks, in order")
 
 
 class UsageSampleOut(Out):

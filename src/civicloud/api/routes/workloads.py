@@ -8,7 +8,7 @@ from civicloud.api import views
 from civicloud.api.deps import AppSettings, Granted, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
 from civicloud.domain import Workload, WorkloadState
-from civicloud.services import workloads
+from civicloud.services import networks, workloads
 from civicloud.services.access import Grant
 from civicloud.services.placement import PlacementSettings
 from civicloud.wire import (
@@ -37,11 +37,13 @@ def list_workloads(uow: Uow, grant: Granted, member_id: Ref | None = None,
     found = workloads.list_workloads(uow, grant, member=member_id, state=state, include_deleted=include_deleted,
                                      limit=limit, offset=offset)
     where = workloads.whereabouts(uow, (w.host_id for w in found))
-    return [views.workload_out(w, where.get(w.host_id or ""), grant.principal) for w in found]
+    nics = networks.ports_of(uow, [w.id for w in found])
+    return [views.workload_out(w, where.get(w.host_id or ""), grant.principal, nics[w.id]) for w in found]
 
 
 def _workload_out(uow: Uow, grant: Grant, w: Workload) -> WorkloadOut:
-    return views.workload_out(w, workloads.whereabouts(uow, [w.host_id]).get(w.host_id or ""), grant.principal)
+    return views.workload_out(w, workloads.whereabouts(uow, [w.host_id]).get(w.host_id or ""), grant.principal,
+                              networks.ports_of(uow, [w.id])[w.id])
 
 
 @router.get("/workloads/{workload_id}", tags=["workloads"])

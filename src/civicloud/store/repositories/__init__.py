@@ -21,6 +21,7 @@ from civicloud.store.repositories.credentials import CredentialRepository
 from civicloud.store.repositories.hosts import HostRepository
 from civicloud.store.repositories.identity import TokenRepository, UserRepository
 from civicloud.store.repositories.members import AgreementRepository, MemberRepository
+from civicloud.store.repositories.networks import NetworkRepository, PortRepository, SecurityGroupRepository
 from civicloud.store.repositories.rate_limits import RateLimitRepository
 from civicloud.store.repositories.sites import OfferRepository, SiteRepository
 from civicloud.store.repositories.usage import UsageSampleRepository
@@ -33,7 +34,8 @@ __all__ = [
     "AuditRepository", "IdempotencyRepository", "StoredAnswer", "TokenRepository", "UserRepository",
     "BillingRepository", "GroupedUsage", "PriceBookRepository", "UsageRecordRepository",
     "AgreementRepository", "AllocationRepository", "Claim", "ClaimRepository", "CredentialRepository", "HostRepository",
-    "MemberRepository", "RateLimitRepository", "RevisionRepository",
+    "MemberRepository", "NetworkRepository", "PortRepository", "RateLimitRepository",
+    "SecurityGroupRepository", "RevisionRepository",
     "OfferRepository", "OfferingRepository", "PlacementGroupRepository", "SiteRepository",
     "UsageSampleRepository", "WorkloadRepository",
 ]

@@ -1,0 +1,117 @@
+"""Tenant networks, their ports and security groups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from civicloud.domain.networks import MAX_DNS, MAX_RULES, MAX_SUBNETS, Direction, Protocol
+from civicloud.wire.common import In, Name, Out, Ref, Text
+
+# Addresses and networks as people write them; their meaning is checked by domain.networks (stable codes).
+Address = Annotated[str, StringConstraints(min_length=7, max_length=15, pattern=r"^[0-9.]+$")]
+Cidr = Annotated[str, StringConstraints(min_length=7, max_length=18, pattern=r"^[0-9./]+$")]
+PortNumber = Annotated[int, Field(ge=1, le=65535)]
+
+
+class SubnetIn(In):
+    cidr: Cidr = Field(description="an IPv4 network a.b.c.d/n, from /16 to /29, host bits zero; two networks "
+                       "may use the same range (each is its own segment)", examples=["10.20.0.0/24"])
+    gateway: Address | None = Field(default=None, description="the subnet's gateway; its first address if left out")
+    dns: list[Address] = Field(default_factory=list, max_length=MAX_DNS, description="DNS servers its workloads use")
+
+
+class NetworkCreate(In):
+    member_id: Ref = Field(description="the member whose network it is (id or name)")
+    name: Name
+    subnets: list[SubnetIn] = Field(min_length=1, max_length=MAX_SUBNETS, description="disjoint IPv4 subnets")
+    internet_egress: bool = Field(default=False, description="its workloads reach the internet through NAT on "
+                                  "their lender's host; such workloads are placed only where the offer gives it")
+
+
+class SubnetOut(Out):
+    cidr: str
+    gateway: str
+    dns: list[str]
+    capacity: int = Field(description="how many workload addresses it has")
+
+
+class NetworkOut(Out):
+    id: str
+    member_id: str
+    name: str
+    vni: int = Field(description="its VXLAN network identifier, unique in the federation")
+    subnets: list[SubnetOut]
+    internet_egress: bool
+    ports: int = Field(description="how many live ports it has")
+    created_at: datetime
+
+
+class NicIn(In):
+    """One NIC of a new workload."""
+
+    network: Ref = Field(description="a network of the workload's member (id or name)")
+    fixed_ip: Address | None = Field(default=None, description="the address it must have; the lowest free one "
+                                     "if left out")
+    security_groups: list[Ref] | None = Field(default=None, max_length=10, description="security groups of the "
+                                              "member (ids or names); its 'default' group if left out")
+
+
+class NicOut(Out):
+    """A workload's port as the workload shows it."""
+
+    port_id: str
+    network_id: str
+    mac: str
+    ip: str
+
+
+class PortOut(Out):
+    id: str
+    network_id: str
+    member_id: str
+    workload_id: str
+    mac: str
+    ip: str
+    security_groups: list[str]
+    created_at: datetime
+
+
+class RuleIn(In):
+    direction: Direction = Field(description="ingress: to the port; egress: from it")
+    protocol: Protocol = Protocol.ANY
+    port_min: PortNumber | None = Field(default=None, description="tcp and udp only; one port alone is port_min")
+    port_max: PortNumber | None = None
+    remote_cidr: Cidr | None = Field(default=None, description="where the traffic comes from (ingress) or goes "
+                                     "to (egress); anywhere if neither this nor remote_group is given")
+    remote_group: Ref | None = Field(default=None, description="a security group of the member (id or name): "
+                                     "the addresses of its ports")
+
+
+class SecurityGroupCreate(In):
+    member_id: Ref
+    name: Name
+    description: Text = ""
+    rules: list[RuleIn] | None = Field(default=None, max_length=MAX_RULES, description="its rules; if left out, "
+                                       "one rule allowing all egress (as a new group has in OpenStack)")
+
+
+class RuleOut(Out):
+    id: str
+    direction: Direction
+    protocol: Protocol
+    port_min: int | None
+    port_max: int | None
+    remote_cidr: str | None
+    remote_group_id: str | None
+
+
+class SecurityGroupOut(Out):
+    id: str
+    member_id: str
+    name: str
+    description: str
+    rules: list[RuleOut]
+    created_at: datetime
