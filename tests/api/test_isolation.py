@@ -45,6 +45,9 @@ def world(client: TestClient, region: Region, uow_factory, app: FastAPI) -> dict
     app.state.placer.run_once()
     group = ok(client.post(f"{API}/placement-groups", headers=admin, json={
         "member_id": drancy, "name": "erp", "policy": "different_host"}), 201)
+    network = ok(client.post(f"{API}/networks", headers=admin, json={
+        "member_id": drancy, "name": "office", "subnets": [{"cidr": "10.20.0.0/24"}]}), 201)
+    web = ok(client.post(f"{API}/security-groups", headers=admin, json={"member_id": drancy, "name": "web"}), 201)
     mine = ok(client.post(f"{API}/workloads", headers=admin, json={
         "member_id": bobigny, "offering_id": "vm-small", "name": "compta"}), 202)
     staff = {}
@@ -54,7 +57,9 @@ def world(client: TestClient, region: Region, uow_factory, app: FastAPI) -> dict
         staff[role] = login(client, f"bobigny-{role}")
     foreign = {"member_id": drancy, "site_id": region.sites["drancy-mairie"], "host_id": region.host("drancy-h1"),
                "workload_id": workload["id"], "group_id": group["id"], "offering_id": region.offerings["vm-small"],
-               "invoice_id": "INV-2026-09-0001", "period": "2026-09", "token_id": "some-token", "kind": "hds"}
+               "invoice_id": "INV-2026-09-0001", "period": "2026-09", "token_id": "some-token", "kind": "hds",
+               "network_id": network["id"], "port_id": workload["nics"][0]["port_id"], "security_group_id": web["id"],
+               "rule_id": web["rules"][0]["id"]}
     return {"admin": admin, "staff": staff, "foreign": foreign, "drancy": drancy, "bobigny": bobigny,
             "mine": mine["id"]}
 
@@ -80,7 +85,8 @@ def test_member_staff_never_reach_another_members_objects(client: TestClient, ap
     checked = 0
     for method, path in operations(app):
         names = re.findall(r"{(\w+)}", path)
-        owned = [n for n in names if n in ("member_id", "site_id", "host_id", "workload_id", "group_id")]
+        owned = [n for n in names if n in ("member_id", "site_id", "host_id", "workload_id", "group_id", "network_id",
+                                           "port_id", "security_group_id")]
         if not owned:
             continue
         for role, headers in world["staff"].items():
@@ -98,7 +104,8 @@ def test_member_staff_never_reach_another_members_objects(client: TestClient, ap
 def test_lists_hold_only_their_own_member(client: TestClient, world: dict[str, Any], region: Region) -> None:
     drancy_ids = set(world["foreign"].values())
     for role, headers in world["staff"].items():
-        for path in ("/members", "/sites", "/hosts", "/workloads", "/placement-groups", "/users"):
+        for path in ("/members", "/sites", "/hosts", "/workloads", "/placement-groups", "/users", "/networks", "/ports",
+                     "/security-groups"):
             r = client.get(f"{API}{path}", headers=headers)
             assert r.status_code in (200, 403), (role, path, r.text)
             if r.status_code == 200:
@@ -117,6 +124,8 @@ def test_creations_for_another_member_are_refused(client: TestClient, world: dic
     for role, headers in world["staff"].items():
         for path, body in (("/workloads", {"member_id": drancy, "offering_id": "vm-small", "name": "x"}),
                            ("/placement-groups", {"member_id": drancy, "name": "x", "policy": "same_host"}),
+                           ("/networks", {"member_id": drancy, "name": "x", "subnets": [{"cidr": "10.9.0.0/24"}]}),
+                           ("/security-groups", {"member_id": drancy, "name": "x"}),
                            ("/sites", {"member_id": drancy, "name": "x", "insee_code": "93029"}),
                            ("/users", {"login": f"x-{role}", "password": PASSWORD, "member_id": drancy,
                                        "roles": ["member_user"]})):
@@ -140,3 +149,26 @@ def test_member_staff_work_on_their_own(client: TestClient, world: dict[str, Any
     admin = world["staff"]["member_admin"]
     assert ok(client.get(f"{API}/members/{world['bobigny']}/invoices", headers=admin), 200) == []
     assert ok(client.get(f"{API}/auth/whoami", headers=admin), 200)["member_id"] == world["bobigny"]
+
+
+def test_member_staff_drive_their_own_networks_by_name(client: TestClient, world: dict[str, Any]) -> None:
+    """Bobigny's user names its network and groups by name (resolved within Bobigny, though Drancy has an
+    'office' network and a 'web' group too), and cannot put a NIC on Drancy's network by its id."""
+    user = world["staff"]["member_user"]
+    office = ok(client.post(f"{API}/networks", headers=user, json={
+        "member_id": world["bobigny"], "name": "office", "subnets": [{"cidr": "10.20.0.0/24"}]}), 201)
+    assert ok(client.get(f"{API}/networks/office", headers=user), 200)["id"] == office["id"]
+    web = ok(client.post(f"{API}/security-groups", headers=user, json={"member_id": world["bobigny"], "name": "web"}),
+             201)
+    ok(client.post(f"{API}/security-groups/web/rules", headers=user, json={
+        "direction": "ingress", "protocol": "tcp", "port_min": 443}), 201)
+    w = ok(client.post(f"{API}/workloads", headers=user, json={
+        "member_id": world["bobigny"], "offering_id": "vm-small", "name": "site-web",
+        "networks": [{"network": "office", "security_groups": ["web"]}]}), 202)
+    port = ok(client.get(f"{API}/ports/{w['nics'][0]['port_id']}", headers=user), 200)
+    assert (port["network_id"], port["security_groups"]) == (office["id"], [web["id"]])
+    theirs = client.post(f"{API}/workloads", headers=user, json={
+        "member_id": world["bobigny"], "offering_id": "vm-small", "name": "sneaky",
+        "networks": [{"network": world["foreign"]["network_id"]}]})
+    assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "civicloud.network.not_found"
+    assert client.delete(f"{API}/networks/office", headers=user).status_code == 409

@@ -89,7 +89,7 @@ def nullable(schema: dict[str, Any]) -> bool:
 STRING_CANDIDATES = ["93029", "219300084", "probe", "abcdefghijklmnopqrstuvwx", "Europe/Paris", "test:///default"]
 NAME_HINTS = {"timezone": "Europe/Paris", "libvirt_uri": "test:///default", "name": "probe", "country": "FR",
               "countries": "FR", "regions": "11", "departments": "93", "start": "08:00", "end": "19:00",
-              "traits": "iso27001"}
+              "traits": "iso27001", "cidr": "10.77.0.0/24", "dns": "9.9.9.9"}
 
 
 def entries(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -365,7 +365,16 @@ def scene(client: TestClient, region: Region, guarded_app: FastAPI) -> Scene:
                                                            "roles": ["auditor"]}), 201)
     token_id = ok(client.post(f"{API}/auth/tokens", json={"login": "auditor-probe", "password": PASSWORD}), 201)["id"]
     token = ok(client.post(f"{API}/sites/{region.sites['avicenne-dc']}/join-tokens", headers=operator), 201)
+    # A network no workload uses (to delete), and a security group with one rule (to delete, or its rule).
+    network = ok(client.post(f"{API}/networks", headers=operator, json={
+        "member_id": region.members["Bobigny"], "name": "lab", "subnets": [{"cidr": "10.30.0.0/24"}]}), 201)
+    spare = ok(client.post(f"{API}/security-groups", headers=operator, json={
+        "member_id": region.members["Bobigny"], "name": "spare"}), 201)
     known = Known({
+        "network_id": network["id"],
+        "port_id": workload["nics"][0]["port_id"],
+        "security_group_id": spare["id"],
+        "rule_id": spare["rules"][0]["id"],
         "member_id": region.members["Bobigny"],
         "site_id": region.sites["drancy-mairie"],
         "host_id": region.host("drancy-h1"),
@@ -504,7 +513,7 @@ def test_every_route_is_covered() -> None:
     # new route would be a 404 and the test would say so only by failing.
     names = {n for p in PATHS for n in re.findall(r"{(\w+)}", p)}
     assert names == {"member_id", "site_id", "host_id", "workload_id", "offering_id", "group_id", "period",
-                     "invoice_id", "token_id", "kind"}
+                     "invoice_id", "token_id", "kind", "network_id", "port_id", "security_group_id", "rule_id"}
 
 
 def test_nested_bodies_get_broken_too() -> None:

@@ -173,3 +173,32 @@ def test_ids_are_never_cut_on_a_narrow_terminal(live_server, live_region) -> Non
     w = live_region.api.create_workload(WorkloadCreate(member_id="Bobigny", offering_id="vm.small", name="narrow"))
     result = runner.invoke(app, ["workload", "list", "--server", live_server.url], env={"COLUMNS": "70"})
     assert result.exit_code == 0 and w.id in result.output
+
+
+def test_networks_and_security_groups(live_server, live_region) -> None:
+    url = live_server.url
+    made = cli(url, "network", "create", "office", "--member", "Bobigny", "--cidr", "10.20.0.0/24", "--dns", "9.9.9.9")
+    assert made.exit_code == 0, made.output
+    assert "10.20.0.0/24" in made.output and "DNS 9.9.9.9" in made.output
+    network_id = next(n.id for n in live_region.api.list_networks())
+    bad = cli(url, "network", "create", "lab", "--member", "Bobigny", "--cidr", "10.0.0.0/30")
+    assert bad.exit_code == 1 and "civicloud.network.cidr_size" in bad.output
+
+    group = cli(url, "security-group", "create", "web", "--member", "Bobigny")
+    assert group.exit_code == 0, group.output
+    group_id = next(g.id for g in live_region.api.list_security_groups() if g.name == "web")
+    rule = cli(url, "security-group", "add-rule", group_id, "--port", "8080", "--remote-cidr", "192.168.1.0/24")
+    assert rule.exit_code == 0, rule.output
+    assert "8080" in rule.output and "192.168.1.0/24" in rule.output
+    assert cli(url, "security-group", "add-rule", group_id, "--port", "70000").exit_code != 0
+
+    created = cli(url, "workload", "create", "web", "--member", "Bobigny", "--offering", "vm.small", "--no-wait",
+                  "--network", "office=10.20.0.10")
+    assert created.exit_code == 0, created.output
+    assert "10.20.0.10" in created.output
+    shown = cli(url, "network", "show", network_id)
+    assert shown.exit_code == 0 and "10.20.0.10" in shown.output
+    refused = cli(url, "network", "delete", network_id)
+    assert refused.exit_code == 1 and "civicloud.network.in_use" in refused.output
+    listed = cli(url, "network", "list")
+    assert listed.exit_code == 0 and "office" in listed.output and "default" not in listed.output

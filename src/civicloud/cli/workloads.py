@@ -20,7 +20,7 @@ from civicloud.cli.common import (
 )
 from civicloud.client import ApiClient
 from civicloud.errors import Unavailable
-from civicloud.wire import ResidencyIn, WorkloadCreate, WorkloadOut
+from civicloud.wire import NicIn, ResidencyIn, WorkloadCreate, WorkloadOut
 
 workload_app = typer.Typer(no_args_is_help=True, help="Virtual machines a member asked for.")
 
@@ -34,16 +34,23 @@ def workload_create(
     group: Annotated[str | None, typer.Option(help="a placement group of the member (id or name)")] = None,
     region: Annotated[list[str] | None, typer.Option(help="keep the data in this INSEE region (repeatable)")] = None,
     department: Annotated[list[str] | None, typer.Option(help="keep the data in this département")] = None,
+    network: Annotated[list[str] | None, typer.Option(
+        help="a NIC on this network of the member, NAME or NAME=ADDRESS (repeatable; default: its 'default' "
+             "network)")] = None,
+    no_network: Annotated[bool, typer.Option("--no-network", help="no NIC at all")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="wait until it runs")] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait")] = 120.0,
     server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None,
 ) -> None:
-    """Ask for a VM; by default wait until it runs, showing its progress."""
+    """Ask for a VM; by default wait until it runs, showing its progress. Example: civicloud workload create compta
+    --member Bobigny --offering vm-small --network office=10.20.0.10"""
     residency = ResidencyIn(regions=region or [], departments=department or []) if region or department else None
+    nics = [] if no_network else [NicIn(network=n.partition("=")[0], fixed_ip=n.partition("=")[2] or None)
+                                  for n in network] if network else None
     with client(server, token) as api:
         member_id = api.get_member(member).id
         workload = api.create_workload(WorkloadCreate(member_id=member_id, offering_id=offering, name=name,
-                                                      group=group, residency=residency))
+                                                      group=group, residency=residency, networks=nics))
         console.print(f"workload [bold]{workload.name}[/] accepted: {workload.id}")
         if wait:
             workload = wait_for_state(api, workload.id, {"running"}, timeout)
@@ -79,6 +86,7 @@ def wait_for_state(api: ApiClient, workload_id: str, targets: set[str], timeout:
 def show_workload(w: WorkloadOut) -> None:
     rows = [("id", w.id), ("name", w.name), ("state", styled_state(w.state.value)), ("desired", w.desired.value),
             ("lender", f"{w.lender_name} — {w.site_name}" if w.site_name else "—"),
+            *((f"nic {i}", f"{n.ip} ({n.mac})") for i, n in enumerate(w.nics)),
             *([("host", w.host_id)] if w.host_id else []), ("why", w.message),
             ("created", f"{w.created_at:%Y-%m-%d %H:%M:%S} UTC")]
     if w.evict_deadline is not None:

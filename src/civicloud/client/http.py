@@ -55,16 +55,22 @@ from civicloud.wire import (
     MemberCreate,
     MemberOut,
     MemberUsageOut,
+    NetworkCreate,
+    NetworkOut,
     OfferingCreate,
     OfferingOut,
     OfferOut,
     OfferSet,
     PlacementGroupCreate,
     PlacementGroupOut,
+    PortOut,
     PriceBookCreate,
     PriceBookOut,
     Report,
     ReportResponse,
+    RuleIn,
+    SecurityGroupCreate,
+    SecurityGroupOut,
     SettlementOut,
     ShowbackOut,
     SiteCreate,
@@ -388,6 +394,39 @@ class ApiClient(BillingClient):
     def resize_workload(self, workload_id: str, offering: str) -> WorkloadOut:
         return self._call("POST", f"/workloads/{_seg(workload_id)}/resize", WorkloadOut,
                           WorkloadResize(offering_id=offering))
+
+    def create_network(self, body: NetworkCreate) -> NetworkOut:
+        return self._call("POST", "/networks", NetworkOut, body)
+
+    def list_networks(self, member_id: str | None = None) -> list[NetworkOut]:
+        return self._call("GET", "/networks", list[NetworkOut], params={"member_id": member_id})
+
+    def get_network(self, ref: str) -> NetworkOut:
+        return self._call("GET", f"/networks/{_seg(ref)}", NetworkOut)
+
+    def delete_network(self, ref: str) -> None:
+        self._raw("DELETE", f"/networks/{_seg(ref)}")
+
+    def list_ports(self, member_id: str | None = None, network_id: str | None = None) -> list[PortOut]:
+        return self._call("GET", "/ports", list[PortOut], params={"member_id": member_id, "network_id": network_id})
+
+    def create_security_group(self, body: SecurityGroupCreate) -> SecurityGroupOut:
+        return self._call("POST", "/security-groups", SecurityGroupOut, body)
+
+    def list_security_groups(self, member_id: str | None = None) -> list[SecurityGroupOut]:
+        return self._call("GET", "/security-groups", list[SecurityGroupOut], params={"member_id": member_id})
+
+    def get_security_group(self, ref: str) -> SecurityGroupOut:
+        return self._call("GET", f"/security-groups/{_seg(ref)}", SecurityGroupOut)
+
+    def delete_security_group(self, ref: str) -> None:
+        self._raw("DELETE", f"/security-groups/{_seg(ref)}")
+
+    def add_security_rule(self, group: str, body: RuleIn) -> SecurityGroupOut:
+        return self._call("POST", f"/security-groups/{_seg(group)}/rules", SecurityGroupOut, body)
+
+    def delete_security_rule(self, group: str, rule_id: str) -> None:
+        self._raw("DELETE", f"/security-groups/{_seg(group)}/rules/{_seg(rule_id)}")
 
 
 class AgentClient(_Base):

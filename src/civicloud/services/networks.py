@@ -8,6 +8,7 @@ times), so two replicas never give the same VNI or the same address, and nothing
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +45,7 @@ from civicloud.wire import NetworkCreate, NicIn, RuleIn, SecurityGroupCreate
 # The member's network when a workload names none, made on first need. A member that wants another range
 # creates its own network before its first workload, or names its networks in each request.
 DEFAULT_SUBNET = "10.64.0.0/22"
-TRIES = 8  # compare-and-swap attempts before answering 409 concurrent_update (each lost only to another writer)
+TRIES = 16  # compare-and-swap attempts before answering 409 concurrent_update (each lost only to another writer)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def create_network(uow: UnitOfWork, caller: Caller, cmd: NetworkCreate) -> Netwo
     with uow:
         member = require_member(uow, cmd.member_id)
         require_own(caller, member.id, cmd.member_id)
-        if uow.networks.by_ref(cmd.name, member.id) is not None:
+        if uow.networks.named(member.id, cmd.name) is not None:
             raise _name_taken(member, cmd.name)
         network = _allocate(uow, member, cmd.name, tuple(subnets), cmd.internet_egress, take_existing=False)
         ensure_default_group(uow, member.id)
@@ -80,14 +81,19 @@ def _allocate(uow: UnitOfWork, member: Member, name: str, subnets: tuple[Subnet,
               *, take_existing: bool) -> Network:
     """Write a new network with the next free VNI. ``take_existing``: a network of that name written meanwhile
     (by a concurrent request) is the answer, instead of a conflict."""
-    for _ in range(TRIES):
+    for attempt in range(TRIES):
         highest = uow.networks.highest_vni()
         vni = next_vni(highest) if highest is None or highest < VNI_MAX else _gap(uow.networks.vnis())
-        network = Network(uow.new_id(), member.id, name, vni, subnets, egress, uow.clock())
+        network_id = uow.new_id()
+        if attempt and vni < VNI_MAX - 1024:
+            # Lost to another writer: the contenders spread over a window that doubles with each loss, so that
+            # they do not all try the same next value again.
+            vni += int(hashlib.sha256(network_id.encode()).hexdigest(), 16) % (1 << min(attempt, 10))
+        network = Network(network_id, member.id, name, vni, subnets, egress, uow.clock())
         if uow.networks.add(network):
             return network
-        existing = uow.networks.by_ref(name, member.id)
-        if existing is not None and existing.member_id == member.id and existing.name == name:
+        existing = uow.networks.named(member.id, name)
+        if existing is not None:
             if take_existing:
                 return existing
             raise _name_taken(member, name)

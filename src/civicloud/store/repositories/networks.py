@@ -63,6 +63,10 @@ class NetworkRepository(Repo):
         self._conn.execute(delete(t.ports).where(and_(P.network_id == network_id, P.released_at.is_not(None))))
         return bool(self._conn.execute(delete(t.networks).where(N.id == network_id)).rowcount)
 
+    def named(self, member_id: str, name: str) -> Network | None:
+        row = self._one(select(t.networks).where(and_(N.member_id == member_id, N.name == name)))
+        return _network(row) if row else None
+
     def list(self, member_id: str | None) -> list[Network]:
         stmt = select(t.networks).order_by(N.member_id, N.name)
         if member_id is not None:

@@ -1,0 +1,84 @@
+"""Several replicas giving VNIs and addresses at once on one PostgreSQL never give the same one twice.
+
+Each "replica" is a thread with its own connection running the services as the API does: new networks
+(each takes the next VNI), and new workloads on one network (each port takes the lowest free address). Under
+READ COMMITTED two transactions read the same highest VNI or the same free address; the unique index makes
+the second insert find it taken (ON CONFLICT DO NOTHING), and the service tries the next. SQLite takes its
+write lock at BEGIN, so the race exists on PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from civicloud.clock import system_clock as utcnow
+from civicloud.domain import Member, MemberCategory, Offering, Resources, ServiceClass
+from civicloud.services import networks, workloads
+from civicloud.store import UnitOfWork
+from civicloud.wire import NetworkCreate, NicIn, SubnetIn, WorkloadCreate
+
+from civicloud_support import OPERATOR, SIREN_BOBIGNY
+from store_scene import new_id
+
+Uows = Callable[[], UnitOfWork]
+THREADS, EACH = 6, 5
+
+only_postgres = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+
+
+def _member_and_offering(uow_factory: Uows) -> tuple[str, str]:
+    with uow_factory() as uow:
+        member = Member(new_id(), "Bobigny", SIREN_BOBIGNY, None, MemberCategory.COMMUNE, utcnow())
+        uow.members.add(member)
+        offering = Offering(new_id(), "vm.small", "", Resources(1, 512, 1), ServiceClass.HARVEST)
+        uow.offerings.add(offering)
+        uow.commit()
+    return member.id, offering.id
+
+
+def _race(work: Callable[[int], object]) -> list[object]:
+    start = threading.Barrier(THREADS)
+
+    def run(i: int) -> list[object]:
+        start.wait()
+        return [work(i * EACH + k) for k in range(EACH)]
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        return [r for batch in pool.map(run, range(THREADS)) for r in batch]
+
+
+@only_postgres
+def test_concurrent_networks_get_distinct_vnis(uow_factory: Uows) -> None:
+    member_id, _ = _member_and_offering(uow_factory)
+    made = _race(lambda i: networks.create_network(uow_factory(), OPERATOR, NetworkCreate(
+        member_id=member_id, name=f"net-{i}", subnets=[SubnetIn(cidr="10.20.0.0/24")])))
+    vnis = [v.network.vni for v in made]  # type: ignore[attr-defined]
+    assert len(set(vnis)) == THREADS * EACH
+    with uow_factory() as uow:
+        stored = uow.networks.list(member_id)
+        assert sorted(n.vni for n in stored) == sorted(vnis)
+        # One default security group, however many networks raced to make it.
+        assert [g.name for g in uow.security_groups.list(member_id)] == ["default"]
+
+
+@only_postgres
+def test_concurrent_workloads_get_distinct_addresses_and_macs(uow_factory: Uows) -> None:
+    member_id, offering_id = _member_and_offering(uow_factory)
+    made = _race(lambda i: workloads.create_workload(uow_factory(), OPERATOR, WorkloadCreate(
+        member_id=member_id, offering_id=offering_id, name=f"w{i}", networks=[NicIn(network="default")])))
+    assert len(made) == THREADS * EACH
+    with uow_factory() as uow:
+        ports = uow.ports.list(member_id=member_id)
+        nets = uow.networks.list(member_id)
+    assert [n.name for n in nets] == ["default"]  # made once, though every thread asked for it first
+    assert len(ports) == THREADS * EACH
+    addresses = sorted(int(p.ip) for p in ports)
+    assert len(set(addresses)) == len(addresses) and len({p.mac for p in ports}) == len(ports)
+    # No gap either: each took the lowest free address when its insert went through.
+    first = int(nets[0].subnets[0].cidr.network_address) + 2
+    assert addresses == list(range(first, first + THREADS * EACH))
