@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # System packages civicloud needs to build its Python dependencies on Debian 12:
-# libvirt-python compiles against libvirt-dev (found through pkg-config).
+# libvirt-python compiles against libvirt-dev (found through pkg-config); the agent's networks need nftables.
 # Installs them with apt-get when running as root; otherwise prints the command.
 set -euo pipefail
 
@@ -11,6 +11,10 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 python3 -c 'import sysconfig, os, sys; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)' \
   || missing+=(python3-dev)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# Tenant networks: the agent programs security groups and anti-spoofing as nftables rules (nft -j).
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+# The data-plane tests ping between the network namespaces they make.
+command -v ping >/dev/null 2>&1 || missing+=(iputils-ping)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

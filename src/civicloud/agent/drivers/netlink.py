@@ -1,0 +1,140 @@
+"""The host's data plane for tenant networks: reads and changes bridges, VXLAN devices and their forwarding
+entries through netlink (pyroute2), and civicloud's nftables table through nft's JSON interface (``nft -j``).
+
+What to change is decided by ``agent.netplan`` (pure); this module only reads the host (``actual``) and carries
+out actions (``apply``). It works in the host's own network namespace, or in a named one (``netns``: the tests
+make hosts of namespaces). Only devices named ``cc…`` and tagged ``civicloud:…`` are read as civicloud's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from collections.abc import Iterable
+from typing import Any
+
+from pyroute2 import IPRoute, NetNS
+
+from civicloud.agent.netplan import PREFIX, TABLE, Action, Actual, Device, digest
+from civicloud.errors import CivicloudError
+
+log = logging.getLogger(__name__)
+
+
+class DataPlaneError(CivicloudError):
+    code = "civicloud.agent.data_plane"
+
+
+class NetlinkDataPlane:
+    def __init__(self, netns: str | None = None, nft: str = "nft") -> None:
+        self.netns = netns
+        self._nft = nft
+
+    def _ipr(self) -> Any:
+        return NetNS(self.netns) if self.netns else IPRoute()
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    def actual(self) -> Actual:
+        with self._ipr() as ipr:
+            links = list(ipr.get_links())
+            names = {link["index"]: link.get("IFLA_IFNAME") for link in links}
+            devices = []
+            vxlans = {}
+            for link in links:
+                name = link.get("IFLA_IFNAME") or ""
+                if not name.startswith(PREFIX):
+                    continue
+                info = link.get("IFLA_LINKINFO")
+                kind = info.get("IFLA_INFO_KIND") if info else None
+                data = info.get("IFLA_INFO_DATA") if info else None
+                vni = local = None
+                if kind == "vxlan" and data is not None:
+                    vni, local = data.get("IFLA_VXLAN_ID"), data.get("IFLA_VXLAN_LOCAL")
+                    vxlans[link["index"]] = name
+                master = link.get("IFLA_MASTER")
+                devices.append(Device(name, kind or "", link.get("IFLA_IFALIAS"), names.get(master) if master else None,
+                                      bool(link["flags"] & 1), vni, local, link.get("IFLA_MTU")))
+            fdb = set()
+            for index, name in vxlans.items():
+                for entry in ipr.fdb("dump", ifindex=index):
+                    dst = entry.get("NDA_DST")
+                    if dst and entry.get("ifindex") == index:  # the remote entries civicloud writes
+                        fdb.add((name, str(entry.get("NDA_LLADDR")).lower(), str(dst)))
+        return Actual(tuple(devices), frozenset(fdb), self._rules_digest())
+
+    def _rules_digest(self) -> str | None:
+        done = self._run_nft(["-j", "list", "table", "bridge", TABLE], check=False)
+        if done.returncode != 0:
+            return None  # no such table
+        keys: list[tuple[str, str]] = []
+        for item in json.loads(done.stdout).get("nftables", []):
+            if "chain" in item:
+                keys.append(("chain", item["chain"]["name"]))
+            elif "rule" in item:
+                keys.append((item["rule"]["chain"], item["rule"].get("comment", "")))
+        return digest(keys)
+
+    # -- changing ---------------------------------------------------------------------------------------------
+
+    def apply(self, actions: Iterable[Action]) -> list[str]:
+        """Carry out the actions in order; each failure is logged and returned (the next pass plans again from
+        what the host then holds), the others still carried out."""
+        errors = []
+        with self._ipr() as ipr:
+            for action in actions:
+                try:
+                    self._do(ipr, action)
+                except Exception as exc:  # netlink and nft errors alike: reported, retried next pass
+                    log.warning("network action %s failed: %s", action, exc)
+                    errors.append(f"{action}: {exc}")
+        return errors
+
+    def _do(self, ipr: Any, a: Action) -> None:
+        if a.verb == "rules":
+            self._run_nft(["-j", "-f", "-"], stdin=json.dumps(a.args["ruleset"]))
+            return
+        if a.verb == "add_bridge":
+            ipr.link("add", ifname=a.device, kind="bridge")
+            index = ipr.link_lookup(ifname=a.device)[0]
+            ipr.link("set", index=index, ifalias=a.args["alias"], mtu=a.args["mtu"])
+            return
+        if a.verb == "add_vxlan":
+            ipr.link("add", ifname=a.device, kind="vxlan", vxlan_id=a.args["vni"], vxlan_local=a.args["local"],
+                     vxlan_port=a.args["port"], vxlan_learning=0)
+            index = ipr.link_lookup(ifname=a.device)[0]
+            ipr.link("set", index=index, ifalias=a.args["alias"], mtu=a.args["mtu"])
+            return
+        index = _index(ipr, a.device)
+        if a.verb == "attach":
+            ipr.link("set", index=index, master=_index(ipr, a.args["master"]))
+        elif a.verb == "set_up":
+            ipr.link("set", index=index, state="up")
+        elif a.verb == "set_mtu":
+            ipr.link("set", index=index, mtu=a.args["mtu"])
+        elif a.verb == "delete":
+            ipr.link("del", index=index)
+        elif a.verb == "add_fdb":
+            ipr.fdb("append", ifindex=index, lladdr=a.args["mac"], dst=a.args["dst"])
+        elif a.verb == "del_fdb":
+            ipr.fdb("del", ifindex=index, lladdr=a.args["mac"], dst=a.args["dst"])
+        else:
+            raise DataPlaneError(f"unknown network action {a.verb!r}")
+
+    def _run_nft(self, args: list[str], stdin: str | None = None, check: bool = True
+                 ) -> subprocess.CompletedProcess[str]:
+        command = [self._nft, *args]
+        if self.netns:
+            command = ["ip", "netns", "exec", self.netns, *command]
+        done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=60, check=False)
+        if check and done.returncode != 0:
+            raise DataPlaneError(f"nft {' '.join(args)} failed: {done.stderr.strip()[:500]}")
+        return done
+
+
+def _index(ipr: Any, name: str) -> int:
+    found = ipr.link_lookup(ifname=name)
+    if not found:
+        raise DataPlaneError(f"no device {name!r} on the host")
+    return int(found[0])
