@@ -309,7 +309,8 @@ def test_every_route_re_authenticates_its_replays(client: TestClient, region: Re
     answer was — and another principal's retry with that key never gets the first answer."""
     ids = {"member_id": region.members["Bobigny"], "site_id": region.sites["drancy-mairie"],
            "host_id": region.host("drancy-h1"), "workload_id": "w", "invoice_id": "i", "kind": "hds",
-           "group_id": "g", "period": "2026-01"}
+           "group_id": "g", "period": "2026-01", "security_group_id": "sg", "network_id": "n", "port_id": "p",
+           "rule_id": "r"}
     routes = _post_routes(app)
     assert len(routes) >= 15
     for n, route in enumerate(routes):
@@ -332,18 +333,22 @@ def test_eight_concurrent_writers_lose_no_audit_entry(client: TestClient, region
     head is moved by compare-and-swap inside each request's transaction)."""
     before = ok(client.get(f"{API}/audit/verify"), 200)["entries"]
     answers: list[int] = []
+    refusals: list[str] = []
 
     def writer(n: int) -> None:
         for i in range(6):
             body = {"member_id": region.members["Bobigny"], "offering_id": "vm-small", "name": f"w-{n}-{i}"}
-            answers.append(client.post(f"{API}/workloads", json=body).status_code)
+            r = client.post(f"{API}/workloads", json=body)
+            answers.append(r.status_code)
+            if r.status_code != 202:
+                refusals.append(r.text)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
-    assert answers.count(202) == 48, answers
+    assert answers.count(202) == 48, refusals
     report = ok(client.get(f"{API}/audit/verify"), 200)
     assert report["intact"] and report["entries"] == before + 48
     created = ok(client.get(f"{API}/audit", params={"action": "POST /api/v1/workloads", "limit": 100}), 200)

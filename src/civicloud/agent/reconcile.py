@@ -29,6 +29,8 @@ class Desired:
     offering: str = ""  # picks the guest image on a real host
     stop_at: datetime | None = None  # evicted: stop it from this instant on, whatever else is wanted
     reboot_after: datetime | None = None  # the last reboot asked for
+    # Its NICs, (MAC, bridge, tap), when the host programs tenant networks (agent/netplan.py); set at definition.
+    nics: tuple[tuple[str, str, str], ...] = ()
 
     def power_at(self, now: datetime | None) -> DesiredPower:
         """What is wanted at ``now``: past an eviction deadline, a running workload is wanted stopped."""

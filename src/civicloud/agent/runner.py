@@ -23,6 +23,17 @@ from pathlib import Path
 import httpx
 
 from civicloud.agent.drivers import Driver, DriverError
+from civicloud.agent.drivers.netlink import NetlinkDataPlane
+from civicloud.agent.netplan import Action as NetAction
+from civicloud.agent.netplan import (
+    HostNetworks,
+    LocalPort,
+    NetworkOnHost,
+    RemotePort,
+    bridge_name,
+    tap_name,
+)
+from civicloud.agent.netplan import plan as netplan
 from civicloud.agent.reconcile import (
     Action,
     Actual,
@@ -43,7 +54,9 @@ from civicloud.errors import SERVER_SIDE, CivicloudError, Conflict, InvalidInput
 from civicloud.wire import (
     DesiredWorkload,
     Heartbeat,
+    HostNetworksOut,
     HostReport,
+    NetworkHere,
     ObservedWorkload,
     Report,
     UsageBatch,
@@ -73,10 +86,16 @@ class Agent:
     def __init__(self, server_url: str, state_dir: Path, drivers: Sequence[Driver], *,
                  join_token: str | None = None, agent_name: str | None = None,
                  transport: httpx.BaseTransport | None = None, sample_interval_s: float = 60.0,
-                 clock: Clock = system_clock, new_id: IdSource = random_ids, ca_file: str | None = None) -> None:
+                 clock: Clock = system_clock, new_id: IdSource = random_ids, ca_file: str | None = None,
+                 networks: TenantNetworks | None = None) -> None:
         if not drivers:
             raise InvalidInput("an agent drives at least one host; pass --libvirt-uri",
                                code="civicloud.agent.no_host")
+        if networks is not None and len(drivers) != 1:
+            raise InvalidInput("an agent that programs tenant networks (--tunnel-ip) drives the one host it runs on; "
+                               "run one agent per host", code="civicloud.agent.networks_need_one_host")
+        self.networks = networks
+        self.network_errors: list[str] = []
         names = [d.name for d in drivers]
         if len(set(names)) != len(names):
             raise InvalidInput(f"two hosts share a name ({', '.join(names)}); name them with --host NAME=URI",
@@ -137,7 +156,8 @@ class Agent:
             reports.append(HostReport(name=inv.name, libvirt_uri=inv.uri, vcpus=inv.vcpus,
                                       memory_mib=inv.memory_mib, disk_gib=inv.disk_gib,
                                       owner_vcpus_used=inv.owner_vcpus, owner_memory_mib_used=inv.owner_memory_mib,
-                                      cpu_busy_percent=inv.cpu_busy_percent))
+                                      cpu_busy_percent=inv.cpu_busy_percent,
+                                      tunnel_ip=self.networks.tunnel_ip if self.networks else None))
         self.client.heartbeat(Heartbeat(hosts=reports))
 
     def actual(self) -> tuple[list[Actual], list[str]]:
@@ -160,14 +180,17 @@ class Agent:
         sampled = self.sample_if_due()
         try:
             self.heartbeat()
-            wanted = self.client.desired().workloads
+            state = self.client.desired()
         except (Unavailable, ApiError) as exc:
             if exc.kind not in SERVER_SIDE:
                 raise  # the control plane answered and refused: nothing to do on our own
             self.enforce_deadlines(now)
             raise
+        wanted = state.workloads
         self.spool.save_desired([w.model_dump(mode="json") for w in wanted], now.isoformat())
-        desired = [_desired(w) for w in wanted]
+        if self.networks is not None:  # the bridges first: a domain's NICs go on them when it is defined
+            self.program_networks(state.networks)
+        desired = [_desired(w, self.networks is not None) for w in wanted]
         actual, listed = self.actual()
         # Only hosts whose domains could be listed are reconciled: acting on a partial view would
         # take "not listed" for "absent" and define duplicates.
@@ -183,10 +206,24 @@ class Agent:
         self.flush()
         return TickResult(actions, failures, reported, sampled)
 
+    def program_networks(self, wanted: Sequence[HostNetworksOut]) -> list[NetAction]:
+        """Make the host hold the tenant networks the control plane wants there, and nothing more of ours."""
+        assert self.networks is not None
+        (host,) = self.drivers
+        mine = next((h.networks for h in wanted if h.host_name == host), [])
+        plane = self.networks.plane
+        try:
+            actions = netplan(host_networks(self.networks.tunnel_ip, self.networks.mtu, mine), plane.actual())
+            self.network_errors = plane.apply(actions)
+        except Exception as exc:  # the host's netlink or nft out of order: the domains are still reconciled
+            log.warning("tenant networks not programmed this pass: %s", exc)
+            self.network_errors, actions = [str(exc)], []
+        return actions
+
     def enforce_deadlines(self, now: datetime) -> list[Action]:
         """Stop the guests whose eviction deadline has come, from the last desired state received; the
         report of it waits in the spool for the control plane to come back."""
-        due = [d for d in (_desired(DesiredWorkload.model_validate(x)) for x in self.spool.desired())
+        due = [d for d in (_desired(DesiredWorkload.model_validate(x), False) for x in self.spool.desired())
                if d.stop_at is not None and d.power_at(now) == "stopped" and d.power == "running"]
         if not due:
             return []
@@ -344,9 +381,26 @@ class Agent:
             driver.close()
 
 
-def _desired(w: DesiredWorkload) -> Desired:
+def _desired(w: DesiredWorkload, with_nics: bool) -> Desired:
+    nics = tuple((n.mac, bridge_name(n.vni), tap_name(n.port_id)) for n in w.nics) if with_nics else ()
     return Desired(w.workload_id, w.name, w.host_name, w.desired.value, w.vcpus, w.memory_mib, w.disk_gib,
-                   w.offering, w.stop_at, w.reboot_after)
+                   w.offering, w.stop_at, w.reboot_after, nics)
+
+
+@dataclass(frozen=True)
+class TenantNetworks:
+    """The agent programs its host's tenant networks (agent/netplan.py): the host's address on the sites'
+    underlay, the underlay's MTU, and the data plane that carries out the plan."""
+
+    tunnel_ip: str
+    mtu: int
+    plane: NetlinkDataPlane
+
+
+def host_networks(tunnel_ip: str, mtu: int, wanted: Sequence[NetworkHere]) -> HostNetworks:
+    return HostNetworks(tunnel_ip, mtu, tuple(
+        NetworkOnHost(n.network_id, n.vni, tuple(LocalPort(p.port_id, p.mac, p.ip) for p in n.ports),
+                      tuple(n.peers), tuple(RemotePort(r.mac, r.tunnel_ip) for r in n.remote)) for n in wanted))
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

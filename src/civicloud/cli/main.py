@@ -109,15 +109,23 @@ def agent(
                                                    help="seconds between usage samples of each guest")] = 60.0,
     ca_file: Annotated[Path | None, typer.Option(help="CA certificate of an https control plane (PEM), when "
                                                       "it is not in the system's store")] = None,
+    tunnel_ip: Annotated[str | None, typer.Option(
+        help="program this host's tenant networks (bridges, VXLAN, nftables; root), the VXLAN traffic going "
+             "from and to this address on the sites' underlay; one host per agent then")] = None,
+    underlay_mtu: Annotated[int, typer.Option(min=1280, max=9000, help="the underlay's MTU (the networks get "
+                                                                     "50 bytes less)")] = 1500,
     once: Annotated[bool, typer.Option("--once", help="one pass, then exit")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run a site's agent: report hosts, pull desired state, reconcile libvirt to it, sample usage."""
+    """Run a site's agent: report hosts, pull desired state, reconcile libvirt (and, with --tunnel-ip, the host's
+    tenant networks) to it, sample usage. Example: civicloud agent --server https://cloud.example
+    --join-token TOKEN --libvirt-uri qemu:///system --tunnel-ip 192.0.2.10"""
     from civicloud.cli.serve import AgentOptions, run_agent
 
     setup_logging(verbose)
     run_agent(server, join_token, libvirt_uri or [], host or [], state_dir, interval, once,
-              AgentOptions(guest_dir, image or [], domain_type, shutdown_timeout, sample_interval, ca_file))
+              AgentOptions(guest_dir, image or [], domain_type, shutdown_timeout, sample_interval, ca_file,
+                           tunnel_ip, underlay_mtu))
 
 
 @app.command()

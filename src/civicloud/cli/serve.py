@@ -165,6 +165,8 @@ class AgentOptions:
     shutdown_timeout_s: float = 30.0
     sample_interval_s: float = 60.0
     ca_file: Path | None = None  # the control plane's CA certificate, when it is a private one
+    tunnel_ip: str | None = None  # program the host's tenant networks, VXLAN from this underlay address
+    underlay_mtu: int = 1500
 
 
 def guest_images(state_dir: Path, options: AgentOptions) -> GuestImages:
@@ -184,6 +186,16 @@ def guest_images(state_dir: Path, options: AgentOptions) -> GuestImages:
     return GuestImages(state_dir, default, per_offering)
 
 
+def _tunnel_ip(text: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise InvalidInput(f"--tunnel-ip is the host's IPv4 address on the sites' underlay, not {text!r}",
+                           code="civicloud.agent.invalid_tunnel_ip", field="tunnel_ip") from None
+
+
 def run_agent(server: str, join_token: str | None, uris: list[str], named: list[str], state_dir: Path,
               interval: float, once: bool, options: AgentOptions | None = None) -> None:
     from civicloud.agent.drivers import open_driver
@@ -193,8 +205,14 @@ def run_agent(server: str, join_token: str | None, uris: list[str], named: list[
     images = guest_images(state_dir, options)
     drivers = [open_driver(uri, name, images=images, domain_type=options.domain_type,
                            shutdown_timeout_s=options.shutdown_timeout_s) for name, uri in parse_hosts(uris, named)]
+    networks = None
+    if options.tunnel_ip is not None:
+        from civicloud.agent.drivers.netlink import NetlinkDataPlane
+        from civicloud.agent.runner import TenantNetworks
+
+        networks = TenantNetworks(_tunnel_ip(options.tunnel_ip), options.underlay_mtu, NetlinkDataPlane())
     agent = Agent(server, state_dir, drivers, join_token=join_token, sample_interval_s=options.sample_interval_s,
-                  ca_file=str(options.ca_file) if options.ca_file else None)
+                  ca_file=str(options.ca_file) if options.ca_file else None, networks=networks)
     try:
         if once:
             agent.tick()

@@ -222,9 +222,12 @@ def make_rule(rule_id: str, direction: Direction, protocol: Protocol, port_min: 
 # -- IPAM, MACs -------------------------------------------------------------------------------------------------
 
 
-def choose_address(network: Network, held: Iterable[IPv4Address], wanted: IPv4Address | None = None) -> IPv4Address:
+def choose_address(network: Network, held: Iterable[IPv4Address], wanted: IPv4Address | None = None,
+                   skip: int = 0) -> IPv4Address:
     """The address a new port of ``network`` gets: ``wanted`` if free, else the lowest free one of its subnets in
-    order. ``held``: the addresses its live ports hold (a port never takes one of those)."""
+    order — or, with ``skip``, the one ``skip`` free addresses further (the last free one if there are fewer):
+    a writer that lost an address to another spreads out instead of racing for the same next one.
+    ``held``: the addresses its live ports hold (a port never takes one of those)."""
     taken = set(held)
     if wanted is not None:
         subnet = network.subnet_of(wanted)
@@ -239,12 +242,18 @@ def choose_address(network: Network, held: Iterable[IPv4Address], wanted: IPv4Ad
             raise Conflict(f"{wanted} is held by another port of network {network.name!r}; choose another or "
                            "leave it out", code="civicloud.port.ip_taken", field="fixed_ip")
         return wanted
+    found: IPv4Address | None = None
     for subnet in network.subnets:
         first, last = int(subnet.cidr.network_address) + 1, int(subnet.cidr.broadcast_address)
         for value in range(first, last):
             address = IPv4Address(value)
             if address != subnet.gateway and address not in taken:
-                return address
+                found = address
+                if skip == 0:
+                    return found
+                skip -= 1
+    if found is not None:
+        return found
     raise Conflict(f"network {network.name!r} has no free address left; delete a workload on it or create a "
                    "network with a larger subnet", code="civicloud.network.full")
 

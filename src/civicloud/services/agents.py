@@ -26,10 +26,12 @@ from civicloud.domain.usage import (
 )
 from civicloud.errors import Unauthorized
 from civicloud.services.allocations import release_allocation
-from civicloud.services.networks import release_ports
+from civicloud.services.networks import host_networks, release_ports
 from civicloud.services.sites import hash_secret
 from civicloud.store import UnitOfWork
 from civicloud.wire import (
+    DesiredNic,
+    DesiredState,
     DesiredWorkload,
     Heartbeat,
     JoinRequest,
@@ -76,25 +78,33 @@ def heartbeat(uow: UnitOfWork, site_id: str, hb: Heartbeat) -> list[tuple[str, s
             total = Resources(report.vcpus, report.memory_mib, report.disk_gib, report.gpus)
             owner = Resources(report.owner_vcpus_used, report.owner_memory_mib_used)
             host_id = uow.hosts.report(site_id, report.name, report.libvirt_uri, total, owner, now, uow.new_id(),
-                                       report.cpu_busy_percent)
+                                       report.cpu_busy_percent, report.tunnel_ip)
             out.append((host_id, report.name))
         uow.signal(events.ROOM_CHANGED)  # a host that (re)appears, or whose owner's load fell, may take a workload
         uow.commit()
     return out
 
 
-def desired_state(uow: UnitOfWork, site_id: str) -> list[DesiredWorkload]:
+def desired_state(uow: UnitOfWork, site_id: str) -> DesiredState:
+    """What the site's agent must hold: its workloads (with their NICs), and per host the tenant networks."""
     with uow:
         offerings = {o.id: o for o in uow.offerings.list()}
+        placed = uow.workloads.on_site(site_id)
+        ports = uow.ports.of_workloads([w.id for w, _h in placed])
+        on_networks = uow.ports.placed_on_networks_of_site(site_id)
+        vni_of = {p.port_id: p.vni for p in on_networks}
         out = []
-        for w, host_name in uow.workloads.on_site(site_id):
+        for w, host_name in placed:
             offering = offerings[w.offering_id]
             res = offering.resources
+            nics = [DesiredNic(port_id=p.id, mac=p.mac, ip=str(p.ip), vni=vni_of[p.id]) for p in ports[w.id]
+                    if p.id in vni_of]
             out.append(DesiredWorkload(workload_id=w.id, name=w.name, offering=offering.name, host_name=host_name,
                                        desired=w.desired, vcpus=res.vcpus, memory_mib=res.memory_mib,
                                        disk_gib=res.disk_gib, stop_at=w.evict_deadline,
-                                       reboot_after=w.reboot_requested_at))
-        return out
+                                       reboot_after=w.reboot_requested_at, nics=nics))
+        networks = host_networks(on_networks, site_id)
+    return DesiredState(workloads=out, networks=networks)
 
 
 def report(uow: UnitOfWork, site_id: str, rep: Report) -> tuple[int, int]:

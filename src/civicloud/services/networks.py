@@ -40,7 +40,17 @@ from civicloud.errors import ConcurrentUpdate, Conflict, InvalidInput, NotFound
 from civicloud.services.access import Caller, operation, own_member, require_own, scope_of
 from civicloud.services.members import require_member
 from civicloud.store import UnitOfWork
-from civicloud.wire import NetworkCreate, NicIn, RuleIn, SecurityGroupCreate
+from civicloud.store.repositories.networks import PlacedPort
+from civicloud.wire import (
+    HostNetworksOut,
+    NetworkCreate,
+    NetworkHere,
+    NicIn,
+    PortHere,
+    RemoteMac,
+    RuleIn,
+    SecurityGroupCreate,
+)
 
 # The member's network when a workload names none, made on first need. A member that wants another range
 # creates its own network before its first workload, or names its networks in each request.
@@ -85,10 +95,10 @@ def _allocate(uow: UnitOfWork, member: Member, name: str, subnets: tuple[Subnet,
         highest = uow.networks.highest_vni()
         vni = next_vni(highest) if highest is None or highest < VNI_MAX else _gap(uow.networks.vnis())
         network_id = uow.new_id()
-        if attempt and vni < VNI_MAX - 1024:
+        if vni < VNI_MAX - 1024:
             # Lost to another writer: the contenders spread over a window that doubles with each loss, so that
             # they do not all try the same next value again.
-            vni += int(hashlib.sha256(network_id.encode()).hexdigest(), 16) % (1 << min(attempt, 10))
+            vni += _spread(network_id, attempt)
         network = Network(network_id, member.id, name, vni, subnets, egress, uow.clock())
         if uow.networks.add(network):
             return network
@@ -98,6 +108,12 @@ def _allocate(uow: UnitOfWork, member: Member, name: str, subnets: tuple[Subnet,
                 return existing
             raise _name_taken(member, name)
     raise ConcurrentUpdate("other networks were being created at the same time; retry")
+
+
+def _spread(seed: str, attempt: int) -> int:
+    """0 on a first try; after ``attempt`` lost compare-and-swaps, a number below 2**attempt (at most 1,023)
+    drawn from a fresh id, so that writers that lost together do not try the same value again together."""
+    return int(hashlib.sha256(seed.encode()).hexdigest(), 16) % (1 << min(attempt, 10)) if attempt else 0
 
 
 def _gap(used: Sequence[int]) -> int:
@@ -176,9 +192,11 @@ def attach_ports(uow: UnitOfWork, member: Member, workload_id: str, nics: Sequen
 
 def _take_address(uow: UnitOfWork, network: Network, member: Member, workload_id: str, position: int,
                   wanted: IPv4Address | None, groups: tuple[str, ...], now: datetime) -> Port:
-    for _ in range(TRIES):
-        address = choose_address(network, uow.ports.held(network.id), wanted)
+    for attempt in range(TRIES):
         port_id = uow.new_id()
+        # After a lost insert, the next try spreads over a window of free addresses that doubles with each loss.
+        skip = _spread(port_id, attempt)
+        address = choose_address(network, uow.ports.held(network.id), wanted, skip)
         port = Port(port_id, network.id, member.id, workload_id, mac_for(port_id), address, groups, now)
         if uow.ports.add(port, position):
             return port
@@ -203,6 +221,29 @@ def ports_of(uow: UnitOfWork, workload_ids: Sequence[str]) -> dict[str, list[Por
         return {}
     with uow:
         return uow.ports.of_workloads(workload_ids)
+
+
+def host_networks(ports: Sequence[PlacedPort], site_id: str) -> list[HostNetworksOut]:
+    """Per host of the site: the networks it must hold (those with a port on it), each with its ports there,
+    the tunnel addresses of the other hosts holding it (head-end replication) and the MACs behind each.
+    ``ports``: every placed port of those networks, wherever it is (``PortRepository.placed_on_networks_of_site``).
+    A host whose agent reports no tunnel address is nobody's peer (it holds no overlay)."""
+    by_network: dict[str, list[PlacedPort]] = {}
+    for p in ports:
+        by_network.setdefault(p.network_id, []).append(p)
+    hosts: dict[str, list[NetworkHere]] = {}
+    for network_id, members in by_network.items():
+        for host in sorted({p.host_name for p in members if p.site_id == site_id}):
+            here = [p for p in members if p.site_id == site_id and p.host_name == host]
+            mine = here[0].tunnel_ip
+            elsewhere = [p for p in members if p not in here and p.tunnel_ip and p.tunnel_ip != mine]
+            hosts.setdefault(host, []).append(NetworkHere(
+                network_id=network_id, vni=here[0].vni,
+                ports=[PortHere(port_id=p.port_id, mac=p.mac, ip=str(p.ip)) for p in here],
+                peers=sorted({p.tunnel_ip for p in elsewhere if p.tunnel_ip}),
+                remote=[RemoteMac(mac=p.mac, tunnel_ip=p.tunnel_ip) for p in elsewhere if p.tunnel_ip]))
+    return [HostNetworksOut(host_name=h, networks=sorted(nets, key=lambda n: n.vni))
+            for h, nets in sorted(hosts.items())]
 
 
 def release_ports(uow: UnitOfWork, workload_id: str, now: datetime) -> None:

@@ -187,6 +187,9 @@ hosts = Table(
     # Each write sets it to one more than before and at least the database's clock in µs, so that the hosts that
     # moved since a pass are a range of revisions (repositories.hosts.next_revision).
     Column("revision", BigInteger(), nullable=False, server_default=text("0")),
+    # The host's address on the sites' underlay, where the other hosts send its networks' VXLAN traffic; NULL
+    # while its agent does not program tenant networks (agent/netplan.py).
+    Column("tunnel_ip", String(15), nullable=True),
 )
 
 offerings = Table(

@@ -1,16 +1,21 @@
 """Request and response models of the API, shared by api, client, cli and agent."""
 
 from civicloud.wire.agent import (
+    DesiredNic,
     DesiredState,
     DesiredWorkload,
     Heartbeat,
     HeartbeatResponse,
+    HostNetworksOut,
     HostReport,
     JoinRequest,
     JoinResponse,
+    NetworkHere,
     ObservedWorkload,
+    PortHere,
     RegisteredHost,
     RejectedSample,
+    RemoteMac,
     Report,
     ReportResponse,
     UsageAck,
@@ -100,6 +105,7 @@ from civicloud.wire.workloads import (
 )
 
 __all__ = [
+    "DesiredNic", "HostNetworksOut", "NetworkHere", "PortHere", "RemoteMac",
     "NetworkCreate", "NetworkOut", "NicIn", "NicOut", "PortOut", "RuleIn", "RuleOut", "SecurityGroupCreate",
     "SecurityGroupOut", "SubnetIn", "SubnetOut",
     "BillingLineOut", "BillingRunCreate", "BillingRunOut", "CostModelIn", "CostModelOut", "CreditNoteCreate",

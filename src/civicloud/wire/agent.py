@@ -9,6 +9,7 @@ from pydantic import Field
 
 from civicloud.domain import DesiredPower
 from civicloud.wire.common import Id, In, Instant, Name, Out, Secret, Text, Uri
+from civicloud.wire.networks import IPv4Text
 
 
 class JoinRequest(In):
@@ -34,6 +35,9 @@ class HostReport(In):
     owner_memory_mib_used: int = Field(default=0, ge=0, le=(1 << 31) - 1)
     # The whole host's CPU load since the previous heartbeat, from libvirt's getCPUStats (None: unknown).
     cpu_busy_percent: float | None = Field(default=None, ge=0, le=100)
+    tunnel_ip: IPv4Text | None = Field(default=None, description="the host's address on the sites' underlay, "
+                                          "where its networks' VXLAN traffic goes; set when its agent programs "
+                                          "tenant networks")
 
 
 class Heartbeat(In):
@@ -63,10 +67,46 @@ class DesiredWorkload(Out):
                                      "stops it at this instant, even if the control plane is out of reach then")
     reboot_after: datetime | None = Field(default=None, description="the last reboot asked for: a domain "
                                           "running since before it is power-cycled once")
+    nics: list[DesiredNic] = Field(default_factory=list, description="its NICs, in order")
+
+
+class DesiredNic(Out):
+    port_id: str
+    mac: str
+    ip: str
+    vni: int = Field(description="its network's VXLAN identifier: the tap goes on that network's bridge")
+
+
+class PortHere(Out):
+    port_id: str
+    mac: str
+    ip: str
+
+
+class RemoteMac(Out):
+    mac: str
+    tunnel_ip: str
+
+
+class NetworkHere(Out):
+    """What one host must hold of one network: its ports there, and the other hosts holding the network."""
+
+    network_id: str
+    vni: int
+    ports: list[PortHere]
+    peers: list[str] = Field(description="the tunnel addresses of the other hosts holding the network")
+    remote: list[RemoteMac] = Field(description="the MACs of its ports on those hosts")
+
+
+class HostNetworksOut(Out):
+    host_name: str
+    networks: list[NetworkHere]
 
 
 class DesiredState(Out):
     workloads: list[DesiredWorkload]
+    networks: list[HostNetworksOut] = Field(default_factory=list, description="per host of the site that holds "
+                                            "ports: the tenant networks it must hold")
 
 
 class ObservedWorkload(In):

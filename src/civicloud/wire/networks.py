@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from ipaddress import IPv4Address
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from civicloud.domain.networks import MAX_DNS, MAX_RULES, MAX_SUBNETS, Direction, Protocol
 from civicloud.wire.common import In, Name, Out, Ref, Text
@@ -14,6 +15,17 @@ from civicloud.wire.common import In, Name, Out, Ref, Text
 Address = Annotated[str, StringConstraints(min_length=7, max_length=15, pattern=r"^[0-9.]+$")]
 Cidr = Annotated[str, StringConstraints(min_length=7, max_length=18, pattern=r"^[0-9./]+$")]
 PortNumber = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _ipv4(text: str) -> str:
+    try:
+        return str(IPv4Address(text))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IPv4 address a.b.c.d") from None
+
+
+# An IPv4 address checked where it is read (a machine's own, such as a host's tunnel address): a string only.
+IPv4Text = Annotated[str, StringConstraints(min_length=7, max_length=15, pattern=r"^[0-9.]+$"), AfterValidator(_ipv4)]
 
 
 class SubnetIn(In):

@@ -369,6 +369,17 @@ def identity_xml(spec: Desired) -> str:
   <vcpu>{int(spec.vcpus)}</vcpu>"""
 
 
+def nics_xml(spec: Desired) -> str:
+    """The guest's NICs: VirtIO, each with its port's MAC, its tap named as the data plane expects, on its
+    network's bridge (which the agent made before defining the domain)."""
+    return "\n".join(f"""    <interface type='bridge'>
+      <mac address='{escape(mac)}'/>
+      <source bridge='{escape(bridge)}'/>
+      <target dev='{escape(tap)}'/>
+      <model type='virtio'/>
+    </interface>""" for mac, bridge, tap in spec.nics)
+
+
 def qemu_domain_xml(spec: Desired, dom_type: str, image: BootImage, disk: Path, console_log: Path) -> str:
     """A real guest: VirtIO disk on its overlay, serial console to a file, VNC on loopback, balloon stats."""
     boot = ""
@@ -392,6 +403,7 @@ def qemu_domain_xml(spec: Desired, dom_type: str, image: BootImage, disk: Path, 
       <source file='{escape(str(disk.resolve()))}'/>
       <target dev='vda' bus='virtio'/>
     </disk>
+{nics_xml(spec)}
     <serial type='file'><source path='{escape(str(console_log.resolve()))}' append='on'/><target port='0'/></serial>
     <graphics type='vnc' listen='127.0.0.1' autoport='yes'><listen type='address' address='127.0.0.1'/></graphics>
     <memballoon model='virtio'><stats period='5'/></memballoon>

@@ -40,7 +40,7 @@ def heartbeat(body: Heartbeat, uow: Uow, site_id: SiteId) -> HeartbeatResponse:
 
 @router.get("/desired")
 def desired(uow: Uow, site_id: SiteId) -> DesiredState:
-    return DesiredState(workloads=agents.desired_state(uow, site_id))
+    return agents.desired_state(uow, site_id)
 
 
 @router.post("/report")

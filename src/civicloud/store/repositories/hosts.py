@@ -99,14 +99,15 @@ class HostRepository(Repo):
         return [_host(r) for r in self._conn.execute(stmt)]
 
     def report(self, site_id: str, name: str, uri: str, total: Resources, owner_used: Resources,
-               now: datetime, new_id: str, cpu_busy_percent: float | None = None) -> str:
+               now: datetime, new_id: str, cpu_busy_percent: float | None = None,
+               tunnel_ip: str | None = None) -> str:
         """Record an agent's report of a host: create it the first time, refresh it after."""
         existing = self._one(select(H.id, H.vcpus, H.memory_mib, H.disk_gib, H.gpus)
                              .where(and_(H.site_id == site_id, H.name == name)))
         values = dict(libvirt_uri=uri, vcpus=total.vcpus, memory_mib=total.memory_mib, disk_gib=total.disk_gib,
                       gpus=total.gpus, owner_vcpus_used=owner_used.vcpus,
                       owner_memory_mib_used=owner_used.memory_mib, last_seen_at=now,
-                      cpu_busy_percent=cpu_busy_percent)
+                      cpu_busy_percent=cpu_busy_percent, tunnel_ip=tunnel_ip)
         if existing is None:
             self._conn.execute(insert(t.hosts).values(id=new_id, site_id=site_id, name=name, created_at=now,
                                                       revision=_MicrosNow(), **values))

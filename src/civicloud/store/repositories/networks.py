@@ -8,6 +8,7 @@ writes nothing and says so, and the service tries the next value. Nothing is loc
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
@@ -21,6 +22,18 @@ from civicloud.store.repositories._base import Repo
 
 N, P, G, GR, PG = (t.networks.c, t.ports.c, t.security_groups.c, t.security_group_rules.c,
                    t.port_security_groups.c)
+
+
+@dataclass(frozen=True)
+class PlacedPort:
+    port_id: str
+    mac: str
+    ip: IPv4Address
+    network_id: str
+    vni: int
+    host_name: str
+    site_id: str
+    tunnel_ip: str | None
 
 
 def _insert_new(conn: Any, table: Any, **values: Any) -> bool:
@@ -122,6 +135,22 @@ class PortRepository(Repo):
         return int(self._conn.execute(update(t.ports).where(and_(P.workload_id == workload_id,
                                                                  P.released_at.is_(None)))
                                       .values(released_at=now)).rowcount)
+
+    def placed_on_networks_of_site(self, site_id: str) -> list[PlacedPort]:
+        """Every live port of a placed workload on a network that has a port on one of the site's hosts, with
+        its network's VNI and its host (name, site, tunnel address): what the site's hosts must hold, and
+        where the other ends of their networks are. One query."""
+        W, H = t.workloads.c, t.hosts.c
+        placed = and_(P.released_at.is_(None), W.host_id.is_not(None), W.state != "deleted")
+        here = (select(P.network_id).select_from(t.ports.join(t.workloads, W.id == P.workload_id)
+                                                  .join(t.hosts, H.id == W.host_id))
+                .where(and_(placed, H.site_id == site_id)))
+        rows = self._conn.execute(
+            select(P.id, P.mac, P.ip, P.network_id, N.vni, H.name, H.site_id, H.tunnel_ip)
+            .select_from(t.ports.join(t.workloads, W.id == P.workload_id).join(t.hosts, H.id == W.host_id)
+                         .join(t.networks, N.id == P.network_id))
+            .where(and_(placed, P.network_id.in_(here))).order_by(N.vni, P.ip))
+        return [PlacedPort(r[0], r[1], IPv4Address(int(r[2])), r[3], int(r[4]), r[5], r[6], r[7]) for r in rows]
 
     def counts(self, network_ids: Sequence[str]) -> dict[str, int]:
         """How many live ports each network has."""
