@@ -58,7 +58,7 @@ def test_a_members_workloads_on_two_hosts_share_their_network(live_region, node_
     for i, (netns, tunnel) in enumerate(((lab.h1, "10.99.0.1"), (lab.h2, "10.99.0.2")), start=1):
         driver = LibvirtDriver(node_file(f"hv{i}"), f"hv{i}")
         agents.append(Agent(api.base_url, tmp_path / f"agent{i}", [driver], join_token=live_region.join_token(),
-                            networks=TenantNetworks(tunnel, 1500, lab.planes[netns])))
+                            networks=TenantNetworks(tunnel, 1500, lab.planes[netns], resync_s=0)))
     for agent in agents:
         agent.tick()  # joined, hosts and their tunnel addresses known
     api.create_network(NetworkCreate(member_id=live_region.bobigny_id, name="office",
@@ -98,3 +98,25 @@ def test_a_members_workloads_on_two_hosts_share_their_network(live_region, node_
     assert f"ccbr{vni}" not in ns(on["db"], "ip", "-o", "link").stdout
     assert ns(on["db"], "nft", "list", "table", "bridge", "civicloud", check=False).returncode != 0
     assert other_tunnel not in ns(on["app"], "bridge", "fdb", "show", "dev", f"ccvx{vni}").stdout
+
+
+def test_an_unchanged_host_is_read_back_only_at_each_resync(live_region, node_file, lab: Lab, tmp_path: Path) -> None:
+    """Between resyncs a pass whose wanted networks did not change does not read the host; the resync repairs."""
+    api = live_region.api
+    agent = Agent(api.base_url, tmp_path / "agent", [LibvirtDriver(node_file("hv1"), "hv1")],
+                  join_token=live_region.join_token(),
+                  networks=TenantNetworks("10.99.0.1", 1500, lab.planes[lab.h1], resync_s=3600))
+    agent.tick()
+    w = api.create_workload(WorkloadCreate(member_id=live_region.bobigny_id, offering_id="vm.small", name="app"))
+    _until(lambda: api.get_workload(w.id).state.value == "running", [agent])
+    vni = api.list_networks()[0].vni
+    assert f"ccbr{vni}" in ns(lab.h1, "ip", "-o", "link").stdout
+    ns(lab.h1, "ip", "link", "del", f"ccbr{vni}")  # wiped behind the agent's back
+    assert agent.program_networks(api_state(agent)) == []  # nothing changed as far as it knows: not read
+    agent.networks = TenantNetworks("10.99.0.1", 1500, lab.planes[lab.h1], resync_s=0)  # the resync is due
+    assert any(a.verb == "add_bridge" for a in agent.program_networks(api_state(agent)))
+    assert f"ccbr{vni}" in ns(lab.h1, "ip", "-o", "link").stdout
+
+
+def api_state(agent: Agent):  # type: ignore[no-untyped-def]
+    return agent.client.desired().networks

@@ -94,7 +94,7 @@ def test_a_guest_cannot_send_from_another_address_or_mac(lab: Lab) -> None:
     ns(guest, "ip", "link", "set", "eth0", "address", "02:bb:00:00:00:99")
     assert not lab.pings(B2, B1.ip)
     listing = ns(lab.h1, "nft", "list", "table", "bridge", "civicloud").stdout
-    mac_rules = [line for line in listing.splitlines() if f'comment "{B2.port_id} mac"' in line]
+    mac_rules = [line for line in listing.splitlines() if 'comment "mac"' in line]
     assert mac_rules and any("packets 0 " not in r for r in mac_rules), listing  # the spoofed frames, counted
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pyroute2 import IPRoute, NetNS
 
-from civicloud.agent.netplan import PREFIX, TABLE, Action, Actual, Device, digest
+from civicloud.agent.netplan import PREFIX, SETS, TABLE, Action, Actual, Device, digest, table_keys
 from civicloud.errors import CivicloudError
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ class NetlinkDataPlane:
     def __init__(self, netns: str | None = None, nft: str = "nft") -> None:
         self.netns = netns
         self._nft = nft
+        self._index: dict[str, int] = {}  # device name -> index, from the last read and the devices made since
 
     def _ipr(self) -> Any:
         return NetNS(self.netns) if self.netns else IPRoute()
@@ -40,6 +41,7 @@ class NetlinkDataPlane:
         with self._ipr() as ipr:
             links = list(ipr.get_links())
             names = {link["index"]: link.get("IFLA_IFNAME") for link in links}
+            self._index = {name: index for index, name in names.items() if name}
             devices = []
             vxlans = {}
             for link in links:
@@ -57,10 +59,10 @@ class NetlinkDataPlane:
                 devices.append(Device(name, kind or "", link.get("IFLA_IFALIAS"), names.get(master) if master else None,
                                       bool(link["flags"] & 1), vni, local, link.get("IFLA_MTU")))
             fdb = set()
-            for index, name in vxlans.items():
-                for entry in ipr.fdb("dump", ifindex=index):
-                    dst = entry.get("NDA_DST")
-                    if dst and entry.get("ifindex") == index:  # the remote entries civicloud writes
+            if vxlans:  # one dump of the bridge forwarding entries, kept for civicloud's VXLAN devices
+                for entry in ipr.fdb("dump"):
+                    dst, name = entry.get("NDA_DST"), vxlans.get(entry.get("ifindex"))
+                    if dst and name:  # the remote entries civicloud writes
                         fdb.add((name, str(entry.get("NDA_LLADDR")).lower(), str(dst)))
         return Actual(tuple(devices), frozenset(fdb), self._rules_digest())
 
@@ -68,13 +70,16 @@ class NetlinkDataPlane:
         done = self._run_nft(["-j", "list", "table", "bridge", TABLE], check=False)
         if done.returncode != 0:
             return None  # no such table
-        keys: list[tuple[str, str]] = []
+        sets: dict[str, list[tuple[str, ...]]] = {name: [] for name in SETS}
+        rules: list[tuple[str, str]] = []
         for item in json.loads(done.stdout).get("nftables", []):
-            if "chain" in item:
-                keys.append(("chain", item["chain"]["name"]))
+            if "set" in item and item["set"]["name"] in sets:
+                sets[item["set"]["name"]] = sorted(
+                    tuple(str(v) for v in e["concat"]) if isinstance(e, dict) else (str(e),)
+                    for e in item["set"].get("elem", []))
             elif "rule" in item:
-                keys.append((item["rule"]["chain"], item["rule"].get("comment", "")))
-        return digest(keys)
+                rules.append((item["rule"]["chain"], item["rule"].get("comment", "")))
+        return digest(table_keys(sets, rules))
 
     # -- changing ---------------------------------------------------------------------------------------------
 
@@ -95,32 +100,39 @@ class NetlinkDataPlane:
         if a.verb == "rules":
             self._run_nft(["-j", "-f", "-"], stdin=json.dumps(a.args["ruleset"]))
             return
-        if a.verb == "add_bridge":
-            ipr.link("add", ifname=a.device, kind="bridge")
-            index = ipr.link_lookup(ifname=a.device)[0]
-            ipr.link("set", index=index, ifalias=a.args["alias"], mtu=a.args["mtu"])
+        if a.verb in ("add_bridge", "add_vxlan"):
+            extra = ({"kind": "bridge"} if a.verb == "add_bridge" else
+                     {"kind": "vxlan", "vxlan_id": a.args["vni"], "vxlan_local": a.args["local"],
+                      "vxlan_port": a.args["port"], "vxlan_learning": 0})
+            ipr.link("add", ifname=a.device, mtu=a.args["mtu"], **extra)
+            self._index[a.device] = index = int(ipr.link("get", ifname=a.device)[0]["index"])
+            ipr.link("set", index=index, ifalias=a.args["alias"])
             return
-        if a.verb == "add_vxlan":
-            ipr.link("add", ifname=a.device, kind="vxlan", vxlan_id=a.args["vni"], vxlan_local=a.args["local"],
-                     vxlan_port=a.args["port"], vxlan_learning=0)
-            index = ipr.link_lookup(ifname=a.device)[0]
-            ipr.link("set", index=index, ifalias=a.args["alias"], mtu=a.args["mtu"])
-            return
-        index = _index(ipr, a.device)
+        index = self._lookup(ipr, a.device)
         if a.verb == "attach":
-            ipr.link("set", index=index, master=_index(ipr, a.args["master"]))
+            ipr.link("set", index=index, master=self._lookup(ipr, a.args["master"]))
         elif a.verb == "set_up":
             ipr.link("set", index=index, state="up")
         elif a.verb == "set_mtu":
             ipr.link("set", index=index, mtu=a.args["mtu"])
         elif a.verb == "delete":
             ipr.link("del", index=index)
+            self._index.pop(a.device, None)
         elif a.verb == "add_fdb":
             ipr.fdb("append", ifindex=index, lladdr=a.args["mac"], dst=a.args["dst"])
         elif a.verb == "del_fdb":
             ipr.fdb("del", ifindex=index, lladdr=a.args["mac"], dst=a.args["dst"])
         else:
             raise DataPlaneError(f"unknown network action {a.verb!r}")
+
+    def _lookup(self, ipr: Any, name: str) -> int:
+        """A device's index: from the last read, else asked of the kernel by its name (one request)."""
+        if name not in self._index:
+            found = ipr.link_lookup(ifname=name)
+            if not found:
+                raise DataPlaneError(f"no device {name!r} on the host")
+            self._index[name] = int(found[0])
+        return self._index[name]
 
     def _run_nft(self, args: list[str], stdin: str | None = None, check: bool = True
                  ) -> subprocess.CompletedProcess[str]:
@@ -131,10 +143,3 @@ class NetlinkDataPlane:
         if check and done.returncode != 0:
             raise DataPlaneError(f"nft {' '.join(args)} failed: {done.stderr.strip()[:500]}")
         return done
-
-
-def _index(ipr: Any, name: str) -> int:
-    found = ipr.link_lookup(ifname=name)
-    if not found:
-        raise DataPlaneError(f"no device {name!r} on the host")
-    return int(found[0])
