@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/api_placement.py --hosts 5000 --requests 2000 --clients 1 4
 	$(BIN)/python bench/idle_server.py --hosts 5000 --seconds 60
 	$(BIN)/python bench/load.py --hosts 5000 --rate 300 --seconds 60
+	$(BIN)/python bench/network.py --networks 200 --ports 10
 
 clean:
 	rm -rf $(VENV) .pytest_cache .import_linter_cache .mypy_cache .ruff_cache build src/*.egg-info
