@@ -36,7 +36,7 @@ class SimulatedSite:
         agents.heartbeat(self.uow_factory(), self.site_id, Heartbeat(hosts=self.hosts))
         desired = [Desired(w.workload_id, w.name, w.host_name, w.desired.value, w.vcpus, w.memory_mib, w.disk_gib,
                            w.offering, w.stop_at, w.reboot_after)
-                   for w in agents.desired_state(self.uow_factory(), self.site_id)]
+                   for w in agents.desired_state(self.uow_factory(), self.site_id).workloads]
         names = [h.name for h in self.hosts]
         for action in reconcile(desired, self._actual(), names, now):
             key = (action.workload_id, action.host)

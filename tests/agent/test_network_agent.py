@@ -13,7 +13,6 @@ each host with the port's tap name, MAC and address, as QEMU would.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,19 +22,9 @@ from civicloud.agent.netplan import LocalPort
 from civicloud.agent.runner import Agent, TenantNetworks
 from civicloud.wire import NetworkCreate, NicIn, PlacementGroupCreate, SubnetIn, WorkloadCreate, WorkloadOut
 
-from netns_support import Lab, ns, require_netns
+from netns_support import Lab, ns
 
 pytestmark = [pytest.mark.network, pytest.mark.libvirt]
-
-
-@pytest.fixture
-def lab() -> Iterator[Lab]:
-    require_netns()
-    made = Lab()
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def _until(check, agents: list[Agent], timeout: float = 15.0):  # type: ignore[no-untyped-def]

@@ -14,13 +14,11 @@ agent does. Pings go only to the namespaces the test made, and are bounded (one 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from civicloud.agent.netplan import HostNetworks, LocalPort, NetworkOnHost, RemotePort, plan
 
-from netns_support import Lab, ns, require_netns, sh
+from netns_support import Lab, ns, sh
 
 pytestmark = pytest.mark.network
 
@@ -29,16 +27,6 @@ A1 = LocalPort("a1-port-0000-aaaa", "02:aa:00:00:00:01", "10.20.0.2")
 A2 = LocalPort("a2-port-0000-aaaa", "02:aa:00:00:00:02", "10.20.0.3")
 B1 = LocalPort("b1-port-0000-bbbb", "02:bb:00:00:00:01", "10.20.0.3")
 B2 = LocalPort("b2-port-0000-bbbb", "02:bb:00:00:00:02", "10.20.0.4")
-
-
-@pytest.fixture
-def lab() -> Iterator[Lab]:
-    require_netns()
-    made = Lab()
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def desired_h1(a_ports: tuple[LocalPort, ...] = (A1,), b_ports: tuple[LocalPort, ...] = (B1, B2)) -> HostNetworks:

@@ -25,6 +25,8 @@ from civicloud_support import (
     ok,
 )
 
+NOTHING = {"workloads": [], "networks": []}  # a desired state with nothing placed on the site
+
 
 @pytest.fixture
 def site_id(client: TestClient) -> str:
@@ -48,7 +50,7 @@ def test_join(client: TestClient, site_id: str) -> None:
     assert body["site_id"] == site_id
     assert body["credential"].startswith("cvs_") and len(body["credential"]) > 40
     # The credential works at once.
-    assert ok(client.get(f"{API}/agent/desired", headers=bearer(body["credential"])), 200) == {"workloads": []}
+    assert ok(client.get(f"{API}/agent/desired", headers=bearer(body["credential"])), 200) == NOTHING
 
 
 def test_two_agents_of_one_site_get_two_credentials(client: TestClient, site_id: str) -> None:
@@ -86,11 +88,11 @@ def test_desired_state_is_the_sites_own(app: FastAPI, client: TestClient, region
     w = ok(client.post(f"{API}/workloads", json={"member_id": region.members["Bobigny"], "offering_id": "vm-small",
                                                  "name": "compta"}), 202)
     drancy, avicenne = region.agents["drancy-mairie"], region.agents["avicenne-dc"]
-    assert ok(client.get(f"{API}/agent/desired", headers=drancy.headers), 200) == {"workloads": []}  # pending
+    assert ok(client.get(f"{API}/agent/desired", headers=drancy.headers), 200) == NOTHING  # pending
     app.state.placer.run_once()
     [desired] = ok(client.get(f"{API}/agent/desired", headers=drancy.headers), 200)["workloads"]
     assert (desired["workload_id"], desired["host_name"], desired["desired"]) == (w["id"], "drancy-h1", "running")
-    assert ok(client.get(f"{API}/agent/desired", headers=avicenne.headers), 200) == {"workloads": []}
+    assert ok(client.get(f"{API}/agent/desired", headers=avicenne.headers), 200) == NOTHING
 
 
 # -- report --------------------------------------------------------------------------------

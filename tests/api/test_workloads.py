@@ -79,11 +79,15 @@ def test_life_of_a_workload(app: FastAPI, client: TestClient, region: Region) ->
     assert app.state.placer.run_once() == []  # nothing pending any more
 
     # The site's agent sees it in its desired state, then reports it running.
-    desired = ok(client.get(f"{API}/agent/desired", headers=drancy.headers), 200)["workloads"]
+    state = ok(client.get(f"{API}/agent/desired", headers=drancy.headers), 200)
+    desired = state["workloads"]
+    vni = ok(client.get(f"{API}/networks"), 200)[0]["vni"]  # its member's default network, made for it
+    nics = [{"port_id": n["port_id"], "mac": n["mac"], "ip": n["ip"], "vni": vni} for n in w.see()["nics"]]
+    assert [n["ip"] for n in nics] == ["10.64.0.2"]
     assert desired == [{"workload_id": w.id, "name": "compta", "offering": "vm-small", "host_name": "drancy-h1",
                         "desired": "running",
                         "vcpus": 2, "memory_mib": 4096, "disk_gib": 20, "stop_at": None,
-                        "reboot_after": None}]
+                        "reboot_after": None, "nics": nics}]
     assert drancy.report(client, w.id, "running") == {"accepted": 1, "ignored": 0}
     assert w.see()["state"] == "running"
 

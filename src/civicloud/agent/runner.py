@@ -15,7 +15,6 @@ import os
 import re
 import socket
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -98,7 +97,7 @@ class Agent:
         self.networks = networks
         self.network_errors: list[str] = []
         self._networks_applied: HostNetworks | None = None  # what the last pass made the host hold
-        self._networks_checked_at = float("-inf")
+        self._networks_checked_at: datetime | None = None
         names = [d.name for d in drivers]
         if len(set(names)) != len(names):
             raise InvalidInput(f"two hosts share a name ({', '.join(names)}); name them with --host NAME=URI",
@@ -216,9 +215,9 @@ class Agent:
         mine = next((h.networks for h in wanted if h.host_name == host), [])
         plane = self.networks.plane
         desired = host_networks(self.networks.tunnel_ip, self.networks.mtu, mine)
-        now = time.monotonic()
-        if (desired == self._networks_applied and not self.network_errors
-                and now - self._networks_checked_at < self.networks.resync_s):
+        now = self._clock()
+        if (desired == self._networks_applied and not self.network_errors and self._networks_checked_at is not None
+                and now - self._networks_checked_at < timedelta(seconds=self.networks.resync_s)):
             return []
         try:
             actions = netplan(desired, plane.actual())

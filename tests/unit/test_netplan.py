@@ -1,0 +1,114 @@
+"""The hosts' data plan, pure: what is wanted against what the host holds gives the actions, and nothing of
+anyone else's is ever among them. (The same plans run on real kernels in tests/agent/test_network_*.py.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from civicloud.agent.netplan import (
+    Actual,
+    Device,
+    HostNetworks,
+    LocalPort,
+    NetworkOnHost,
+    RemotePort,
+    digest,
+    plan,
+    ruleset,
+    table_keys,
+    tap_name,
+    wanted_keys,
+)
+
+PORT = LocalPort("port-1", "02:AA:00:00:00:01", "10.20.0.2")
+NET = NetworkOnHost("net-a", 5001, (PORT,), ("10.99.0.2",), (RemotePort("02:aa:00:00:00:02", "10.99.0.2"),))
+WANTED = HostNetworks("10.99.0.1", 1500, (NET,))
+ALIAS = "civicloud:net-a"
+
+
+def held(*devices: Device, fdb: frozenset[tuple[str, str, str]] = frozenset(), rules: str | None = None) -> Actual:
+    return Actual(devices, fdb, rules)
+
+
+def converged() -> Actual:
+    return held(Device("ccbr5001", "bridge", ALIAS, None, True, mtu=1450),
+                Device("ccvx5001", "vxlan", ALIAS, "ccbr5001", True, 5001, "10.99.0.1", 1450),
+                Device(PORT.tap, "tun", None, "ccbr5001", True),
+                fdb=frozenset({("ccvx5001", "00:00:00:00:00:00", "10.99.0.2"),
+                               ("ccvx5001", "02:aa:00:00:00:02", "10.99.0.2")}),
+                rules=digest(wanted_keys(WANTED)))
+
+
+def verbs(actions: list) -> list[str]:  # type: ignore[type-arg]
+    return [str(a) for a in actions]
+
+
+def test_from_nothing_the_bridge_comes_before_what_goes_on_it() -> None:
+    got = verbs(plan(WANTED, held(Device(PORT.tap, "tun", None, None, True))))
+    assert got == ["add_bridge ccbr5001 alias=civicloud:net-a mtu=1450",
+                   "add_vxlan ccvx5001 alias=civicloud:net-a local=10.99.0.1 mtu=1450 port=4789 vni=5001",
+                   "attach ccvx5001 master=ccbr5001", "set_up ccbr5001", "set_up ccvx5001",
+                   f"attach {PORT.tap} master=ccbr5001",
+                   "add_fdb ccvx5001 dst=10.99.0.2 mac=00:00:00:00:00:00",
+                   "add_fdb ccvx5001 dst=10.99.0.2 mac=02:aa:00:00:00:02", "rules civicloud"]
+
+
+def test_a_converged_host_needs_nothing() -> None:
+    assert plan(WANTED, converged()) == []
+
+
+@pytest.mark.parametrize(("case", "change", "expected"), [
+    ("a VXLAN device from another address", {"ccvx5001": Device("ccvx5001", "vxlan", ALIAS, "ccbr5001", True, 5001,
+                                                               "10.99.0.9", 1450)},
+     ["delete ccvx5001", "add_vxlan ccvx5001", "attach ccvx5001 master=ccbr5001", "set_up ccvx5001"]),
+    ("a bridge down", {"ccbr5001": Device("ccbr5001", "bridge", ALIAS, None, False, mtu=1450)}, ["set_up ccbr5001"]),
+    ("a bridge of another MTU", {"ccbr5001": Device("ccbr5001", "bridge", ALIAS, None, True, mtu=9000)},
+     ["set_mtu ccbr5001 mtu=1450"]),
+])
+def test_what_drifted_is_put_back(case: str, change: dict[str, Device], expected: list[str]) -> None:
+    now = converged()
+    devices = tuple(change.get(d.name, d) for d in now.devices)
+    got = [v.split(" alias=")[0] for v in verbs(plan(WANTED, Actual(devices, now.fdb, now.ruleset_digest)))]
+    assert got == expected, case
+
+
+def test_only_what_is_ours_is_ever_deleted() -> None:
+    """An untagged device named like ours, the owner's bridge, and a stale forwarding entry of ours."""
+    now = converged()
+    extra = (Device("ccbr9999", "bridge", None, None, True), Device("br-owner", "bridge", None, None, True),
+             Device("ccbr7000", "bridge", "civicloud:gone", None, True),
+             Device("ccvx7000", "vxlan", "civicloud:gone", "ccbr7000", True, 7000, "10.99.0.1"))
+    stale = now.fdb | {("ccvx5001", "02:aa:00:00:00:09", "10.99.0.3")}
+    got = verbs(plan(WANTED, Actual(now.devices + extra, stale, now.ruleset_digest)))
+    assert got == ["del_fdb ccvx5001 dst=10.99.0.3 mac=02:aa:00:00:00:09", "delete ccvx7000", "delete ccbr7000"]
+
+
+def test_no_port_left_no_table_left() -> None:
+    now = converged()
+    got = plan(HostNetworks("10.99.0.1", 1500, ()), now)
+    assert [a.verb for a in got] == ["delete", "delete", "rules"]
+    assert got[-1].args["ruleset"] == {"nftables": [{"delete": {"table": {"family": "bridge", "name": "civicloud"}}}]}
+    assert plan(HostNetworks("10.99.0.1", 1500, ()), held()) == []
+
+
+def test_the_ruleset_is_a_fixed_set_of_rules_and_the_ports_are_set_elements() -> None:
+    def ports(i: int) -> tuple[LocalPort, ...]:
+        return tuple(LocalPort(f"p{i}-{j}", f"02:00:00:00:{i:02x}:{j:02x}", f"10.0.{i}.{j + 2}") for j in range(10))
+
+    many = HostNetworks("10.99.0.1", 1500, tuple(NetworkOnHost(f"n{i}", 5000 + i, ports(i), ()) for i in range(20)))
+    commands = ruleset(many)["nftables"]
+    assert sum(1 for c in commands if "rule" in c.get("add", {})) == 12
+    elements = {c["add"]["element"]["name"]: c["add"]["element"]["elem"] for c in commands
+                if "element" in c.get("add", {})}
+    assert len(elements["ports"]) == 200 and len(elements["port_macs"]) == 200
+    assert len(elements["port_ips"]) == 400  # each port's address and 0.0.0.0 (DHCP)
+    # A table read back with one element fewer is not the one wanted.
+    keys = wanted_keys(many)
+    assert digest(keys) == digest(wanted_keys(many))
+    fewer = table_keys({"ports": [], "port_macs": [], "port_ips": []}, [])
+    assert digest(fewer) != digest(keys)
+
+
+def test_tap_names_fit_an_interface_name() -> None:
+    assert len(tap_name("0b5c1a2e-8f3d-4c71-9a0e-2f6d7c8b9a10")) <= 15
+    assert tap_name("0b5c1a2e-8f3d") != tap_name("0b5c1a2f-8f3d")
