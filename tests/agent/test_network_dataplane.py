@@ -112,6 +112,9 @@ def test_a_wiped_host_is_repaired_and_an_unused_network_leaves_nothing(lab: Lab)
     for port in (B1, B2):
         sh("ip", "netns", "del", lab.guests.pop(port.port_id))
     assert lab.converge(lab.h1, desired_h1(b_ports=())) == []
+    assert plan(desired_h1(b_ports=()), lab.planes[lab.h1].actual()) == []  # B's set elements went too
+    listing = ns(lab.h1, "nft", "list", "table", "bridge", "civicloud").stdout
+    assert B1.mac not in listing and B2.ip not in listing
     links = ns(lab.h1, "ip", "-o", "link").stdout
     assert "ccbr5002" not in links and "ccvx5002" not in links and "ccbr5001" in links
     assert lab.pings(A1, A2.ip)

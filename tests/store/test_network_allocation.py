@@ -80,3 +80,24 @@ def test_concurrent_workloads_get_distinct_addresses_and_macs(uow_factory: Uows)
     addresses = sorted(p.ip for p in ports)
     assert len(set(addresses)) == len(addresses) and len({p.mac for p in ports}) == len(ports)
     assert all(nets[0].subnets[0].holds(a) for a in addresses)
+
+
+@only_postgres
+def test_nics_named_in_opposite_orders_do_not_deadlock(uow_factory: Uows) -> None:
+    """Half the requests ask for [lan, dmz], half for [dmz, lan]: addresses are taken network by network in one
+    order for all, so no two requests wait for each other; each workload keeps its NICs in the order asked."""
+    member_id, offering_id = _member_and_offering(uow_factory)
+    for name in ("lan", "dmz"):
+        networks.create_network(uow_factory(), OPERATOR, NetworkCreate(member_id=member_id, name=name,
+                                                                        subnets=[SubnetIn(cidr="10.20.0.0/24")]))
+    order = {0: ["lan", "dmz"], 1: ["dmz", "lan"]}
+    made = _race(lambda i: workloads.create_workload(uow_factory(), OPERATOR, WorkloadCreate(
+        member_id=member_id, offering_id=offering_id, name=f"w{i}",
+        networks=[NicIn(network=n) for n in order[i % 2]])))
+    assert len(made) == THREADS * EACH
+    with uow_factory() as uow:
+        by_name = {n.name: n.id for n in uow.networks.list(member_id)}
+        ports = uow.ports.of_workloads([w.id for w in made])  # type: ignore[attr-defined]
+        names = {w.id: int(w.name[1:]) for w in made}  # type: ignore[attr-defined]
+    for workload_id, nics in ports.items():
+        assert [p.network_id for p in nics] == [by_name[n] for n in order[names[workload_id] % 2]]

@@ -109,7 +109,7 @@ class Actual:
 
 @dataclass(frozen=True)
 class Action:
-    verb: str  # add_bridge, add_vxlan, attach, set_up, set_mtu, delete, add_fdb, del_fdb, rules
+    verb: str  # add_bridge, add_vxlan, attach, set_up, set_mtu, delete, add_fdb, del_fdb, rules, refuse
     device: str = ""
     args: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -127,14 +127,20 @@ def plan(desired: HostNetworks, actual: Actual) -> list[Action]:
     actions: list[Action] = []
     wanted_devices: set[str] = set()
     wanted_fdb: set[tuple[str, str, str]] = set()
+    remade: set[str] = set()  # VXLAN devices made again: the entries the host held for the old one went with it
     mtu = desired.mtu - VXLAN_OVERHEAD
     for net in sorted(desired.networks, key=lambda n: n.vni):
         alias = f"{ALIAS_PREFIX}{net.network_id}"
         br, vx = bridge_name(net.vni), vxlan_name(net.vni)
         wanted_devices |= {br, vx}
+        squatted = [name for name in (br, vx) if name in have and not _is_ours(have[name])]
+        if squatted:  # a device of someone else's has our name: never touched, the network is not made here
+            actions.append(Action("refuse", squatted[0], {"why": f"{squatted[0]} exists and is not civicloud's; "
+                                                                 f"network {net.network_id} is not made on this host"}))
+            continue
         b = have.get(br)
         if b is None or b.kind != "bridge":
-            if b is not None and _is_ours(b):
+            if b is not None:
                 actions.append(Action("delete", br))
             actions.append(Action("add_bridge", br, {"alias": alias, "mtu": mtu}))
             b = None
@@ -142,11 +148,14 @@ def plan(desired: HostNetworks, actual: Actual) -> list[Action]:
             actions.append(Action("set_mtu", br, {"mtu": mtu}))
         v = have.get(vx)
         if v is None or v.kind != "vxlan" or v.vni != net.vni or v.local != desired.tunnel_ip:
-            if v is not None and _is_ours(v):
+            if v is not None:
                 actions.append(Action("delete", vx))
+                remade.add(vx)
             actions.append(Action("add_vxlan", vx, {"alias": alias, "vni": net.vni, "local": desired.tunnel_ip,
                                                    "port": VXLAN_PORT, "mtu": mtu}))
             v = None
+        elif v.mtu != mtu:
+            actions.append(Action("set_mtu", vx, {"mtu": mtu}))
         if v is None or v.master != br:
             actions.append(Action("attach", vx, {"master": br}))
         for name, dev in ((br, b), (vx, v)):
@@ -161,9 +170,10 @@ def plan(desired: HostNetworks, actual: Actual) -> list[Action]:
         for remote in net.remote:
             if remote.tunnel_ip != desired.tunnel_ip:
                 wanted_fdb.add((vx, remote.mac.lower(), remote.tunnel_ip))
-    for entry in sorted(wanted_fdb - actual.fdb):
+    held_fdb = frozenset(e for e in actual.fdb if e[0] not in remade)
+    for entry in sorted(wanted_fdb - held_fdb):
         actions.append(Action("add_fdb", entry[0], {"mac": entry[1], "dst": entry[2]}))
-    for entry in sorted(actual.fdb - wanted_fdb):
+    for entry in sorted(held_fdb - wanted_fdb):
         if entry[0] in wanted_devices:  # those of a device being deleted go with it
             actions.append(Action("del_fdb", entry[0], {"mac": entry[1], "dst": entry[2]}))
     # What is ours and no longer wanted: VXLAN devices first (off their bridges), then the bridges.
@@ -187,18 +197,17 @@ def _is_ours(d: Device) -> bool:
 # -- nftables -------------------------------------------------------------------------------------------------
 
 
-# The table's sets: which taps are tenant ports, and the (tap, MAC) and (tap, address) pairs they may send from.
+# The table's sets: the (tap, MAC) and (tap, address) pairs the tenant ports may send from.
 # Sets keep the rules few and fixed whatever the number of ports (a rule per port and check made 20,000 rules
 # at 2,000 ports, which nft took over a minute to load).
-SETS = {"ports": ["ifname"], "port_macs": ["ifname", "ether_addr"], "port_ips": ["ifname", "ipv4_addr"]}
+SETS = {"port_macs": ["ifname", "ether_addr"], "port_ips": ["ifname", "ipv4_addr"]}
 CHAINS = ("forward", "input")  # frames a port sends to another port, and to the host itself
 
 
 def elements(desired: HostNetworks) -> dict[str, list[tuple[str, ...]]]:
     """The elements of each set, as tuples of text, sorted: what the table must hold."""
     ports = sorted((p for net in desired.networks for p in net.ports), key=lambda p: p.tap)
-    return {"ports": [(p.tap,) for p in ports],
-            "port_macs": [(p.tap, p.mac.lower()) for p in ports],
+    return {"port_macs": [(p.tap, p.mac.lower()) for p in ports],
             # 0.0.0.0: a DHCP client's source before it has its address.
             "port_ips": sorted({(p.tap, a) for p in ports for a in (p.ip, "0.0.0.0")})}
 
@@ -217,6 +226,8 @@ def ruleset(desired: HostNetworks) -> dict[str, Any]:
         body: dict[str, Any] = {"family": family, "table": TABLE, "name": name,
                                 "type": types[0] if len(types) == 1 else types}
         commands.append({"add": {"set": body}})
+        # A table's flush empties its chains, not its sets: each set is flushed, so a port gone leaves no element.
+        commands.append({"flush": {"set": {"family": family, "table": TABLE, "name": name}}})
         if wanted[name]:
             commands.append({"add": {"element": {"family": family, "table": TABLE, "name": name, "elem": [
                 e[0] if len(e) == 1 else {"concat": list(e)} for e in wanted[name]]}}})
@@ -245,7 +256,9 @@ def _checks() -> list[tuple[list[dict[str, Any]], str]]:
     drop = [{"counter": None}, {"drop": None}]
     arp = _match(_payload("ether", "type"), "==", "arp")
     return [
-        ([_match(iif, "!=", "@ports"), {"accept": None}], "not a tenant port"),
+        # Frames from anything but a civicloud tap (the VXLAN device, the owner's own) are not judged here; a
+        # civicloud tap that is no port's (a guest moved away, before its domain is gone) fails the next check.
+        ([_match(iif, "!=", f"{PREFIX}t*"), {"accept": None}], "not a tenant port"),
         ([_match({"concat": [iif, _payload("ether", "saddr")]}, "!=", "@port_macs"), *drop], "mac"),
         ([_match(_payload("ether", "type"), "==", "ip"),
           _match({"concat": [iif, _payload("ip", "saddr")]}, "!=", "@port_ips"), *drop], "ip"),

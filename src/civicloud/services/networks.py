@@ -175,7 +175,7 @@ def attach_ports(uow: UnitOfWork, member: Member, workload_id: str, nics: Sequen
     member's default network (made on first need) when it asks for none (``None``; ``[]`` is no NIC at all)."""
     if nics is None:
         nics = [NicIn(network=DEFAULT_NETWORK)]
-    ports = []
+    resolved = []
     default_group: str | None = None
     for position, nic in enumerate(nics):
         network = _members_network(uow, member, nic.network)
@@ -186,8 +186,12 @@ def attach_ports(uow: UnitOfWork, member: Member, workload_id: str, nics: Sequen
             groups = tuple(dict.fromkeys(_members_group(uow, member, g, "security_groups").id
                                          for g in nic.security_groups))
         wanted = parse_address(nic.fixed_ip, f"networks[{position}].fixed_ip") if nic.fixed_ip else None
-        ports.append(_take_address(uow, network, member, workload_id, position, wanted, groups, now))
-    return ports
+        resolved.append((position, network, wanted, groups))
+    # Addresses are taken network by network in one order for every request (two requests naming the same
+    # networks in opposite orders would each wait for the other's insert: a deadlock), each NIC keeping its place.
+    taken = [(position, _take_address(uow, network, member, workload_id, position, wanted, groups, now))
+             for position, network, wanted, groups in sorted(resolved, key=lambda r: (r[1].id, r[0]))]
+    return [port for _position, port in sorted(taken, key=lambda t: t[0])]
 
 
 def _take_address(uow: UnitOfWork, network: Network, member: Member, workload_id: str, position: int,

@@ -100,6 +100,8 @@ class NetlinkDataPlane:
         if a.verb == "rules":
             self._run_nft(["-j", "-f", "-"], stdin=json.dumps(a.args["ruleset"]))
             return
+        if a.verb == "refuse":
+            raise DataPlaneError(a.args["why"])
         if a.verb in ("add_bridge", "add_vxlan"):
             extra = ({"kind": "bridge"} if a.verb == "add_bridge" else
                      {"kind": "vxlan", "vxlan_id": a.args["vni"], "vxlan_local": a.args["local"],

@@ -64,8 +64,9 @@ class NetworkRepository(Repo):
         return _network(row) if row else None
 
     def by_ref(self, ref: str, member_id: str | None) -> Network | None:
-        """The network whose id is ``ref``, else the one of ``member_id`` so named: one query."""
-        cond = N.id == ref if member_id is None else or_(N.id == ref, and_(N.member_id == member_id, N.name == ref))
+        """The network whose id is ``ref``, else the one so named — among ``member_id``'s only when given (another
+        member's id then finds nothing, as a name would not: no id is told apart from a free string): one query."""
+        cond = N.id == ref if member_id is None else and_(N.member_id == member_id, or_(N.id == ref, N.name == ref))
         row = self._one(select(t.networks).where(cond).order_by(case((N.id == ref, 0), else_=1)).limit(1))
         return _network(row) if row else None
 
@@ -218,7 +219,7 @@ class SecurityGroupRepository(Repo):
         return found[0] if found else None
 
     def by_ref(self, ref: str, member_id: str | None) -> SecurityGroup | None:
-        cond = G.id == ref if member_id is None else or_(G.id == ref, and_(G.member_id == member_id, G.name == ref))
+        cond = G.id == ref if member_id is None else and_(G.member_id == member_id, or_(G.id == ref, G.name == ref))
         found = self._read(cond, order=case((G.id == ref, 0), else_=1))
         return found[0] if found else None
 
