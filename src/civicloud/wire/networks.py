@@ -39,8 +39,8 @@ class NetworkCreate(In):
     member_id: Ref = Field(description="the member whose network it is (id or name)")
     name: Name
     subnets: list[SubnetIn] = Field(min_length=1, max_length=MAX_SUBNETS, description="disjoint IPv4 subnets")
-    internet_egress: bool = Field(default=False, description="its workloads reach the internet through NAT on "
-                                  "their lender's host; such workloads are placed only where the offer gives it")
+    internet_egress: bool = Field(default=False, description="whether its workloads should reach the internet "
+                                  "through NAT on their lender's host (recorded; not carried out on the hosts yet)")
 
 
 class SubnetOut(Out):
