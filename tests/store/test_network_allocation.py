@@ -17,9 +17,11 @@ import pytest
 
 from civicloud.clock import system_clock as utcnow
 from civicloud.domain import Member, MemberCategory, Offering, Resources, ServiceClass
+from civicloud.domain.networks import MAX_RULES, Direction, Protocol
+from civicloud.errors import Conflict
 from civicloud.services import networks, workloads
 from civicloud.store import UnitOfWork
-from civicloud.wire import NetworkCreate, NicIn, SubnetIn, WorkloadCreate
+from civicloud.wire import NetworkCreate, NicIn, RuleIn, SecurityGroupCreate, SubnetIn, WorkloadCreate
 
 from civicloud_support import OPERATOR, SIREN_BOBIGNY
 from store_scene import new_id
@@ -101,3 +103,30 @@ def test_nics_named_in_opposite_orders_do_not_deadlock(uow_factory: Uows) -> Non
         names = {w.id: int(w.name[1:]) for w in made}  # type: ignore[attr-defined]
     for workload_id, nics in ports.items():
         assert [p.network_id for p in nics] == [by_name[n] for n in order[names[workload_id] % 2]]
+
+
+@only_postgres
+def test_rules_added_at_once_keep_the_groups_limit(uow_factory: Uows) -> None:
+    """A group two rules short of its limit, six rules added at once: at most two land, each in its own place;
+    the others are refused with a conflict (retry), never a 500 and never a 101st rule."""
+    member_id, _ = _member_and_offering(uow_factory)
+    rules = [RuleIn(direction=Direction.INGRESS, protocol=Protocol.TCP, port_min=1000 + i) for i in range(98)]
+    group = networks.create_security_group(uow_factory(), OPERATOR, SecurityGroupCreate(
+        member_id=member_id, name="web", rules=rules))
+    start = threading.Barrier(THREADS)
+
+    def add(i: int) -> str:
+        start.wait()
+        try:
+            networks.add_rule(uow_factory(), OPERATOR, group.id, RuleIn(direction=Direction.INGRESS,
+                                                                       protocol=Protocol.UDP, port_min=2000 + i))
+        except Conflict:
+            return "refused"
+        return "added"
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        outcomes = list(pool.map(add, range(THREADS)))
+    with uow_factory() as uow:
+        stored = uow.security_groups.get(group.id)
+    assert stored is not None and len(stored.rules) <= MAX_RULES
+    assert len(stored.rules) == 98 + outcomes.count("added") and outcomes.count("added") >= 1

@@ -281,6 +281,9 @@ security_group_rules = Table(
     Column("remote_cidr", String(18), nullable=True),
     Column("remote_group_id", String(36), ForeignKey("security_groups.id"), nullable=True, index=True),
     Column("position", Integer(), nullable=False),  # the order they were added in
+    # Two rules added at once to one group cannot take the same place: the second is refused (409), so the
+    # group's limit holds too.
+    UniqueConstraint("group_id", "position", name="uq_security_group_rules_group_id_position"),
 )
 
 allocations = Table(

@@ -69,7 +69,8 @@ def upgrade() -> None:
     sa.Column('position', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['group_id'], ['security_groups.id'], name=op.f('fk_security_group_rules_group_id_security_groups')),
     sa.ForeignKeyConstraint(['remote_group_id'], ['security_groups.id'], name=op.f('fk_security_group_rules_remote_group_id_security_groups')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_security_group_rules'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_security_group_rules')),
+    sa.UniqueConstraint('group_id', 'position', name='uq_security_group_rules_group_id_position')
     )
     with op.batch_alter_table('security_group_rules', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_security_group_rules_group_id'), ['group_id'], unique=False)
