@@ -362,7 +362,11 @@ def add_rule(uow: UnitOfWork, caller: Caller, security_group_id: str, cmd: RuleI
     with uow:
         group = require_security_group(uow, security_group_id, scope_of(caller))
         member = require_member(uow, group.member_id)
-        if len(group.rules) >= MAX_RULES:
+        # Rules are added to one group one request at a time (its row locked until the change commits), so the
+        # count read next is the one the new rule joins: two at once cannot both take the 100th place.
+        uow.security_groups.lock(group.id)
+        count = uow.security_groups.rule_count(group.id)
+        if count >= MAX_RULES:
             raise Conflict(f"a security group has at most {MAX_RULES} rules; delete one or use another group",
                            code="civicloud.security_group.too_many_rules")
         (rule,) = _rules(uow, member, [cmd])

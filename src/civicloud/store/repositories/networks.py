@@ -206,6 +206,13 @@ class SecurityGroupRepository(Repo):
         if rows:
             self._conn.execute(insert(t.security_group_rules), rows)
 
+    def lock(self, group_id: str) -> None:
+        """Hold the group's row until the transaction ends (PostgreSQL; SQLite's writers queue at BEGIN anyway)."""
+        self._conn.execute(update(t.security_groups).where(G.id == group_id).values(name=G.name))
+
+    def rule_count(self, group_id: str) -> int:
+        return int(self._conn.execute(select(func.count()).where(GR.group_id == group_id)).scalar_one())
+
     def next_position(self, group_id: str) -> int:
         found = self._conn.execute(select(func.max(GR.position)).where(GR.group_id == group_id)).scalar()
         return 0 if found is None else int(found) + 1
