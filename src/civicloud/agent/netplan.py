@@ -281,8 +281,3 @@ def digest(keys: list[Any]) -> str:
     """A digest of ``table_keys``: a table missing an element or a rule, holding one more, or gone, differs from
     the one wanted and is written again whole."""
     return hashlib.sha256(json.dumps(keys).encode()).hexdigest()
-
-
-def networks_here(items: Iterable[NetworkOnHost]) -> tuple[NetworkOnHost, ...]:
-    """The networks that have at least one port on the host (only those are kept there)."""
-    return tuple(n for n in items if n.ports)

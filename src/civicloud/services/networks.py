@@ -129,8 +129,8 @@ def _gap(used: Sequence[int]) -> int:
 
 
 def require_network(uow: UnitOfWork, ref: str, member_id: str | None = None) -> Network:
-    network = uow.networks.by_ref(ref, member_id)
-    if network is None or (member_id is not None and network.member_id != member_id):
+    network = uow.networks.by_ref(ref, member_id)  # with a member, that member's only
+    if network is None:
         raise NotFound.of("network", ref)
     return network
 
@@ -211,7 +211,7 @@ def _members_network(uow: UnitOfWork, member: Member, ref: str) -> Network:
     """The member's network ``ref`` names (another member's: as if it did not exist); its default network is
     made on first need."""
     found = uow.networks.by_ref(ref, member.id)
-    if found is not None and found.member_id == member.id:
+    if found is not None:
         return found
     if ref == DEFAULT_NETWORK:
         return _allocate(uow, member, DEFAULT_NETWORK, (make_subnet(DEFAULT_SUBNET),), False, take_existing=True)
@@ -296,10 +296,10 @@ def ensure_default_group(uow: UnitOfWork, member_id: str) -> str:
 
 
 def _members_group(uow: UnitOfWork, member: Member, ref: str, field: str) -> SecurityGroup:
-    group = uow.security_groups.by_ref(ref, member.id)
-    if (group is None or group.member_id != member.id) and ref == DEFAULT_GROUP:
+    group = uow.security_groups.by_ref(ref, member.id)  # the member's only
+    if group is None and ref == DEFAULT_GROUP:
         group = uow.security_groups.get(ensure_default_group(uow, member.id))
-    if group is None or group.member_id != member.id:
+    if group is None:
         raise NotFound(f"{member.name} has no security group {ref!r}; list them with 'civicloud security-group "
                        "list'", code="civicloud.security_group.not_found", field=field)
     return group
@@ -337,8 +337,8 @@ def create_security_group(uow: UnitOfWork, caller: Caller, cmd: SecurityGroupCre
 
 def require_security_group(uow: UnitOfWork, ref: str, member_id: str | None = None) -> SecurityGroup:
     """The security group ``ref`` names: by id, or by name among ``member_id``'s groups when given."""
-    group = uow.security_groups.by_ref(ref, member_id)
-    if group is None or (member_id is not None and group.member_id != member_id):
+    group = uow.security_groups.by_ref(ref, member_id)  # with a member, that member's only
+    if group is None:
         raise NotFound.of("security_group", ref)
     return group
 

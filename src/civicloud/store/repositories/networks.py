@@ -59,10 +59,6 @@ class NetworkRepository(Repo):
         """Every VNI in use, in order (read only when the range's end is reached, to find a gap)."""
         return [int(v) for v in self._conn.execute(select(N.vni).order_by(N.vni)).scalars()]
 
-    def get(self, network_id: str) -> Network | None:
-        row = self._one(select(t.networks).where(N.id == network_id))
-        return _network(row) if row else None
-
     def by_ref(self, ref: str, member_id: str | None) -> Network | None:
         """The network whose id is ``ref``, else the one so named — among ``member_id``'s only when given (another
         member's id then finds nothing, as a name would not: no id is told apart from a free string): one query."""
