@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from civicloud import __version__
 from civicloud.api import errors, middleware, routes
+from civicloud.api.routing import LeanRoute
 from civicloud.clock import Clock, IdSource, random_ids, system_clock
 from civicloud.domain import events
 from civicloud.services.loops import PlacementLoop
@@ -63,6 +64,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, background: 
         redoc_url=None,
         lifespan=lifespan,
     )
+    app.router.route_class = LeanRoute  # the app's own routes (healthz) answer as the routers' do
     app.state.settings = settings
     app.state.engine = engine
     app.state.uow_factory = uow_factory

@@ -240,8 +240,9 @@ def _audited(scope: Scope, status: int) -> bool:
 
 
 class RequestTransaction:
-    """Every change the API answers is one database transaction: the action, its audit entry and the stored
-    answer of its ``Idempotency-Key`` commit together, before the answer leaves.
+    """Every request the API answers is one database transaction on one connection. A change's action, its
+    audit entry and the stored answer of its ``Idempotency-Key`` commit together, before the answer leaves; a
+    read's transaction ends as its answer starts (``_read``).
 
     Who acted comes from the route's credential check (``scope["state"]``, set in ``api.deps``); what was
     created, from the answer's ``id``. Refusals (4xx) are audited too, in the same transaction as whatever the
@@ -253,8 +254,11 @@ class RequestTransaction:
         self.app, self.engine, self.clock, self.new_id = app, engine, clock, new_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in MUTATING:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["method"] not in MUTATING:
+            await self._read(scope, receive, send)
             return
         tx = SharedTransaction(self.engine)
         held = _Held()
@@ -276,6 +280,41 @@ class RequestTransaction:
                 await _answer(send, *_error(status, exc.code, exc.message))
                 return
         await held.release(send)
+
+    async def _read(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A read is one transaction too, on one connection: every unit of work of the request joins it, so the
+        request checks a connection out of the pool (and pings it) once, not once per unit of work. It ends as
+        the answer starts — committed (a read takes no lock a commit could wait on), or rolled back on a server
+        error — with no hop to a thread and nothing held back: the answer streams as the route sends it."""
+        tx = SharedTransaction(self.engine)
+        settled = False
+
+        def settle(status: int) -> None:
+            nonlocal settled
+            if settled:
+                return
+            settled = True
+            if status >= 500:
+                tx.rollback()
+                return
+            try:
+                tx.commit()
+            except CivicloudError as exc:  # the answer was read: it stands; whatever the read wrote is undone
+                log.error("a read's transaction did not commit (%s): %s", exc.code, exc.message)
+                tx.rollback()
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                settle(message["status"])
+            await send(message)
+
+        with tx.current():
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                if not settled:
+                    settled = True
+                    tx.rollback()
 
     def _commit(self, tx: SharedTransaction, scope: Scope, status: int, body: bytes) -> None:
         with tx.current():

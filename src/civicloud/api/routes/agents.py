@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from civicloud.api.deps import SiteId, Uow
 from civicloud.api.errors import ERROR_RESPONSES
+from civicloud.api.routing import LeanRoute
 from civicloud.services import agents
 from civicloud.wire import (
     DesiredState,
@@ -20,7 +21,7 @@ from civicloud.wire import (
     UsageBatch,
 )
 
-router = APIRouter(prefix="/agent", tags=["agent"], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=LeanRoute, prefix="/agent", tags=["agent"], responses=ERROR_RESPONSES)
 
 
 @router.post("/join")

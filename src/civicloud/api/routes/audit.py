@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from civicloud.api.deps import Granted, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
+from civicloud.api.routing import LeanRoute
 from civicloud.services import (
     audit,
 )
@@ -17,7 +18,7 @@ from civicloud.wire import (
 )
 from civicloud.wire.common import Instant
 
-router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=LeanRoute, dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
 
 
 @router.get("/audit", tags=["audit"])

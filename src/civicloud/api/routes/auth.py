@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from civicloud.api.deps import Granted, LoginLimiter, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
+from civicloud.api.routing import LeanRoute
 from civicloud.domain.identity import ApiToken, User
 from civicloud.services import identity
 from civicloud.wire import (
@@ -18,8 +19,9 @@ from civicloud.wire import (
 )
 from civicloud.wire.common import Ref
 
-router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
-users = APIRouter(dependencies=[Depends(require_operator)], tags=["users"], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=LeanRoute, prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
+users = APIRouter(route_class=LeanRoute, dependencies=[Depends(require_operator)], tags=["users"],
+                  responses=ERROR_RESPONSES)
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, responses={429: {"description": "Too many logins"}})

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from civicloud.api.deps import AppSettings, Granted, Uow, Uows, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
+from civicloud.api.routing import LeanRoute
 from civicloud.domain.billing import BillingRun, Document, Line, PriceBook, euros
 from civicloud.domain.pricing import CostInputs
 from civicloud.services import billing
@@ -34,7 +35,7 @@ from civicloud.wire import (
 from civicloud.wire.billing import Period
 from civicloud.wire.common import Instant, Ref
 
-router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=LeanRoute, dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
 HOUR = Decimal(3600)
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from civicloud.api import views
 from civicloud.api.deps import Granted, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
+from civicloud.api.routing import LeanRoute
 from civicloud.api.views import offer_from
 from civicloud.services import catalogue, sites
 from civicloud.wire import (
@@ -18,7 +19,7 @@ from civicloud.wire import (
 )
 from civicloud.wire.common import Ref
 
-router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=LeanRoute, dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
 
 
 @router.put("/hosts/{host_id}/power", tags=["hosts"])

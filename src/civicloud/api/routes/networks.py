@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, status
 from civicloud.api import views
 from civicloud.api.deps import Granted, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
+from civicloud.api.routing import LeanRoute
 from civicloud.services import networks
 from civicloud.wire import (
     NetworkCreate,
@@ -19,7 +20,7 @@ from civicloud.wire import (
 )
 from civicloud.wire.common import Id, Ref
 
-router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=LeanRoute, dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
 
 
 @router.post("/networks", status_code=status.HTTP_201_CREATED, tags=["networks"])

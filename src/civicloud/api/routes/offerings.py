@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, status
 from civicloud.api import views
 from civicloud.api.deps import Granted, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
+from civicloud.api.routing import LeanRoute
 from civicloud.services import (
     catalogue,
 )
@@ -16,7 +17,7 @@ from civicloud.wire import (
 )
 from civicloud.wire.common import Ref
 
-router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=LeanRoute, dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
 
 
 @router.post("/offerings", status_code=status.HTTP_201_CREATED, tags=["offerings"])

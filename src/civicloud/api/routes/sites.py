@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, status
 from civicloud.api import views
 from civicloud.api.deps import AppSettings, Granted, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
+from civicloud.api.routing import LeanRoute
 from civicloud.api.views import offer_from
 from civicloud.domain import CertificationKind
 from civicloud.services import sites
@@ -23,7 +24,7 @@ from civicloud.wire import (
 )
 from civicloud.wire.common import Ref
 
-router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=LeanRoute, dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
 
 
 @router.post("/sites", status_code=status.HTTP_201_CREATED, tags=["sites"])

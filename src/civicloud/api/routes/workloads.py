@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, status
 from civicloud.api import views
 from civicloud.api.deps import AppSettings, Granted, Uow, require_operator
 from civicloud.api.errors import ERROR_RESPONSES
+from civicloud.api.routing import LeanRoute
 from civicloud.domain import Workload, WorkloadState
 from civicloud.services import networks, workloads
 from civicloud.services.access import Grant
@@ -19,7 +20,7 @@ from civicloud.wire import (
 )
 from civicloud.wire.common import Ref
 
-router = APIRouter(dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
+router = APIRouter(route_class=LeanRoute, dependencies=[Depends(require_operator)], responses=ERROR_RESPONSES)
 
 
 @router.post("/workloads", status_code=status.HTTP_202_ACCEPTED, tags=["workloads"])
