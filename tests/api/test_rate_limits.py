@@ -210,3 +210,42 @@ def test_a_tokens_limit_follows_its_roles(replicas: Callable[[int], TestClient],
     assert Settings().requests_per_minute(["member_user"]) >= 100 * 60  # hundreds a second by default
     assert [replicas(n).get(f"{API}/members", headers=auditor).status_code for n in range(13)] == [200] * 12 + [429]
     assert [replicas(n).get(f"{API}/members", headers=admin).status_code for n in range(13)] == [200] * 13
+
+
+def test_a_large_limit_is_counted_in_leases_and_one_process_admits_it_exactly(engine: Engine,
+                                                                             clock: FrozenClock) -> None:
+    """A token's limit in the thousands is counted 1 % at a time (services.rate_limits.lease_size): the row
+    holds whole leases, yet one process admits exactly the limit — the last checks, where a whole lease no
+    longer fits, are counted one by one — and nothing more."""
+    limit = limiter(engine, clock, 1_005)  # leases of 10: 100 of them fit, then 5 checks one by one
+    assert all(admitted(limit, "token:t") for _ in range(25))
+    assert stored(engine) == [("token:t", at(0), 30)]  # three leases taken, 25 checks used
+    results = [admitted(limit, "token:t") for _ in range(1_005 - 25 + 3)]
+    assert results.count(True) == 1_005 - 25 and results[-3:] == [False, False, False]
+    assert stored(engine) == [("token:t", at(0), 1_005)]
+    clock.set(at(2, 1))  # a window later the leftover lease of the old window is gone, the limit whole again
+    assert admitted(limit, "token:t") and stored(engine)[-1] == ("token:t", at(2), 10)
+
+
+def test_replicas_with_leases_never_admit_more_than_the_limit(engine: Engine, replica_engine: Engine,
+                                                              clock: FrozenClock) -> None:
+    """Two processes with leases on one database, in turns and then from threads: together they never admit
+    more than the limit, and at most a lease each short of it (the checks a lease holds unused)."""
+    one, two = limiter(engine, clock, 2_000), limiter(replica_engine, clock, 2_000)  # leases of 20
+    admitted_by: dict[str, int] = {"one": 0, "two": 0}
+    lock = threading.Lock()
+
+    def knock(name: str, lim: RateLimiter) -> None:
+        for _ in range(1_500):
+            if admitted(lim, "token:shared"):
+                with lock:
+                    admitted_by[name] += 1
+
+    threads = [threading.Thread(target=knock, args=("one", one)), threading.Thread(target=knock, args=("two", two))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    total = admitted_by["one"] + admitted_by["two"]
+    assert 2_000 - 2 * 19 <= total <= 2_000, admitted_by
+    assert stored(engine) == [("token:shared", at(0), 2_000)]  # every admitted check was counted in the row

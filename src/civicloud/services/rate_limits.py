@@ -19,6 +19,16 @@ the window lets it. Checks of several keys (an address and a login) pass or fail
 over its limit, none of them counts that check. Keys are taken in sorted order, so two checks never wait on
 each other's rows in a cycle.
 
+A large limit is counted in leases: a limiter whose limit for a key is in the thousands a minute (an API
+token's) takes ``lease_size(limit)`` checks at once from the key's row — all or none, in the same atomic
+statement — and admits the next ones from that lease in memory, so that an integrator's token costs the
+database one counting transaction every few dozen requests rather than one a request. One process never
+admits more than before: every check it admits was counted in the row first. Across processes and replicas,
+a lease's unused checks (at most ``lease_size`` per process and key) are counted without being used and end
+with their window: the limit can bite up to that many checks early, never late. Near the limit, where a
+whole lease no longer fits, checks are counted one by one as for a small limit. Small limits (logins: 10 a
+minute) are never leased.
+
 Expired windows (two windows after their start) are deleted by a sweep that each limiter runs at most once a
 window, in a transaction of its own: the table holds at most two rows per key checked in the last two windows.
 
@@ -39,6 +49,13 @@ from civicloud.errors import RateLimited
 from civicloud.store import UnitOfWork, outside_transaction
 
 MAX_KEY = 200  # the column's width; a longer key is counted under its SHA-256
+MAX_LEASE = 32
+
+
+def lease_size(limit: int) -> int:
+    """How many checks are counted at once for a key limited to ``limit`` a window: 1 % of the limit, at most
+    ``MAX_LEASE``; 1 (no lease) under 200 a window."""
+    return max(1, min(MAX_LEASE, limit // 100))
 
 
 class RateLimiter:
@@ -52,17 +69,54 @@ class RateLimiter:
         self.uow_factory, self.attempts, self.window, self.message = uow_factory, attempts, window_s, message
         self._swept: datetime | None = None  # the start of the last window this limiter swept in
         self._lock = threading.Lock()
+        # Checks counted in the store and not used yet, per key, all in the window starting at _lease_window.
+        self._leases: dict[str, int] = {}
+        self._lease_window: datetime | None = None
 
     def check(self, *keys: str, attempts: int | None = None) -> None:
         """Count one check for every key, or raise ``RateLimited`` (429) and count nothing; ``attempts`` a
         window instead of the limiter's own, for a caller whose limit depends on who it is."""
+        limit = attempts or self.attempts
+        lease = lease_size(limit) if len(keys) == 1 else 1
         with outside_transaction():
             uow = self.uow_factory()
             window = window_at(uow.clock(), self.window)
+            if lease > 1 and self._use_lease(keys[0], window.start):
+                return
             self._sweep(window.start)
             with uow:
-                self.count(uow, window, keys, attempts)
+                kept = self._take_lease(uow, window, keys[0], limit, lease) if lease > 1 else 0
+                if lease <= 1:
+                    self.count(uow, window, keys, attempts)
                 uow.commit()
+            if kept:  # once counted for good: a lease whose count did not commit is no lease
+                with self._lock:
+                    if self._lease_window != window.start:
+                        self._leases, self._lease_window = {}, window.start
+                    self._leases[keys[0]] = self._leases.get(keys[0], 0) + kept
+
+    def _use_lease(self, key: str, window_start: datetime) -> bool:
+        """Admit one check from the key's lease in this window, if one is left."""
+        with self._lock:
+            if self._lease_window != window_start:  # a new window: what was left of the last one is spent
+                self._leases, self._lease_window = {}, window_start
+                return False
+            left = self._leases.get(key, 0)
+            if left <= 0:
+                return False
+            self._leases[key] = left - 1
+            return True
+
+    def _take_lease(self, uow: UnitOfWork, window: Window, key: str, limit: int, lease: int) -> int:
+        """Count ``lease`` checks for the key in ``uow``: this one and the ones to keep for the next checks
+        (answered); where a whole lease does not fit any more, count this check alone (or raise
+        ``RateLimited``) and keep none."""
+        stored = _stored(key)
+        room = allowance(limit, uow.rate_limits.count(stored, window.previous), window)
+        if uow.rate_limits.take(stored, window.start, window.expires_at, room, lease) is None:
+            self.count(uow, window, [key], limit)
+            return 0
+        return lease - 1
 
     def count(self, uow: UnitOfWork, window: Window, keys: Iterable[str], attempts: int | None = None) -> None:
         """Count the check in ``uow`` (entered), or raise ``RateLimited``: leaving ``uow`` without commit then

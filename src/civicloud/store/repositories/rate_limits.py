@@ -19,21 +19,23 @@ class RateLimitRepository(Repo):
         found = self._conn.execute(select(RL.count).where(and_(RL.key == key, RL.window_start == window_start)))
         return int(found.scalar() or 0)
 
-    def take(self, key: str, window_start: datetime, expires_at: datetime, allowance: int) -> int | None:
-        """Count one more check for the key in this window if its count is under ``allowance``: the new
-        count, or None when the window is full (nothing written).
+    def take(self, key: str, window_start: datetime, expires_at: datetime, allowance: int,
+             amount: int = 1) -> int | None:
+        """Count ``amount`` more checks for the key in this window if its count stays within ``allowance``:
+        the new count, or None when they do not fit (nothing written).
 
-        One statement, ``INSERT … ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1 WHERE
-        count < :allowance RETURNING count`` (PostgreSQL; SQLite ≥ 3.35): the row is created or incremented
-        atomically, so concurrent checks — from threads or replicas — never admit more than ``allowance``.
-        On PostgreSQL the row stays locked until the transaction ends: keep that transaction short."""
-        if allowance < 1:
+        One statement, ``INSERT … ON CONFLICT (key, window_start) DO UPDATE SET count = count + :amount
+        WHERE count + :amount <= :allowance RETURNING count`` (PostgreSQL; SQLite ≥ 3.35): the row is created
+        or incremented atomically, so concurrent checks — from threads or replicas — never admit more than
+        ``allowance``. On PostgreSQL the row stays locked until the transaction ends: keep that transaction
+        short."""
+        if amount < 1 or allowance < amount:
             return None
         dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
         stmt = (dialect.insert(t.rate_limits)
-                .values(key=key, window_start=window_start, count=1, expires_at=expires_at)
-                .on_conflict_do_update(index_elements=[RL.key, RL.window_start], set_={"count": RL.count + 1},
-                                       where=RL.count < allowance)
+                .values(key=key, window_start=window_start, count=amount, expires_at=expires_at)
+                .on_conflict_do_update(index_elements=[RL.key, RL.window_start], set_={"count": RL.count + amount},
+                                       where=RL.count + amount <= allowance)
                 .returning(RL.count))
         counted = self._conn.execute(stmt).scalar()  # no row: the WHERE refused the update
         return None if counted is None else int(counted)
