@@ -25,20 +25,27 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from civicloud.agent.drivers.netlink import NetlinkDataPlane
-from civicloud.agent.netplan import HostNetworks, LocalPort, NetworkOnHost, RemotePort, plan
+from civicloud.agent.netplan import GroupHere, HostNetworks, LocalPort, NetworkOnHost, RemotePort, RuleHere, plan
 
 from netns_support import Lab, ns, sh
 from report import publish
+
+# Every port in a group like a member's default one: all out, all in from the group's own ports (its member
+# set then holds every port of the host's networks, here and on the other host).
+DEFAULT = GroupHere("g-default", (RuleHere("out", "egress", "any"),
+                                  RuleHere("in", "ingress", "any", remote_group="g-default")))
 
 
 def _desired(networks: int, ports: int, extra: int = 0) -> HostNetworks:
     nets = []
     for n in range(networks):
         local = tuple(LocalPort(f"p{n:04d}x{p:03d}", f"02:00:00:{n >> 8:02x}:{n & 255:02x}:{p:02x}",
-                                f"10.{n >> 8}.{n & 255}.{p + 2}") for p in range(ports + (extra if n == 0 else 0)))
-        remote = tuple(RemotePort(f"02:01:00:{n >> 8:02x}:{n & 255:02x}:{p:02x}", "10.99.0.2") for p in range(ports))
+                                f"10.{n >> 8}.{n & 255}.{p + 2}", (DEFAULT.id,))
+                      for p in range(ports + (extra if n == 0 else 0)))
+        remote = tuple(RemotePort(f"02:01:00:{n >> 8:02x}:{n & 255:02x}:{p:02x}", "10.99.0.2",
+                                  f"10.{n >> 8}.{n & 255}.{p + 130}", (DEFAULT.id,)) for p in range(ports))
         nets.append(NetworkOnHost(f"net-{n}", 5000 + n, local, ("10.99.0.2",), remote))
-    return HostNetworks("10.99.0.1", 1500, tuple(nets))
+    return HostNetworks("10.99.0.1", 1500, tuple(nets), (DEFAULT,))
 
 
 def _taps(netns: str, desired: HostNetworks) -> None:
@@ -71,7 +78,8 @@ def programming(networks: int, ports: int) -> dict[str, float | int]:
         errors = plane.apply(plan(more, plane.actual()))
         one_more = time.perf_counter() - t0
         assert not errors, errors[:3]
-        rules = json.loads(ns(netns, "nft", "-j", "list", "table", "bridge", "civicloud").stdout)["nftables"]
+        rules = [*json.loads(ns(netns, "nft", "-j", "list", "table", "bridge", "civicloud").stdout)["nftables"],
+                 *json.loads(ns(netns, "nft", "-j", "list", "table", "inet", "civicloud").stdout)["nftables"]]
         return {"networks": networks, "ports": networks * ports, "actions_first_pass": len(actions),
                 "first_pass_s": round(first, 2), "idle_pass_s": round(idle, 3), "one_more_port_s": round(one_more, 2),
                 "nft_rules": sum(1 for r in rules if "rule" in r)}
@@ -87,13 +95,13 @@ def throughput(seconds: int) -> dict[str, float]:
 
     lab = Lab()
     try:
-        a = LocalPort("bench-a-port-000", "02:aa:00:00:00:01", "10.20.0.2")
-        b = LocalPort("bench-b-port-000", "02:aa:00:00:00:02", "10.20.0.3")
+        a = LocalPort("bench-a-port-000", "02:aa:00:00:00:01", "10.20.0.2", (DEFAULT.id,))
+        b = LocalPort("bench-b-port-000", "02:aa:00:00:00:02", "10.20.0.3", (DEFAULT.id,))
         ga, gb = lab.guest(lab.h1, a), lab.guest(lab.h2, b)
-        lab.converge(lab.h1, HN("10.99.0.1", 1500, (NetworkOnHost("n", 5001, (a,), ("10.99.0.2",),
-                                                                  (RemotePort(b.mac, "10.99.0.2"),)),)))
-        lab.converge(lab.h2, HN("10.99.0.2", 1500, (NetworkOnHost("n", 5001, (b,), ("10.99.0.1",),
-                                                                  (RemotePort(a.mac, "10.99.0.1"),)),)))
+        lab.converge(lab.h1, HN("10.99.0.1", 1500, (NetworkOnHost("n", 5001, (a,), ("10.99.0.2",), (
+            RemotePort(b.mac, "10.99.0.2", b.ip, b.groups),)),), (DEFAULT,)))
+        lab.converge(lab.h2, HN("10.99.0.2", 1500, (NetworkOnHost("n", 5001, (b,), ("10.99.0.1",), (
+            RemotePort(a.mac, "10.99.0.1", a.ip, a.groups),)),), (DEFAULT,)))
 
         def gbps(client_ns: str, server_ns: str, address: str) -> float:
             server = subprocess.Popen(["ip", "netns", "exec", server_ns, "iperf3", "-s", "-1"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 
 import pytest
@@ -41,6 +42,7 @@ class Lab:
         tag = uuid.uuid4().hex[:6]
         self.h1, self.h2 = f"cch1{tag}", f"cch2{tag}"
         self.guests: dict[str, str] = {}  # port id -> guest namespace
+        self.servers: list[subprocess.Popen[str]] = []
         self.made: list[str] = []
         for host in (self.h1, self.h2):
             self._netns(host)
@@ -71,11 +73,54 @@ class Lab:
     def pings(self, port: LocalPort, address: str) -> bool:
         return ns(self.guests[port.port_id], "ping", "-c", "1", "-W", "1", address, check=False).returncode == 0
 
+    def listen(self, port: LocalPort, tcp_port: int) -> None:
+        """A TCP server in the port's guest that answers "ok" to each connection (for 60 s at most)."""
+        server = subprocess.Popen(["ip", "netns", "exec", self.guests[port.port_id], sys.executable, "-c", _SERVER,
+                                   str(tcp_port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.servers.append(server)
+        assert server.stdout is not None and server.stdout.readline().strip() == "listening"
+
+    def connects(self, port: LocalPort, address: str, tcp_port: int) -> bool:
+        """Whether the port's guest opens a TCP connection to ``address`` and reads the server's answer (1 s)."""
+        done = ns(self.guests[port.port_id], sys.executable, "-c", _CLIENT, address, str(tcp_port), check=False)
+        return done.returncode == 0 and done.stdout.strip() == "ok"
+
     def converge(self, host: str, desired: HostNetworks, *, first: int | None = None) -> list[str]:
         """Plan and apply (only the ``first`` actions when given: an agent killed part-way); the errors."""
         actions = plan(desired, self.planes[host].actual())
         return self.planes[host].apply(actions if first is None else actions[:first])
 
     def close(self) -> None:
+        for server in self.servers:
+            server.kill()
+            server.wait(10)
         for name in reversed(self.made):
             sh("ip", "netns", "del", name, check=False)
+
+
+_SERVER = """
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(16)
+s.settimeout(1)
+print("listening", flush=True)
+end = time.monotonic() + 60
+while time.monotonic() < end:
+    try:
+        c, _ = s.accept()
+    except OSError:
+        continue
+    c.sendall(b"ok")
+    c.close()
+"""
+
+_CLIENT = """
+import socket, sys
+try:
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1)
+    print(c.recv(2).decode())
+except OSError:
+    sys.exit(1)
+"""

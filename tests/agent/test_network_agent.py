@@ -20,7 +20,16 @@ import pytest
 from civicloud.agent.drivers.libvirt import LibvirtDriver
 from civicloud.agent.netplan import LocalPort
 from civicloud.agent.runner import Agent, TenantNetworks
-from civicloud.wire import NetworkCreate, NicIn, PlacementGroupCreate, SubnetIn, WorkloadCreate, WorkloadOut
+from civicloud.wire import (
+    NetworkCreate,
+    NicIn,
+    PlacementGroupCreate,
+    RuleIn,
+    SecurityGroupCreate,
+    SubnetIn,
+    WorkloadCreate,
+    WorkloadOut,
+)
 
 from netns_support import Lab, ns
 
@@ -78,6 +87,29 @@ def test_a_members_workloads_on_two_hosts_share_their_network(live_region, node_
     fdb = ns(on["app"], "bridge", "fdb", "show", "dev", f"ccvx{vni}").stdout
     other_tunnel = "10.99.0.2" if on["app"] == lab.h1 else "10.99.0.1"
     assert f"{ports['db'].mac} dst {other_tunnel}" in fdb  # l2population from the control plane's knowledge
+
+    # Security groups, from the API to the hosts: a third workload in a group of its own, "sealed" (all out,
+    # nothing in). app and db (the default group: all in from its own ports) and vault do not reach each other.
+    sealed = api.create_security_group(SecurityGroupCreate(member_id=live_region.bobigny_id, name="sealed"))
+    vault = api.create_workload(WorkloadCreate(member_id=live_region.bobigny_id, offering_id="vm.small", name="vault",
+                                               networks=[NicIn(network="office", security_groups=["sealed"])]))
+    vault = _until(lambda: (lambda w: w if w.state.value == "running" else None)(api.get_workload(vault.id)), agents)
+    vault_port = LocalPort(vault.nics[0].port_id, vault.nics[0].mac, vault.nics[0].ip)
+    lab.guest(host_ns[hosts[vault.host_id or ""]], vault_port)
+    for agent in agents:
+        agent.tick()
+    assert not lab.pings(ports["app"], vault_port.ip) and not lab.pings(vault_port, ports["app"].ip)
+    assert lab.pings(ports["app"], ports["db"].ip)
+    # sealed lets ICMP in from the default group's ports: app pings vault (its answers come back: replies);
+    # vault still reaches no one (the default group lets in its own ports only).
+    api.add_security_rule(sealed.id, RuleIn(direction="ingress", protocol="icmp", remote_group="default"))
+    for agent in agents:
+        agent.tick()
+    assert lab.pings(ports["app"], vault_port.ip) and lab.pings(ports["db"], vault_port.ip)
+    assert not lab.pings(vault_port, ports["db"].ip)
+    assert all(agent.network_errors == [] for agent in agents)
+    api.delete_workload(vault.id)
+    _until(lambda: api.get_workload(vault.id).state.value == "deleted", agents)
 
     # db deleted: its host keeps nothing of the network, and app's host forgets the way to it.
     api.delete_workload(next(w.id for w in placed if w.name == "db"))

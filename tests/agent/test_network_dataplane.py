@@ -16,28 +16,31 @@ from __future__ import annotations
 
 import pytest
 
-from civicloud.agent.netplan import HostNetworks, LocalPort, NetworkOnHost, RemotePort, plan
+from civicloud.agent.netplan import GroupHere, HostNetworks, LocalPort, NetworkOnHost, RemotePort, RuleHere, plan
 
 from netns_support import Lab, ns, sh
 
 pytestmark = pytest.mark.network
 
 
-A1 = LocalPort("a1-port-0000-aaaa", "02:aa:00:00:00:01", "10.20.0.2")
-A2 = LocalPort("a2-port-0000-aaaa", "02:aa:00:00:00:02", "10.20.0.3")
-B1 = LocalPort("b1-port-0000-bbbb", "02:bb:00:00:00:01", "10.20.0.3")
-B2 = LocalPort("b2-port-0000-bbbb", "02:bb:00:00:00:02", "10.20.0.4")
+# The ports of these tests are in one group that lets everything in and out (the security groups' own tests
+# are in test_security_groups.py): what is tested here is the segments and anti-spoofing.
+OPEN = GroupHere("g-open", (RuleHere("open-in", "ingress", "any"), RuleHere("open-out", "egress", "any")))
+A1 = LocalPort("a1-port-0000-aaaa", "02:aa:00:00:00:01", "10.20.0.2", ("g-open",))
+A2 = LocalPort("a2-port-0000-aaaa", "02:aa:00:00:00:02", "10.20.0.3", ("g-open",))
+B1 = LocalPort("b1-port-0000-bbbb", "02:bb:00:00:00:01", "10.20.0.3", ("g-open",))
+B2 = LocalPort("b2-port-0000-bbbb", "02:bb:00:00:00:02", "10.20.0.4", ("g-open",))
 
 
 def desired_h1(a_ports: tuple[LocalPort, ...] = (A1,), b_ports: tuple[LocalPort, ...] = (B1, B2)) -> HostNetworks:
-    nets = [NetworkOnHost("net-a", 5001, a_ports, ("10.99.0.2",), (RemotePort(A2.mac, "10.99.0.2"),)),
+    nets = [NetworkOnHost("net-a", 5001, a_ports, ("10.99.0.2",), (RemotePort(A2.mac, "10.99.0.2", A2.ip),)),
             NetworkOnHost("net-b", 5002, b_ports, ())]
-    return HostNetworks("10.99.0.1", 1500, tuple(n for n in nets if n.ports))
+    return HostNetworks("10.99.0.1", 1500, tuple(n for n in nets if n.ports), (OPEN,))
 
 
 def desired_h2() -> HostNetworks:
     return HostNetworks("10.99.0.2", 1500, (
-        NetworkOnHost("net-a", 5001, (A2,), ("10.99.0.1",), (RemotePort(A1.mac, "10.99.0.1"),)),))
+        NetworkOnHost("net-a", 5001, (A2,), ("10.99.0.1",), (RemotePort(A1.mac, "10.99.0.1", A1.ip),)),), (OPEN,))
 
 
 def build(lab: Lab) -> None:
@@ -105,6 +108,7 @@ def test_a_wiped_host_is_repaired_and_an_unused_network_leaves_nothing(lab: Lab)
     for dev in ("ccvx5001", "ccbr5001", "ccvx5002", "ccbr5002"):
         ns(lab.h1, "ip", "link", "del", dev)
     ns(lab.h1, "nft", "delete", "table", "bridge", "civicloud")
+    ns(lab.h1, "nft", "delete", "table", "inet", "civicloud")
     assert not lab.pings(A1, A2.ip)
     assert lab.converge(lab.h1, desired_h1()) == []
     assert lab.pings(A1, A2.ip) and lab.pings(B1, B2.ip)
@@ -123,6 +127,7 @@ def test_a_wiped_host_is_repaired_and_an_unused_network_leaves_nothing(lab: Lab)
     assert lab.converge(lab.h1, HostNetworks("10.99.0.1", 1500, ())) == []
     assert "cc" not in " ".join(line.split(":")[1] for line in ns(lab.h1, "ip", "-o", "link").stdout.splitlines())
     assert ns(lab.h1, "nft", "list", "table", "bridge", "civicloud", check=False).returncode != 0
+    assert ns(lab.h1, "nft", "list", "table", "inet", "civicloud", check=False).returncode != 0
 
 
 def test_what_is_not_civicloud_s_is_left_alone(lab: Lab) -> None:

@@ -38,10 +38,10 @@ def test_create_read_and_list(client: TestClient, region: Region) -> None:
     assert 4096 <= net["vni"] < 1 << 24 and net["internet_egress"] is False
     assert ok(client.get(f"{API}/networks/{net['id']}"), 200) == net
     assert [n["id"] for n in ok(client.get(f"{API}/networks"), 200)] == [net["id"]]
-    # The member's default security group comes with its first network.
+    # The member's default security group comes with its first network: all out, all in from its own ports.
     groups = ok(client.get(f"{API}/security-groups?member_id=Bobigny"), 200)
-    assert [(g["name"], [(r["direction"], r["protocol"]) for r in g["rules"]]) for g in groups] == [
-        ("default", [("egress", "any")])]
+    assert [(g["name"], [(r["direction"], r["protocol"], r["remote_group_id"]) for r in g["rules"]])
+            for g in groups] == [("default", [("egress", "any", None), ("ingress", "any", groups[0]["id"])])]
 
 
 def test_members_may_choose_the_same_range_each_on_its_own_segment(client: TestClient, region: Region) -> None:

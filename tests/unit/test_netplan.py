@@ -8,16 +8,19 @@ import pytest
 from civicloud.agent.netplan import (
     Actual,
     Device,
+    GroupHere,
     HostNetworks,
     LocalPort,
     NetworkOnHost,
     RemotePort,
+    RuleHere,
     digest,
     plan,
     ruleset,
     table_keys,
     tap_name,
     wanted_keys,
+    zones,
 )
 
 PORT = LocalPort("port-1", "02:AA:00:00:00:01", "10.20.0.2")
@@ -31,7 +34,7 @@ def held(*devices: Device, fdb: frozenset[tuple[str, str, str]] = frozenset(), r
 
 
 def converged() -> Actual:
-    return held(Device("ccbr5001", "bridge", ALIAS, None, True, mtu=1450),
+    return held(Device("ccbr5001", "bridge", ALIAS, None, True, mtu=1450, filtered=True),
                 Device("ccvx5001", "vxlan", ALIAS, "ccbr5001", True, 5001, "10.99.0.1", 1450),
                 Device(PORT.tap, "tun", None, "ccbr5001", True),
                 fdb=frozenset({("ccvx5001", "00:00:00:00:00:00", "10.99.0.2"),
@@ -64,9 +67,14 @@ def test_a_converged_host_needs_nothing() -> None:
       "add_fdb ccvx5001 dst=10.99.0.2 mac=00:00:00:00:00:00", "add_fdb ccvx5001 dst=10.99.0.2 mac=02:aa:00:00:00:02"]),
     ("a VXLAN device of another MTU", {"ccvx5001": Device("ccvx5001", "vxlan", ALIAS, "ccbr5001", True, 5001,
                                                          "10.99.0.1", 1500)}, ["set_mtu ccvx5001 mtu=1450"]),
-    ("a bridge down", {"ccbr5001": Device("ccbr5001", "bridge", ALIAS, None, False, mtu=1450)}, ["set_up ccbr5001"]),
-    ("a bridge of another MTU", {"ccbr5001": Device("ccbr5001", "bridge", ALIAS, None, True, mtu=9000)},
+    ("a bridge down", {"ccbr5001": Device("ccbr5001", "bridge", ALIAS, None, False, mtu=1450, filtered=True)},
+     ["set_up ccbr5001"]),
+    ("a bridge of another MTU", {"ccbr5001": Device("ccbr5001", "bridge", ALIAS, None, True, mtu=9000, filtered=True)},
      ["set_mtu ccbr5001 mtu=1450"]),
+    # Its IPv4 packets would no longer pass the security groups' hooks.
+    ("a bridge whose filter switch was turned off", {"ccbr5001": Device("ccbr5001", "bridge", ALIAS, None, True,
+                                                                        mtu=1450, filtered=False)},
+     ["set_filtered ccbr5001"]),
 ])
 def test_what_drifted_is_put_back(case: str, change: dict[str, Device], expected: list[str]) -> None:
     now = converged()
@@ -100,15 +108,23 @@ def test_the_ruleset_is_a_fixed_set_of_rules_and_the_ports_are_set_elements() ->
 
     many = HostNetworks("10.99.0.1", 1500, tuple(NetworkOnHost(f"n{i}", 5000 + i, ports(i), ()) for i in range(20)))
     commands = ruleset(many)["nftables"]
-    assert sum(1 for c in commands if "rule" in c.get("add", {})) == 12
-    elements = {c["add"]["element"]["name"]: c["add"]["element"]["elem"] for c in commands
-                if "element" in c.get("add", {})}
-    assert len(elements["port_macs"]) == 200
-    assert len(elements["port_ips"]) == 400  # each port's address and 0.0.0.0 (DHCP)
+    rules = [c["add"]["rule"] for c in commands if "rule" in c.get("add", {})]
+    by_chain = {(r["family"], r["chain"]) for r in rules}
+    # bridge: 6 checks in 2 chains; inet: a zone rule per network, 5 in forward, a drop in each chain of the
+    # ports' one combination of groups (none here: nothing is let in or out but replies) — not a rule per port.
+    assert sum(1 for r in rules if r["family"] == "bridge") == 12
+    assert sum(1 for r in rules if r["chain"] == "zone") == 20
+    assert sum(1 for r in rules if r["chain"] == "forward" and r["family"] == "inet") == 5
+    assert len(by_chain) == 2 + 2 + 2
+    elements = {(c["add"]["element"]["family"], c["add"]["element"]["name"]): c["add"]["element"]["elem"]
+                for c in commands if "element" in c.get("add", {})}
+    assert len(elements["bridge", "port_macs"]) == 200
+    assert len(elements["bridge", "port_ips"]) == 400  # each port's address and 0.0.0.0 (DHCP)
+    assert len(elements["inet", "egress"]) == len(elements["inet", "ingress"]) == 200
     # A table read back with one element fewer is not the one wanted.
     keys = wanted_keys(many)
     assert digest(keys) == digest(wanted_keys(many))
-    fewer = table_keys({"port_macs": [], "port_ips": []}, [])
+    fewer = table_keys({"bridge/port_macs": [], "bridge/port_ips": []}, [])
     assert digest(fewer) != digest(keys)
 
 
@@ -140,3 +156,49 @@ def test_a_tap_that_is_no_port_s_is_dropped_not_passed() -> None:
     first = checks[0]
     assert first["comment"] == "not a tenant port"
     assert first["expr"][0]["match"] == {"op": "!=", "left": {"meta": {"key": "iifname"}}, "right": "cct*"}
+
+
+WEB = GroupHere("g-web", (RuleHere("r1", "ingress", "tcp", 8080, 8090, "192.168.1.0/24"),
+                          RuleHere("r2", "ingress", "icmp", remote_group="g-admin"),
+                          RuleHere("r3", "egress", "any")))
+
+
+def test_security_groups_become_chains_maps_and_member_sets() -> None:
+    """A port of group web on this host; a port of group admin on another host of the same network: web's
+    ingress chain lets in TCP 8080–8090 from the office's LAN and ICMP from admin's ports (the remote one
+    included, known by its bridge and address), and drops the rest; the maps send each port's packets there."""
+    web = LocalPort("port-web", "02:aa:00:00:00:01", "10.20.0.2", ("g-web",))
+    admin = RemotePort("02:aa:00:00:00:02", "10.99.0.2", "10.20.0.3", ("g-admin",))
+    wanted = HostNetworks("10.99.0.1", 1500, (NetworkOnHost("net-a", 5001, (web,), ("10.99.0.2",), (admin,)),),
+                          (WEB,))
+    commands = ruleset(wanted)["nftables"]
+    rules = [c["add"]["rule"] for c in commands if "rule" in c.get("add", {})]
+    ingress = [r for r in rules if r["chain"].startswith("i_")]
+    assert [r["comment"] for r in ingress] == ["rule r1", "rule r2", "not allowed"]
+    assert ingress[0]["expr"][:3] == [
+        {"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}},
+        {"match": {"op": "==", "left": {"payload": {"protocol": "th", "field": "dport"}},
+                   "right": {"range": [8080, 8090]}}},
+        {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+                   "right": {"prefix": {"addr": "192.168.1.0", "len": 24}}}}]
+    assert ingress[0]["expr"][-1] == {"return": None}
+    assert ingress[1]["expr"][1]["match"]["right"] == "@m_g-admin"
+    assert [r["comment"] for r in rules if r["chain"].startswith("e_")] == ["rule r3", "not allowed"]
+    elements = {c["add"]["element"]["name"]: c["add"]["element"]["elem"] for c in commands
+                if "element" in c.get("add", {}) and c["add"]["element"]["family"] == "inet"}
+    assert elements["m_g-admin"] == [{"concat": ["ccbr5001", "10.20.0.3"]}]
+    assert elements["ingress"] == [[{"concat": ["ccbr5001", "10.20.0.2"]}, {"jump": {"target": ingress[0]["chain"]}}]]
+    zone = [r for r in rules if r["chain"] == "zone"]
+    assert zone[0]["expr"][1] == {"mangle": {"key": {"ct": {"key": "zone"}}, "value": 5001 % 65535 + 1}}
+    # A rule changed (another id) is another table: written again.
+    changed = HostNetworks("10.99.0.1", 1500, wanted.networks, (GroupHere("g-web", (*WEB.rules[:2], RuleHere(
+        "r4", "egress", "tcp", 443)),),))
+    assert digest(wanted_keys(changed)) != digest(wanted_keys(wanted))
+
+
+def test_networks_sharing_a_zone_number_get_distinct_zones() -> None:
+    """A conntrack zone per network on a host, from its VNI; two VNIs 65,535 apart would share one: the second
+    takes the next free one (networks of the same addresses must never share connection states)."""
+    nets = tuple(NetworkOnHost(f"n{v}", v, (), ()) for v in (5000, 5000 + 65535, 5001))
+    got = zones(HostNetworks("10.99.0.1", 1500, nets))
+    assert len(set(got.values())) == 3 and got["ccbr5000"] == 5000 % 65535 + 1

@@ -26,10 +26,12 @@ from civicloud.agent.drivers import Driver, DriverError
 from civicloud.agent.drivers.netlink import NetlinkDataPlane
 from civicloud.agent.netplan import Action as NetAction
 from civicloud.agent.netplan import (
+    GroupHere,
     HostNetworks,
     LocalPort,
     NetworkOnHost,
     RemotePort,
+    RuleHere,
     bridge_name,
     tap_name,
 )
@@ -59,6 +61,7 @@ from civicloud.wire import (
     NetworkHere,
     ObservedWorkload,
     Report,
+    SecurityGroupHere,
     UsageBatch,
     UsageSampleIn,
 )
@@ -212,9 +215,10 @@ class Agent:
         """Make the host hold the tenant networks the control plane wants there, and nothing more of ours."""
         assert self.networks is not None
         (host,) = self.drivers
-        mine = next((h.networks for h in wanted if h.host_name == host), [])
+        mine = next((h for h in wanted if h.host_name == host), None)
         plane = self.networks.plane
-        desired = host_networks(self.networks.tunnel_ip, self.networks.mtu, mine)
+        desired = host_networks(self.networks.tunnel_ip, self.networks.mtu, mine.networks if mine else [],
+                                mine.security_groups if mine else [])
         now = self._clock()
         if (desired == self._networks_applied and not self.network_errors and self._networks_checked_at is not None
                 and now - self._networks_checked_at < timedelta(seconds=self.networks.resync_s)):
@@ -408,10 +412,15 @@ class TenantNetworks:
     resync_s: float = 60.0
 
 
-def host_networks(tunnel_ip: str, mtu: int, wanted: Sequence[NetworkHere]) -> HostNetworks:
+def host_networks(tunnel_ip: str, mtu: int, wanted: Sequence[NetworkHere],
+                  groups: Sequence[SecurityGroupHere] = ()) -> HostNetworks:
     return HostNetworks(tunnel_ip, mtu, tuple(
-        NetworkOnHost(n.network_id, n.vni, tuple(LocalPort(p.port_id, p.mac, p.ip) for p in n.ports),
-                      tuple(n.peers), tuple(RemotePort(r.mac, r.tunnel_ip) for r in n.remote)) for n in wanted))
+        NetworkOnHost(n.network_id, n.vni,
+                      tuple(LocalPort(p.port_id, p.mac, p.ip, tuple(p.security_groups)) for p in n.ports),
+                      tuple(n.peers), tuple(RemotePort(r.mac, r.tunnel_ip, r.ip, tuple(r.security_groups))
+                                            for r in n.remote)) for n in wanted),
+        tuple(GroupHere(g.id, tuple(RuleHere(r.id, r.direction, r.protocol, r.port_min, r.port_max, r.remote_cidr,
+                                             r.remote_group_id) for r in g.rules)) for g in groups))
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

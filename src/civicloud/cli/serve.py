@@ -196,6 +196,20 @@ def _tunnel_ip(text: str) -> str:
                            code="civicloud.agent.invalid_tunnel_ip", field="tunnel_ip") from None
 
 
+BRIDGE_FILTERING = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
+
+
+def require_bridge_filtering(probe: Path = BRIDGE_FILTERING) -> None:
+    """The security groups need the kernel's br_netfilter (civicloud switches it on per bridge, for its own
+    bridges only): refuse to program tenant networks without it rather than leave their ports unguarded."""
+    if not probe.exists():
+        raise InvalidInput("tenant networks need the kernel's br_netfilter for their security groups: run "
+                           "'modprobe br_netfilter' (and add it to /etc/modules-load.d/); civicloud turns it on for "
+                           "its own bridges only, so set net.bridge.bridge-nf-call-iptables=0 if your own bridges "
+                           "must not pass through iptables (loading the module turns it on for all of them)",
+                           code="civicloud.agent.no_bridge_filtering", field="tunnel_ip")
+
+
 def run_agent(server: str, join_token: str | None, uris: list[str], named: list[str], state_dir: Path,
               interval: float, once: bool, options: AgentOptions | None = None) -> None:
     from civicloud.agent.drivers import open_driver
@@ -210,7 +224,9 @@ def run_agent(server: str, join_token: str | None, uris: list[str], named: list[
         from civicloud.agent.drivers.netlink import NetlinkDataPlane
         from civicloud.agent.runner import TenantNetworks
 
-        networks = TenantNetworks(_tunnel_ip(options.tunnel_ip), options.underlay_mtu, NetlinkDataPlane())
+        tunnel = _tunnel_ip(options.tunnel_ip)
+        require_bridge_filtering()
+        networks = TenantNetworks(tunnel, options.underlay_mtu, NetlinkDataPlane())
     agent = Agent(server, state_dir, drivers, join_token=join_token, sample_interval_s=options.sample_interval_s,
                   ca_file=str(options.ca_file) if options.ca_file else None, networks=networks)
     try:

@@ -103,7 +103,9 @@ def desired_state(uow: UnitOfWork, site_id: str) -> DesiredState:
                                        desired=w.desired, vcpus=res.vcpus, memory_mib=res.memory_mib,
                                        disk_gib=res.disk_gib, stop_at=w.evict_deadline,
                                        reboot_after=w.reboot_requested_at, nics=nics))
-        networks = host_networks(on_networks, site_id)
+        groups = uow.security_groups.get_many(g for p in on_networks if p.site_id == site_id
+                                              for g in p.security_groups)
+        networks = host_networks(on_networks, site_id, {g.id: g for g in groups})
     return DesiredState(workloads=out, networks=networks)
 
 

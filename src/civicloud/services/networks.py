@@ -9,7 +9,7 @@ times), so two replicas never give the same VNI or the same address, and nothing
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address
@@ -50,6 +50,8 @@ from civicloud.wire import (
     RemoteMac,
     RuleIn,
     SecurityGroupCreate,
+    SecurityGroupHere,
+    SecurityRuleHere,
 )
 
 # The member's network when a workload names none, made on first need. A member that wants another range
@@ -227,11 +229,14 @@ def ports_of(uow: UnitOfWork, workload_ids: Sequence[str]) -> dict[str, list[Por
         return uow.ports.of_workloads(workload_ids)
 
 
-def host_networks(ports: Sequence[PlacedPort], site_id: str) -> list[HostNetworksOut]:
+def host_networks(ports: Sequence[PlacedPort], site_id: str,
+                  groups: Mapping[str, SecurityGroup] | None = None) -> list[HostNetworksOut]:
     """Per host of the site: the networks it must hold (those with a port on it), each with its ports there,
-    the tunnel addresses of the other hosts holding it (head-end replication) and the MACs behind each.
+    the tunnel addresses of the other hosts holding it (head-end replication) and the MACs, addresses and
+    groups behind each; and the security groups of its ports, with their rules (``groups``: by id).
     ``ports``: every placed port of those networks, wherever it is (``PortRepository.placed_on_networks_of_site``).
     A host whose agent reports no tunnel address is nobody's peer (it holds no overlay)."""
+    groups = groups or {}
     by_network: dict[str, list[PlacedPort]] = {}
     for p in ports:
         by_network.setdefault(p.network_id, []).append(p)
@@ -243,11 +248,21 @@ def host_networks(ports: Sequence[PlacedPort], site_id: str) -> list[HostNetwork
             elsewhere = [p for p in members if p not in here and p.tunnel_ip and p.tunnel_ip != mine]
             hosts.setdefault(host, []).append(NetworkHere(
                 network_id=network_id, vni=here[0].vni,
-                ports=[PortHere(port_id=p.port_id, mac=p.mac, ip=str(p.ip)) for p in here],
+                ports=[PortHere(port_id=p.port_id, mac=p.mac, ip=str(p.ip), security_groups=list(p.security_groups))
+                       for p in here],
                 peers=sorted({p.tunnel_ip for p in elsewhere if p.tunnel_ip}),
-                remote=[RemoteMac(mac=p.mac, tunnel_ip=p.tunnel_ip) for p in elsewhere if p.tunnel_ip]))
-    return [HostNetworksOut(host_name=h, networks=sorted(nets, key=lambda n: n.vni))
-            for h, nets in sorted(hosts.items())]
+                remote=[RemoteMac(mac=p.mac, tunnel_ip=p.tunnel_ip, ip=str(p.ip),
+                                  security_groups=list(p.security_groups)) for p in elsewhere if p.tunnel_ip]))
+    return [HostNetworksOut(host_name=h, networks=sorted(nets, key=lambda n: n.vni), security_groups=[
+        _group_here(groups[g]) for g in sorted({g for n in nets for p in n.ports for g in p.security_groups})
+        if g in groups]) for h, nets in sorted(hosts.items())]
+
+
+def _group_here(group: SecurityGroup) -> SecurityGroupHere:
+    return SecurityGroupHere(id=group.id, rules=[SecurityRuleHere(
+        id=r.id, direction=r.direction.value, protocol=r.protocol.value, port_min=r.port_min, port_max=r.port_max,
+        remote_cidr=str(r.remote_cidr) if r.remote_cidr else None, remote_group_id=r.remote_group_id)
+        for r in group.rules])
 
 
 def release_ports(uow: UnitOfWork, workload_id: str, now: datetime) -> None:
@@ -282,14 +297,18 @@ def _egress_everywhere(new_id: Callable[[], str]) -> tuple[Rule, ...]:
 
 
 def ensure_default_group(uow: UnitOfWork, member_id: str) -> str:
-    """The id of the member's default security group, made on first need: all egress, no ingress from outside
-    its networks."""
+    """The id of the member's default security group, made on first need: all egress, and all ingress from the
+    ports of the default group itself (as OpenStack's): the NICs that name no group reach each other freely,
+    and nothing else comes in."""
     for _ in range(TRIES):
         found = uow.security_groups.id_named(member_id, DEFAULT_GROUP)
         if found is not None:
             return found
-        group = SecurityGroup(uow.new_id(), member_id, DEFAULT_GROUP, "made by civicloud: all egress, ingress from "
-                              "the port's own network only", _egress_everywhere(uow.new_id), uow.clock())
+        group_id = uow.new_id()
+        rules = (*_egress_everywhere(uow.new_id), Rule(uow.new_id(), Direction.INGRESS, Protocol.ANY,
+                                                       remote_group_id=group_id))
+        group = SecurityGroup(group_id, member_id, DEFAULT_GROUP, "made by civicloud: all egress, ingress from the "
+                              "ports of this group", rules, uow.clock())
         if uow.security_groups.add(group):
             return group.id
     raise ConcurrentUpdate("the member's default security group was being made at the same time; retry")

@@ -18,6 +18,8 @@ from civicloud.wire.agent import (
     RemoteMac,
     Report,
     ReportResponse,
+    SecurityGroupHere,
+    SecurityRuleHere,
     UsageAck,
     UsageBatch,
     UsageSampleIn,
@@ -105,7 +107,7 @@ from civicloud.wire.workloads import (
 )
 
 __all__ = [
-    "DesiredNic", "HostNetworksOut", "NetworkHere", "PortHere", "RemoteMac",
+    "DesiredNic", "HostNetworksOut", "NetworkHere", "PortHere", "RemoteMac", "SecurityGroupHere", "SecurityRuleHere",
     "NetworkCreate", "NetworkOut", "NicIn", "NicOut", "PortOut", "RuleIn", "RuleOut", "SecurityGroupCreate",
     "SecurityGroupOut", "SubnetIn", "SubnetOut",
     "BillingLineOut", "BillingRunCreate", "BillingRunOut", "CostModelIn", "CostModelOut", "CreditNoteCreate",

@@ -81,11 +81,34 @@ class PortHere(Out):
     port_id: str
     mac: str
     ip: str
+    security_groups: list[str] = Field(default_factory=list, description="the ids of its security groups")
 
 
 class RemoteMac(Out):
+    """A port of the network on another host: where its MAC is, and its address and groups (a rule of a group
+    here may name its group as the remote)."""
+
     mac: str
     tunnel_ip: str
+    ip: str = ""
+    security_groups: list[str] = Field(default_factory=list)
+
+
+class SecurityRuleHere(Out):
+    id: str
+    direction: Literal["ingress", "egress"]
+    protocol: Literal["any", "tcp", "udp", "icmp"]
+    port_min: int | None = None
+    port_max: int | None = None
+    remote_cidr: str | None = None
+    remote_group_id: str | None = None
+
+
+class SecurityGroupHere(Out):
+    """A security group of a port on the host, with its rules: the agent enforces them (nftables)."""
+
+    id: str
+    rules: list[SecurityRuleHere]
 
 
 class NetworkHere(Out):
@@ -101,6 +124,8 @@ class NetworkHere(Out):
 class HostNetworksOut(Out):
     host_name: str
     networks: list[NetworkHere]
+    security_groups: list[SecurityGroupHere] = Field(default_factory=list, description="the groups of the "
+                                                     "host's ports")
 
 
 class DesiredState(Out):

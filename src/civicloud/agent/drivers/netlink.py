@@ -16,7 +16,7 @@ from typing import Any
 
 from pyroute2 import IPRoute, NetNS
 
-from civicloud.agent.netplan import PREFIX, SETS, TABLE, Action, Actual, Device, digest, table_keys
+from civicloud.agent.netplan import PREFIX, TABLE, Action, Actual, Device, digest, table_keys
 from civicloud.errors import CivicloudError
 
 log = logging.getLogger(__name__)
@@ -51,35 +51,44 @@ class NetlinkDataPlane:
                 info = link.get("IFLA_LINKINFO")
                 kind = info.get("IFLA_INFO_KIND") if info else None
                 data = info.get("IFLA_INFO_DATA") if info else None
-                vni = local = None
+                vni = local = filtered = None
                 if kind == "vxlan" and data is not None:
                     vni, local = data.get("IFLA_VXLAN_ID"), data.get("IFLA_VXLAN_LOCAL")
                     vxlans[link["index"]] = name
+                if kind == "bridge" and data is not None:
+                    filtered = bool(data.get("IFLA_BR_NF_CALL_IPTABLES"))
                 master = link.get("IFLA_MASTER")
                 devices.append(Device(name, kind or "", link.get("IFLA_IFALIAS"), names.get(master) if master else None,
-                                      bool(link["flags"] & 1), vni, local, link.get("IFLA_MTU")))
+                                      bool(link["flags"] & 1), vni, local, link.get("IFLA_MTU"), filtered))
             fdb = set()
             if vxlans:  # one dump of the bridge forwarding entries, kept for civicloud's VXLAN devices
                 for entry in ipr.fdb("dump"):
                     dst, name = entry.get("NDA_DST"), vxlans.get(entry.get("ifindex"))
                     if dst and name:  # the remote entries civicloud writes
                         fdb.add((name, str(entry.get("NDA_LLADDR")).lower(), str(dst)))
-        return Actual(tuple(devices), frozenset(fdb), self._rules_digest())
+        found, tables = self._rules_digest()
+        return Actual(tuple(devices), frozenset(fdb), found, tables)
 
-    def _rules_digest(self) -> str | None:
-        done = self._run_nft(["-j", "list", "table", "bridge", TABLE], check=False)
-        if done.returncode != 0:
-            return None  # no such table
-        sets: dict[str, list[tuple[str, ...]]] = {name: [] for name in SETS}
+    def _rules_digest(self) -> tuple[str | None, tuple[str, ...]]:
+        """The digest of civicloud's tables as ``netplan.wanted_keys`` makes it, and which of them exist."""
+        sets: dict[str, list[tuple[str, ...]]] = {}
         rules: list[tuple[str, str]] = []
-        for item in json.loads(done.stdout).get("nftables", []):
-            if "set" in item and item["set"]["name"] in sets:
-                sets[item["set"]["name"]] = sorted(
-                    tuple(str(v) for v in e["concat"]) if isinstance(e, dict) else (str(e),)
-                    for e in item["set"].get("elem", []))
-            elif "rule" in item:
-                rules.append((item["rule"]["chain"], item["rule"].get("comment", "")))
-        return digest(table_keys(sets, rules))
+        tables = []
+        for family in ("bridge", "inet"):
+            done = self._run_nft(["-j", "list", "table", family, TABLE], check=False)
+            if done.returncode != 0:
+                continue  # no such table
+            tables.append(family)
+            for item in json.loads(done.stdout).get("nftables", []):
+                kind = "set" if "set" in item else "map" if "map" in item else None
+                if kind is not None:
+                    body = item[kind]
+                    sets[f"{family}/{body['name']}"] = sorted(_element(e) for e in body.get("elem", []))
+                elif "rule" in item:
+                    rules.append((f"{family}/{item['rule']['chain']}", item["rule"].get("comment", "")))
+        if not tables:
+            return None, ()
+        return digest(table_keys({k: v for k, v in sets.items() if v}, rules)), tuple(tables)
 
     # -- changing ---------------------------------------------------------------------------------------------
 
@@ -103,7 +112,8 @@ class NetlinkDataPlane:
         if a.verb == "refuse":
             raise DataPlaneError(a.args["why"])
         if a.verb in ("add_bridge", "add_vxlan"):
-            extra = ({"kind": "bridge"} if a.verb == "add_bridge" else
+            # A bridge's IPv4 packets pass the inet hooks (the security groups), by the bridge's own switch.
+            extra = ({"kind": "bridge", "br_nf_call_iptables": 1} if a.verb == "add_bridge" else
                      {"kind": "vxlan", "vxlan_id": a.args["vni"], "vxlan_local": a.args["local"],
                       "vxlan_port": a.args["port"], "vxlan_learning": 0})
             ipr.link("add", ifname=a.device, mtu=a.args["mtu"], **extra)
@@ -117,6 +127,8 @@ class NetlinkDataPlane:
             ipr.link("set", index=index, state="up")
         elif a.verb == "set_mtu":
             ipr.link("set", index=index, mtu=a.args["mtu"])
+        elif a.verb == "set_filtered":
+            ipr.link("set", index=index, kind="bridge", br_nf_call_iptables=1)
         elif a.verb == "delete":
             ipr.link("del", index=index)
             self._index.pop(a.device, None)
@@ -145,3 +157,17 @@ class NetlinkDataPlane:
         if check and done.returncode != 0:
             raise DataPlaneError(f"nft {' '.join(args)} failed: {done.stderr.strip()[:500]}")
         return done
+
+
+def _element(e: Any) -> tuple[str, ...]:
+    """A set's or map's element from nft's JSON as text: a key (a value, or a concatenation), and for a map
+    its verdict as ``jump:<chain>``."""
+    if isinstance(e, list):  # a map's [key, verdict]
+        key, verdict = e
+        target = verdict.get("jump", {}).get("target") if isinstance(verdict, dict) else None
+        return (*_element(key), f"jump:{target}")
+    if isinstance(e, dict) and "concat" in e:
+        return tuple(str(v) for v in e["concat"])
+    if isinstance(e, dict) and "elem" in e:
+        return _element(e["elem"]["val"])
+    return (str(e),)
