@@ -264,3 +264,32 @@ def test_the_ports_addresses_are_distinct_under_many_workloads(client: TestClien
     made = [workload(client, region, f"w{i}") for i in range(20)]
     addresses = [IPv4Address(w["nics"][0]["ip"]) for w in made]
     assert len(set(addresses)) == 20 and addresses == sorted(addresses)
+
+
+def test_the_hosts_agent_gets_the_nics_subnets_and_the_groups_rules(app: FastAPI, client: TestClient,
+                                                                    region: Region) -> None:
+    """What the agent needs to program the host and to tell the guest: each NIC's subnet (prefix, gateway, DNS:
+    the guest's NoCloud seed), each port's groups, and the groups' rules (the host's nftables)."""
+    ok(client.post(f"{API}/networks", json={"member_id": region.members["Bobigny"], "name": "office", "subnets": [
+        {"cidr": "10.20.0.0/24", "dns": ["10.20.0.53"]}, {"cidr": "10.21.0.0/28"}]}), 201)
+    web = ok(client.post(f"{API}/security-groups", json={
+        "member_id": region.members["Bobigny"], "name": "web",
+        "rules": [{"direction": "ingress", "protocol": "tcp", "port_min": 443, "remote_cidr": "192.168.1.0/24"}]}), 201)
+    w = workload(client, region, "portail", networks=[{"network": "office", "fixed_ip": "10.21.0.5",
+                                                       "security_groups": ["web", "default"]}])
+    app.state.placer.run_once()
+    agent = region.agents["drancy-mairie"]
+    desired = ok(client.get(f"{API}/agent/desired", headers=agent.headers), 200)
+    [nic] = desired["workloads"][0]["nics"]
+    assert (nic["port_id"], nic["ip"], nic["cidr"], nic["gateway"], nic["dns"]) == (
+        w["nics"][0]["port_id"], "10.21.0.5", "10.21.0.0/28", "10.21.0.1", [])
+    [host] = desired["networks"]
+    [port] = host["networks"][0]["ports"]
+    default_id = next(g["id"] for g in ok(client.get(f"{API}/security-groups"), 200) if g["name"] == "default")
+    assert port["security_groups"] == [web["id"], default_id]
+    groups = {g["id"]: g["rules"] for g in host["security_groups"]}
+    assert set(groups) == {web["id"], default_id}
+    assert [(r["direction"], r["protocol"], r["port_min"], r["remote_cidr"]) for r in groups[web["id"]]] == [
+        ("ingress", "tcp", 443, "192.168.1.0/24")]
+    assert [(r["direction"], r["remote_group_id"]) for r in groups[default_id]] == [
+        ("egress", None), ("ingress", default_id)]

@@ -101,6 +101,15 @@ def test_boot_a_real_guest_then_leave_nothing(live_region, qemu_uri: str, guest:
         info = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(overlay)], capture_output=True, text=True,
                               check=True).stdout
         assert str(guest.base.resolve()) in info  # a copy-on-write overlay on the base image
+        # Its NoCloud seed, attached read-only (what cloud-init reads in a cloud image; the test guest ignores it).
+        seed = images.seed(w.id)
+        assert seed.exists() and seed.read_bytes()[0x8001:0x8006] == b"CD001"  # an ISO 9660 volume
+        conn = libvirt.open(qemu_uri)
+        try:
+            live = conn.lookupByName(DOMAIN_PREFIX + w.id).XMLDesc(0)
+        finally:
+            conn.close()
+        assert "device='cdrom'" in live and str(seed.resolve()) in live and "<readonly/>" in live
 
         # The agent samples the real guest: QEMU's CPU time, the balloon's memory, the VirtIO disk's bytes.
         assert agent.sample() == 1
@@ -119,7 +128,7 @@ def test_boot_a_real_guest_then_leave_nothing(live_region, qemu_uri: str, guest:
             assert DOMAIN_PREFIX + w.id not in [d.name() for d in conn.listAllDomains()]
         finally:
             conn.close()
-        assert not overlay.exists() and not console.exists()
+        assert not overlay.exists() and not console.exists() and not seed.exists()
         assert api.get_host(host.id).allocated.vcpus == 0
     finally:
         agent.close()

@@ -18,6 +18,19 @@ DesiredPower = Literal["running", "stopped", "absent"]
 
 
 @dataclass(frozen=True)
+class Nic:
+    """A guest's NIC on a tenant network: its port's MAC, the bridge and tap of the data plane, and what the
+    guest is told of its network (its NoCloud seed): its address with the subnet's prefix, the gateway, DNS."""
+
+    mac: str
+    bridge: str
+    tap: str
+    address: str = ""  # a.b.c.d/len
+    gateway: str = ""
+    dns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Desired:
     workload_id: str
     name: str
@@ -29,8 +42,8 @@ class Desired:
     offering: str = ""  # picks the guest image on a real host
     stop_at: datetime | None = None  # evicted: stop it from this instant on, whatever else is wanted
     reboot_after: datetime | None = None  # the last reboot asked for
-    # Its NICs, (MAC, bridge, tap), when the host programs tenant networks (agent/netplan.py); set at definition.
-    nics: tuple[tuple[str, str, str], ...] = ()
+    # Its NICs, when the host programs tenant networks (agent/netplan.py); set at definition.
+    nics: tuple[Nic, ...] = ()
 
     def power_at(self, now: datetime | None) -> DesiredPower:
         """What is wanted at ``now``: past an eviction deadline, a running workload is wanted stopped."""

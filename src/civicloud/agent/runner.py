@@ -41,6 +41,7 @@ from civicloud.agent.reconcile import (
     Actual,
     Define,
     Desired,
+    Nic,
     Reboot,
     Resize,
     Start,
@@ -394,9 +395,15 @@ class Agent:
 
 
 def _desired(w: DesiredWorkload, with_nics: bool) -> Desired:
-    nics = tuple((n.mac, bridge_name(n.vni), tap_name(n.port_id)) for n in w.nics) if with_nics else ()
+    nics = tuple(Nic(n.mac, bridge_name(n.vni), tap_name(n.port_id), _address(n.ip, n.cidr), n.gateway,
+                     tuple(n.dns)) for n in w.nics) if with_nics else ()
     return Desired(w.workload_id, w.name, w.host_name, w.desired.value, w.vcpus, w.memory_mib, w.disk_gib,
                    w.offering, w.stop_at, w.reboot_after, nics)
+
+
+def _address(ip: str, cidr: str) -> str:
+    """``ip/len`` with the prefix length of its subnet (just ``ip`` when the control plane gave no subnet)."""
+    return f"{ip}/{cidr.partition('/')[2]}" if "/" in cidr else ip
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from civicloud.domain import (
     events,
     state_after_report,
 )
+from civicloud.domain.networks import Network, Port
 from civicloud.domain.secrets import SecretKind, new_secret
 from civicloud.domain.usage import (
     BEFORE_ALLOCATION,
@@ -93,12 +94,12 @@ def desired_state(uow: UnitOfWork, site_id: str) -> DesiredState:
         ports = uow.ports.of_workloads([w.id for w, _h in placed])
         on_networks = uow.ports.placed_on_networks_of_site(site_id)
         vni_of = {p.port_id: p.vni for p in on_networks}
+        nets = {n.id: n for n in uow.networks.get_many(p.network_id for ps in ports.values() for p in ps)}
         out = []
         for w, host_name in placed:
             offering = offerings[w.offering_id]
             res = offering.resources
-            nics = [DesiredNic(port_id=p.id, mac=p.mac, ip=str(p.ip), vni=vni_of[p.id]) for p in ports[w.id]
-                    if p.id in vni_of]
+            nics = [_desired_nic(p, vni_of[p.id], nets.get(p.network_id)) for p in ports[w.id] if p.id in vni_of]
             out.append(DesiredWorkload(workload_id=w.id, name=w.name, offering=offering.name, host_name=host_name,
                                        desired=w.desired, vcpus=res.vcpus, memory_mib=res.memory_mib,
                                        disk_gib=res.disk_gib, stop_at=w.evict_deadline,
@@ -107,6 +108,14 @@ def desired_state(uow: UnitOfWork, site_id: str) -> DesiredState:
                                               for g in p.security_groups)
         networks = host_networks(on_networks, site_id, {g.id: g for g in groups})
     return DesiredState(workloads=out, networks=networks)
+
+
+def _desired_nic(port: Port, vni: int, network: Network | None) -> DesiredNic:
+    """A NIC as its host needs it: the data plane's part, and what the guest's seed tells it of its subnet."""
+    subnet = network.subnet_of(port.ip) if network is not None else None
+    return DesiredNic(port_id=port.id, mac=port.mac, ip=str(port.ip), vni=vni,
+                      cidr=str(subnet.cidr) if subnet else "", gateway=str(subnet.gateway) if subnet else "",
+                      dns=[str(d) for d in subnet.dns] if subnet else [])
 
 
 def report(uow: UnitOfWork, site_id: str, rep: Report) -> tuple[int, int]:

@@ -75,6 +75,9 @@ class DesiredNic(Out):
     mac: str
     ip: str
     vni: int = Field(description="its network's VXLAN identifier: the tap goes on that network's bridge")
+    cidr: str = Field(default="", description="the subnet its address is in (the guest's prefix length)")
+    gateway: str = ""
+    dns: list[str] = Field(default_factory=list)
 
 
 class PortHere(Out):

@@ -61,6 +61,19 @@ class GuestImages:
     def console_log(self, workload_id: str) -> Path:
         return self.consoles / f"civicloud-{_safe(workload_id)}.log"
 
+    def seed(self, workload_id: str) -> Path:
+        """The workload's NoCloud seed (``agent.seed``), beside its disk."""
+        return self.disks / f"civicloud-{_safe(workload_id)}-seed.iso"
+
+    def write_seed(self, workload_id: str, data: bytes) -> Path:
+        """Write the seed whole (a temporary file renamed over it), readable by the hypervisor's user."""
+        path = self.seed(workload_id)
+        partial = path.with_suffix(".iso.partial")
+        partial.write_bytes(data)
+        partial.chmod(0o644)
+        partial.replace(path)
+        return path
+
     def create_overlay(self, workload_id: str, image: BootImage, size_gib: int) -> Path:
         """A qcow2 overlay on the offering's base image; kept if it exists (a re-define after a crash)."""
         path = self.overlay(workload_id)
@@ -105,7 +118,7 @@ class GuestImages:
 
     def remove(self, workload_id: str) -> None:
         for path in (self.overlay(workload_id), self.overlay(workload_id).with_suffix(".partial"),
-                     self.console_log(workload_id)):
+                     self.console_log(workload_id), self.seed(workload_id)):
             path.unlink(missing_ok=True)
 
 

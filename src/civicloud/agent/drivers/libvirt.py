@@ -22,6 +22,7 @@ from civicloud.agent.drivers.base import DomainSample, DriverError, HostInventor
 from civicloud.agent.drivers.images import BootImage, GuestImages
 from civicloud.agent.drivers.images import domain_type as detect_domain_type
 from civicloud.agent.reconcile import Actual, Desired
+from civicloud.agent.seed import seed_files, seed_iso
 
 METADATA_NS = "urn:civicloud:libvirt:workload:1"
 METADATA_PREFIX = "civicloud"
@@ -203,7 +204,10 @@ class LibvirtDriver:
                                   "or --image OFFERING=PATH", code="civicloud.driver.no_image")
             image = self.images.for_offering(spec.offering)
             disk = self.images.create_overlay(spec.workload_id, image, spec.disk_gib)
-            xml = qemu_domain_xml(spec, self.domain_type, image, disk, self.images.console_log(spec.workload_id))
+            seed = self.images.write_seed(spec.workload_id, seed_iso(seed_files(spec.workload_id, spec.name,
+                                                                                spec.nics)))
+            xml = qemu_domain_xml(spec, self.domain_type, image, disk, self.images.console_log(spec.workload_id),
+                                  seed)
         with self._errors(f"define the domain of workload {spec.workload_id}"):
             self._connection().defineXML(xml)
 
@@ -373,15 +377,24 @@ def nics_xml(spec: Desired) -> str:
     """The guest's NICs: VirtIO, each with its port's MAC, its tap named as the data plane expects, on its
     network's bridge (which the agent made before defining the domain)."""
     return "\n".join(f"""    <interface type='bridge'>
-      <mac address='{escape(mac)}'/>
-      <source bridge='{escape(bridge)}'/>
-      <target dev='{escape(tap)}'/>
+      <mac address='{escape(nic.mac)}'/>
+      <source bridge='{escape(nic.bridge)}'/>
+      <target dev='{escape(nic.tap)}'/>
       <model type='virtio'/>
-    </interface>""" for mac, bridge, tap in spec.nics)
+    </interface>""" for nic in spec.nics)
 
 
-def qemu_domain_xml(spec: Desired, dom_type: str, image: BootImage, disk: Path, console_log: Path) -> str:
-    """A real guest: VirtIO disk on its overlay, serial console to a file, VNC on loopback, balloon stats."""
+def qemu_domain_xml(spec: Desired, dom_type: str, image: BootImage, disk: Path, console_log: Path,
+                    seed: Path | None = None) -> str:
+    """A real guest: VirtIO disk on its overlay, its NoCloud seed as a read-only CD-ROM (``agent.seed``), serial
+    console to a file, VNC on loopback, balloon stats."""
+    cdrom = "" if seed is None else f"""
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source file='{escape(str(seed.resolve()))}'/>
+      <target dev='hdc' bus='ide'/>
+      <readonly/>
+    </disk>"""
     boot = ""
     if image.kernel is not None:
         cmdline = f"{image.cmdline} civicloud.workload={spec.workload_id}"
@@ -402,7 +415,7 @@ def qemu_domain_xml(spec: Desired, dom_type: str, image: BootImage, disk: Path, 
       <driver name='qemu' type='qcow2' discard='unmap'/>
       <source file='{escape(str(disk.resolve()))}'/>
       <target dev='vda' bus='virtio'/>
-    </disk>
+    </disk>{cdrom}
 {nics_xml(spec)}
     <serial type='file'><source path='{escape(str(console_log.resolve()))}' append='on'/><target port='0'/></serial>
     <graphics type='vnc' listen='127.0.0.1' autoport='yes'><listen type='address' address='127.0.0.1'/></graphics>
