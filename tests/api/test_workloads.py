@@ -82,7 +82,9 @@ def test_life_of_a_workload(app: FastAPI, client: TestClient, region: Region) ->
     state = ok(client.get(f"{API}/agent/desired", headers=drancy.headers), 200)
     desired = state["workloads"]
     vni = ok(client.get(f"{API}/networks"), 200)[0]["vni"]  # its member's default network, made for it
-    nics = [{"port_id": n["port_id"], "mac": n["mac"], "ip": n["ip"], "vni": vni} for n in w.see()["nics"]]
+    # Each NIC with its subnet (the default network's /22: the guest's seed tells it so).
+    nics = [{"port_id": n["port_id"], "mac": n["mac"], "ip": n["ip"], "vni": vni, "cidr": "10.64.0.0/22",
+             "gateway": "10.64.0.1", "dns": []} for n in w.see()["nics"]]
     assert [n["ip"] for n in nics] == ["10.64.0.2"]
     assert desired == [{"workload_id": w.id, "name": "compta", "offering": "vm-small", "host_name": "drancy-h1",
                         "desired": "running",
