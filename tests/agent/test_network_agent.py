@@ -87,6 +87,15 @@ def test_a_members_workloads_on_two_hosts_share_their_network(live_region, node_
     fdb = ns(on["app"], "bridge", "fdb", "show", "dev", f"ccvx{vni}").stdout
     other_tunnel = "10.99.0.2" if on["app"] == lab.h1 else "10.99.0.1"
     assert f"{ports['db'].mac} dst {other_tunnel}" in fdb  # l2population from the control plane's knowledge
+    # What each agent applied reaches the control plane with its next heartbeat: `network show` lists both hosts,
+    # their tunnel endpoints, and "applied".
+    for agent in agents:
+        agent.tick()
+    shown = api.get_network(api.list_networks()[0].id)
+    assert sorted((h.host_name, h.tunnel_ip, h.ports, h.data_plane) for h in shown.hosts) == [
+        ("hv1", "10.99.0.1", 1, "applied"), ("hv2", "10.99.0.2", 1, "applied")]
+    plane = api.get_host(placed[0].host_id or "").data_plane
+    assert plane is not None and (plane.networks, plane.ports, plane.errors) == (1, 1, []) and len(plane.digest) == 64
 
     # Security groups, from the API to the hosts: a third workload in a group of its own, "sealed" (all out,
     # nothing in). app and db (the default group: all in from its own ports) and vault do not reach each other.

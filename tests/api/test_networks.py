@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from civicloud_support import API, Region, error_code, ok
+from civicloud_support import API, Region, error_code, host_report, ok
 
 
 def network(client: TestClient, member: str, name: str = "office", cidr: str = "10.20.0.0/24",
@@ -293,3 +293,49 @@ def test_the_hosts_agent_gets_the_nics_subnets_and_the_groups_rules(app: FastAPI
         ("ingress", "tcp", 443, "192.168.1.0/24")]
     assert [(r["direction"], r["remote_group_id"]) for r in groups[default_id]] == [
         ("egress", None), ("ingress", default_id)]
+
+
+def test_a_network_shows_the_hosts_holding_it_and_what_their_agents_applied(app: FastAPI, client: TestClient,
+                                                                          region: Region, uow_factory: Any) -> None:
+    """`network show`: where the network is and whether the hosts' agents applied it. The borrower sees the
+    lending site and member and the state; the host, its tunnel address and the agent's errors are the lender's
+    and the operator's business (as a workload's host is)."""
+    from civicloud.services import identity
+
+    w = workload(client, region, "compta")
+    app.state.placer.run_once()
+    agent = region.agents["drancy-mairie"]
+    assert w["nics"]
+    net_id = ok(client.get(f"{API}/networks"), 200)[0]["id"]  # Bobigny's default network, made for it
+    [held] = ok(client.get(f"{API}/networks/{net_id}"), 200)["hosts"]
+    assert (held["site_name"], held["lender_name"], held["ports"], held["data_plane"]) == (
+        "drancy-mairie", "Drancy", 1, "unknown")  # its agent programs no tenant networks (no report)
+    report = {**host_report("drancy-h1"), "tunnel_ip": "10.99.0.1", "data_plane": {
+        "networks": 1, "ports": 1, "digest": "ab" * 32, "errors": ["add_bridge ccbr4096: Operation not permitted"]}}
+    ok(client.post(f"{API}/agent/heartbeat", headers=agent.headers, json={"hosts": [report]}), 200)
+    [held] = ok(client.get(f"{API}/networks/{net_id}"), 200)["hosts"]
+    assert (held["host_name"], held["tunnel_ip"], held["data_plane"], held["errors"]) == (
+        "drancy-h1", "10.99.0.1", "errors", ["add_bridge ccbr4096: Operation not permitted"])
+    host = ok(client.get(f"{API}/hosts/{region.host('drancy-h1')}"), 200)
+    assert host["tunnel_ip"] == "10.99.0.1" and host["data_plane"]["errors"] == [
+        "add_bridge ccbr4096: Operation not permitted"]
+    # The borrower's own view: the site, the lender and the state; not the host.
+    identity.bootstrap(uow_factory(), "admin", "correct horse battery staple")
+    admin = {"Authorization": "Bearer " + ok(client.post(f"{API}/auth/tokens", json={
+        "login": "admin", "password": "correct horse battery staple"}), 201)["token"]}
+    ok(client.post(f"{API}/users", headers=admin, json={"login": "it@bobigny", "password": "correct horse battery "
+                   "staple", "roles": ["member_user"], "member_id": region.members["Bobigny"]}), 201)
+    borrower = {"Authorization": "Bearer " + ok(client.post(f"{API}/auth/tokens", json={
+        "login": "it@bobigny", "password": "correct horse battery staple"}), 201)["token"]}
+    [seen] = ok(client.get(f"{API}/networks/{net_id}", headers=borrower), 200)["hosts"]
+    assert (seen["site_name"], seen["data_plane"], seen["host_id"], seen["host_name"], seen["tunnel_ip"],
+            seen["errors"]) == ("drancy-mairie", "errors", None, None, None, None)
+    # Applied: the next heartbeat without errors.
+    report["data_plane"]["errors"] = []
+    ok(client.post(f"{API}/agent/heartbeat", headers=agent.headers, json={"hosts": [report]}), 200)
+    assert ok(client.get(f"{API}/networks/{net_id}", headers=borrower), 200)["hosts"][0]["data_plane"] == "applied"
+    # An agent's report of errors is text like any other: control characters are refused, nothing recorded.
+    bad = {**report, "data_plane": {**report["data_plane"], "errors": ["nft failed\x1b[31m"]}}
+    assert error_code(client.post(f"{API}/agent/heartbeat", headers=agent.headers, json={"hosts": [bad]}), 422) == \
+        "civicloud.request.invalid"
+    assert ok(client.get(f"{API}/hosts/{region.host('drancy-h1')}", headers=admin), 200)["data_plane"]["errors"] == []

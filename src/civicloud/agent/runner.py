@@ -33,7 +33,9 @@ from civicloud.agent.netplan import (
     RemotePort,
     RuleHere,
     bridge_name,
+    digest,
     tap_name,
+    wanted_keys,
 )
 from civicloud.agent.netplan import plan as netplan
 from civicloud.agent.reconcile import (
@@ -55,6 +57,7 @@ from civicloud.client import AgentClient, ApiError
 from civicloud.clock import Clock, IdSource, random_ids, system_clock
 from civicloud.errors import SERVER_SIDE, CivicloudError, Conflict, InvalidInput, Unauthorized, Unavailable
 from civicloud.wire import (
+    DataPlaneIn,
     DesiredWorkload,
     Heartbeat,
     HostNetworksOut,
@@ -100,6 +103,7 @@ class Agent:
                                "run one agent per host", code="civicloud.agent.networks_need_one_host")
         self.networks = networks
         self.network_errors: list[str] = []
+        self.data_plane: DataPlaneIn | None = None  # what the last programming pass applied, for the heartbeat
         self._networks_applied: HostNetworks | None = None  # what the last pass made the host hold
         self._networks_checked_at: datetime | None = None
         names = [d.name for d in drivers]
@@ -163,7 +167,8 @@ class Agent:
                                       memory_mib=inv.memory_mib, disk_gib=inv.disk_gib,
                                       owner_vcpus_used=inv.owner_vcpus, owner_memory_mib_used=inv.owner_memory_mib,
                                       cpu_busy_percent=inv.cpu_busy_percent,
-                                      tunnel_ip=self.networks.tunnel_ip if self.networks else None))
+                                      tunnel_ip=self.networks.tunnel_ip if self.networks else None,
+                                      data_plane=self.data_plane if self.networks else None))
         self.client.heartbeat(Heartbeat(hosts=reports))
 
     def actual(self) -> tuple[list[Actual], list[str]]:
@@ -231,6 +236,11 @@ class Agent:
             log.warning("tenant networks not programmed this pass: %s", exc)
             self.network_errors, actions = [str(exc)], []
         self._networks_applied, self._networks_checked_at = desired, now
+        # What the next heartbeat tells the control plane (errors as one line each, bounded as the API wants).
+        self.data_plane = DataPlaneIn(
+            networks=len(desired.networks), ports=sum(len(n.ports) for n in desired.networks),
+            digest=digest(wanted_keys(desired)) if any(n.ports for n in desired.networks) else "",
+            errors=[_printable(e)[:500] for e in self.network_errors[:20]])
         return actions
 
     def enforce_deadlines(self, now: datetime) -> list[Action]:

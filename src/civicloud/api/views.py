@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import time
+from typing import Literal
 
 from civicloud.domain import (
     Agreement,
@@ -23,13 +24,15 @@ from civicloud.domain import (
 from civicloud.domain.identity import Principal
 from civicloud.domain.networks import Port, SecurityGroup
 from civicloud.domain.offers import DAY_NAMES
-from civicloud.services.networks import NetworkView
+from civicloud.services.networks import NetworkHost, NetworkView
 from civicloud.services.sites import OfferView
 from civicloud.services.workloads import Whereabouts
 from civicloud.wire import (
     AgreementOut,
+    DataPlaneOut,
     HostOut,
     MemberOut,
+    NetworkHostOut,
     NetworkOut,
     NicOut,
     OfferingOut,
@@ -100,7 +103,10 @@ def host_out(h: Host) -> HostOut:
                    allocated_guaranteed=resources_out(h.allocated_guaranteed),
                    owner_used=resources_out(h.owner_used), free=resources_out(h.free()),
                    cpu_busy_percent=h.cpu_busy_percent, idle_watts=h.idle_watts, max_watts=h.max_watts,
-                   generation=h.generation, last_seen_at=h.last_seen_at)
+                   generation=h.generation, last_seen_at=h.last_seen_at, tunnel_ip=h.tunnel_ip,
+                   data_plane=None if h.data_plane is None else DataPlaneOut(
+                       networks=h.data_plane.networks, ports=h.data_plane.ports, digest=h.data_plane.digest,
+                       errors=list(h.data_plane.errors)))
 
 
 def offering_out(o: Offering) -> OfferingOut:
@@ -141,12 +147,27 @@ def workload_out(w: Workload, where: Whereabouts | None = None, viewer: Principa
                                                              ip=str(p.ip)) for p in ports])
 
 
-def network_out(v: NetworkView) -> NetworkOut:
+def network_out(v: NetworkView, viewer: Principal | None = None) -> NetworkOut:
+    """The network; its hosts as ``viewer`` may see them (as a workload's: the host itself, its tunnel address
+    and its agent's errors for the federation's staff and the host's lender only)."""
     n = v.network
     return NetworkOut(id=n.id, member_id=n.member_id, name=n.name, vni=n.vni, internet_egress=n.internet_egress,
                       ports=v.ports, created_at=n.created_at,
                       subnets=[SubnetOut(cidr=str(s.cidr), gateway=str(s.gateway), dns=[str(d) for d in s.dns],
-                                         capacity=s.capacity) for s in n.subnets])
+                                         capacity=s.capacity) for s in n.subnets],
+                      hosts=[_network_host_out(h, viewer) for h in v.hosts])
+
+
+def _network_host_out(h: NetworkHost, viewer: Principal | None) -> NetworkHostOut:
+    plane = h.host.data_plane
+    state: Literal["applied", "errors", "unknown"] = "unknown" if plane is None else \
+        "errors" if plane.errors else "applied"
+    out = NetworkHostOut(site_id=h.host.site_id, site_name=h.site_name, lender_id=h.lender_id,
+                         lender_name=h.lender_name, ports=h.ports, data_plane=state)
+    if viewer is None or viewer.member_id is None or viewer.member_id == h.lender_id:
+        out = out.model_copy(update={"host_id": h.host.id, "host_name": h.host.name, "tunnel_ip": h.host.tunnel_ip,
+                                     "errors": list(plane.errors) if plane is not None else []})
+    return out
 
 
 def port_out(p: Port) -> PortOut:

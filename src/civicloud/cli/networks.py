@@ -65,11 +65,17 @@ def network_list(member: Annotated[str | None, typer.Option(help="only this memb
 @friendly_errors
 def network_show(network: Annotated[str, typer.Argument(help="the network's id (or name, for a member's staff)")],
                  server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
-    """Show a network and its ports (workload, address, MAC)."""
+    """Show a network, the hosts holding it (site, lender, tunnel endpoint, what their agents applied) and its
+    ports (workload, address, MAC)."""
     with client(server, token) as api:
         n = api.get_network(network)
         ports = api.list_ports(network_id=n.id)
     show_network(n)
+    if n.hosts:
+        console.print(table(f"Hosts holding {n.name}", ["site", "lender", "host", "tunnel", "ports", "data plane"],
+                            [(h.site_name, h.lender_name, h.host_name or "—", h.tunnel_ip or "—", h.ports,
+                              h.data_plane + (f": {'; '.join(h.errors)}" if h.errors else ""))
+                             for h in n.hosts]))
     if ports:
         console.print(table(f"Ports of {n.name}", ["address", "MAC", "workload", "id"],
                             [(p.ip, p.mac, p.workload_id, p.id) for p in ports]))

@@ -61,6 +61,17 @@ class Ratios:
 
 
 @dataclass(frozen=True)
+class DataPlaneState:
+    """What a host's agent last applied of its tenant networks (agent/netplan.py), as it reported it: how many
+    networks and ports, the digest of the nftables tables it wrote, and the errors of its last pass."""
+
+    networks: int
+    ports: int
+    digest: str
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Host:
     id: str
     site_id: str
@@ -79,6 +90,8 @@ class Host:
     cpu_busy_percent: float | None = None  # the whole host's CPU load over the agent's last interval
     idle_watts: float = 120.0  # its power model, linear between idle and full load (showback's energy)
     max_watts: float = 350.0
+    tunnel_ip: str | None = None  # its address on the underlay, when its agent programs tenant networks
+    data_plane: DataPlaneState | None = None  # what that agent last applied of them, as it reported
 
     def lendable(self) -> Resources:
         share = self.lend_share_percent / 100.0

@@ -14,6 +14,7 @@ from civicloud.domain import (
     events,
     state_after_report,
 )
+from civicloud.domain.capacity import DataPlaneState
 from civicloud.domain.networks import Network, Port
 from civicloud.domain.secrets import SecretKind, new_secret
 from civicloud.domain.usage import (
@@ -78,8 +79,11 @@ def heartbeat(uow: UnitOfWork, site_id: str, hb: Heartbeat) -> list[tuple[str, s
         for report in hb.hosts:
             total = Resources(report.vcpus, report.memory_mib, report.disk_gib, report.gpus)
             owner = Resources(report.owner_vcpus_used, report.owner_memory_mib_used)
+            plane = report.data_plane
+            state = None if plane is None else DataPlaneState(plane.networks, plane.ports, plane.digest,
+                                                              tuple(plane.errors))
             host_id = uow.hosts.report(site_id, report.name, report.libvirt_uri, total, owner, now, uow.new_id(),
-                                       report.cpu_busy_percent, report.tunnel_ip)
+                                       report.cpu_busy_percent, report.tunnel_ip, state)
             out.append((host_id, report.name))
         uow.signal(events.ROOM_CHANGED)  # a host that (re)appears, or whose owner's load fell, may take a workload
         uow.commit()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address
 
-from civicloud.domain import Member
+from civicloud.domain import Host, Member
 from civicloud.domain.networks import (
     DEFAULT_GROUP,
     DEFAULT_NETWORK,
@@ -64,6 +64,19 @@ TRIES = 16  # compare-and-swap attempts before answering 409 concurrent_update (
 class NetworkView:
     network: Network
     ports: int  # live ports
+    hosts: tuple[NetworkHost, ...] = ()  # where it is, for one network's view
+
+
+@dataclass(frozen=True)
+class NetworkHost:
+    """A host holding the network (a placed workload has a port on it), with its site and lender and what its
+    agent last reported of the data plane."""
+
+    host: Host
+    site_name: str
+    lender_id: str
+    lender_name: str
+    ports: int
 
 
 # -- networks ---------------------------------------------------------------------------------------------------
@@ -139,9 +152,15 @@ def require_network(uow: UnitOfWork, ref: str, member_id: str | None = None) -> 
 
 @operation("networks.get")
 def get_network(uow: UnitOfWork, caller: Caller, network_id: str) -> NetworkView:
+    """The network, its live ports' count, and the hosts holding it (with their agents' last report)."""
     with uow:
         network = require_network(uow, network_id, scope_of(caller))
-        return NetworkView(network, uow.ports.counts([network.id])[network.id])
+        held = dict(uow.ports.hosts_of(network.id))
+        hosts = {h.id: h for h in uow.hosts.get_many(sorted(held))}
+        where = {w[0]: w for w in uow.hosts.whereabouts(sorted(held))}
+        return NetworkView(network, uow.ports.counts([network.id])[network.id], tuple(
+            NetworkHost(hosts[h], where[h][2], where[h][3], where[h][4], n) for h, n in held.items()
+            if h in hosts and h in where))
 
 
 @operation("networks.list")

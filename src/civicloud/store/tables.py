@@ -190,6 +190,8 @@ hosts = Table(
     # The host's address on the sites' underlay, where the other hosts send its networks' VXLAN traffic; NULL
     # while its agent does not program tenant networks (agent/netplan.py).
     Column("tunnel_ip", String(15), nullable=True),
+    # What its agent last applied of the tenant networks: {"networks", "ports", "digest", "errors"}; NULL as above.
+    Column("data_plane", JSON(), nullable=True),
 )
 
 offerings = Table(

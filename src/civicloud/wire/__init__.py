@@ -1,6 +1,7 @@
 """Request and response models of the API, shared by api, client, cli and agent."""
 
 from civicloud.wire.agent import (
+    DataPlaneIn,
     DesiredNic,
     DesiredState,
     DesiredWorkload,
@@ -54,6 +55,7 @@ from civicloud.wire.catalogue import (
 )
 from civicloud.wire.common import ErrorBody, ErrorDetail, ResourcesOut
 from civicloud.wire.hosts import (
+    DataPlaneOut,
     HostOut,
     HostPowerSet,
     HostReserveSet,
@@ -75,6 +77,7 @@ from civicloud.wire.members import (
 )
 from civicloud.wire.networks import (
     NetworkCreate,
+    NetworkHostOut,
     NetworkOut,
     NicIn,
     NicOut,
@@ -107,8 +110,10 @@ from civicloud.wire.workloads import (
 )
 
 __all__ = [
-    "DesiredNic", "HostNetworksOut", "NetworkHere", "PortHere", "RemoteMac", "SecurityGroupHere", "SecurityRuleHere",
-    "NetworkCreate", "NetworkOut", "NicIn", "NicOut", "PortOut", "RuleIn", "RuleOut", "SecurityGroupCreate",
+    "DataPlaneIn", "DesiredNic", "HostNetworksOut", "NetworkHere", "PortHere", "RemoteMac", "SecurityGroupHere",
+    "SecurityRuleHere",
+    "DataPlaneOut", "NetworkCreate", "NetworkHostOut", "NetworkOut", "NicIn", "NicOut", "PortOut", "RuleIn",
+    "RuleOut", "SecurityGroupCreate",
     "SecurityGroupOut", "SubnetIn", "SubnetOut",
     "BillingLineOut", "BillingRunCreate", "BillingRunOut", "CostModelIn", "CostModelOut", "CreditNoteCreate",
     "ClassUsageOut", "DocumentOut", "MemberBalanceOut", "MemberUsageOut", "PriceBookCreate", "PriceBookOut",

@@ -22,6 +22,15 @@ class JoinResponse(Out):
     credential: str = Field(description="the site's credential: send it as 'Authorization: Bearer …'")
 
 
+class DataPlaneIn(In):
+    """What the agent last applied of its host's tenant networks."""
+
+    networks: int = Field(ge=0, le=1_000_000)
+    ports: int = Field(ge=0, le=10_000_000)
+    digest: str = Field(default="", pattern=r"^[0-9a-f]{0,64}$", description="of the nftables tables it wrote")
+    errors: list[Text] = Field(default_factory=list, max_length=20, description="its last pass's, if any")
+
+
 class HostReport(In):
     name: Name = Field(description="the host's name, unique within its site")
     libvirt_uri: Uri
@@ -38,6 +47,7 @@ class HostReport(In):
     tunnel_ip: IPv4Text | None = Field(default=None, description="the host's address on the sites' underlay, "
                                           "where its networks' VXLAN traffic goes; set when its agent programs "
                                           "tenant networks")
+    data_plane: DataPlaneIn | None = Field(default=None, description="what its agent last applied of them")
 
 
 class Heartbeat(In):

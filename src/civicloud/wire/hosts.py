@@ -34,6 +34,15 @@ class HostPowerSet(In):
     max_watts: float = Field(ge=0, le=100_000)
 
 
+class DataPlaneOut(Out):
+    """What the host's agent last applied of its tenant networks, from its last heartbeat."""
+
+    networks: int
+    ports: int
+    digest: str = Field(description="of the nftables tables it wrote (empty: none)")
+    errors: list[str] = Field(description="its last pass's; empty when all was applied")
+
+
 class HostOut(Out):
     id: str
     site_id: str
@@ -53,3 +62,6 @@ class HostOut(Out):
     max_watts: float = Field(default=350.0, description="power at full CPU load")
     generation: int
     last_seen_at: datetime | None
+    tunnel_ip: str | None = Field(default=None, description="its address on the sites' underlay, when its agent "
+                                  "programs tenant networks")
+    data_plane: DataPlaneOut | None = Field(default=None, description="what that agent last applied of them")

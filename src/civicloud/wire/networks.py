@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from ipaddress import IPv4Address
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -50,6 +50,24 @@ class SubnetOut(Out):
     capacity: int = Field(description="how many workload addresses it has")
 
 
+class NetworkHostOut(Out):
+    """A host holding the network: its site and lender for everyone who sees the network; the host itself, its
+    tunnel address and its agent's errors for the federation's staff and the lender only."""
+
+    site_id: str
+    site_name: str
+    lender_id: str
+    lender_name: str
+    ports: int = Field(description="the network's live ports on this host")
+    data_plane: Literal["applied", "errors", "unknown"] = Field(
+        description="what the host's agent last reported: applied, errors (the lender and the operator see "
+                    "them on the host), or unknown (its agent programs no tenant networks, or has not reported)")
+    host_id: str | None = None
+    host_name: str | None = None
+    tunnel_ip: str | None = None
+    errors: list[str] | None = None
+
+
 class NetworkOut(Out):
     id: str
     member_id: str
@@ -59,6 +77,8 @@ class NetworkOut(Out):
     internet_egress: bool
     ports: int = Field(description="how many live ports it has")
     created_at: datetime
+    hosts: list[NetworkHostOut] = Field(default_factory=list, description="the hosts holding it (one network's "
+                                        "view only; empty in lists)")
 
 
 class NicIn(In):

@@ -36,7 +36,7 @@ def list_networks(uow: Uow, grant: Granted, member_id: Ref | None = None) -> lis
 
 @router.get("/networks/{network_id}", tags=["networks"])
 def get_network(network_id: Ref, uow: Uow, grant: Granted) -> NetworkOut:
-    return views.network_out(networks.get_network(uow, grant, network_id))
+    return views.network_out(networks.get_network(uow, grant, network_id), grant.principal)
 
 
 @router.delete("/networks/{network_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["networks"])

@@ -10,6 +10,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
 from civicloud.domain import Host, Ratios, Resources, ServiceClass
+from civicloud.domain.capacity import DataPlaneState
 from civicloud.store import tables as t
 from civicloud.store.repositories._base import Repo
 
@@ -100,14 +101,17 @@ class HostRepository(Repo):
 
     def report(self, site_id: str, name: str, uri: str, total: Resources, owner_used: Resources,
                now: datetime, new_id: str, cpu_busy_percent: float | None = None,
-               tunnel_ip: str | None = None) -> str:
+               tunnel_ip: str | None = None, data_plane: DataPlaneState | None = None) -> str:
         """Record an agent's report of a host: create it the first time, refresh it after."""
         existing = self._one(select(H.id, H.vcpus, H.memory_mib, H.disk_gib, H.gpus)
                              .where(and_(H.site_id == site_id, H.name == name)))
         values = dict(libvirt_uri=uri, vcpus=total.vcpus, memory_mib=total.memory_mib, disk_gib=total.disk_gib,
                       gpus=total.gpus, owner_vcpus_used=owner_used.vcpus,
                       owner_memory_mib_used=owner_used.memory_mib, last_seen_at=now,
-                      cpu_busy_percent=cpu_busy_percent, tunnel_ip=tunnel_ip)
+                      cpu_busy_percent=cpu_busy_percent, tunnel_ip=tunnel_ip,
+                      data_plane=None if data_plane is None else {
+                          "networks": data_plane.networks, "ports": data_plane.ports, "digest": data_plane.digest,
+                          "errors": list(data_plane.errors)})
         if existing is None:
             self._conn.execute(insert(t.hosts).values(id=new_id, site_id=site_id, name=name, created_at=now,
                                                       revision=_MicrosNow(), **values))
@@ -169,4 +173,11 @@ def _host(r: Row[Any]) -> Host:
         allocated_guaranteed=Resources(r.guaranteed_vcpus, r.guaranteed_memory_mib, r.guaranteed_disk_gib,
                                        r.guaranteed_gpus),
         owner_used=Resources(r.owner_vcpus_used, r.owner_memory_mib_used), cpu_busy_percent=r.cpu_busy_percent,
-        idle_watts=r.idle_watts, max_watts=r.max_watts)
+        idle_watts=r.idle_watts, max_watts=r.max_watts, tunnel_ip=r.tunnel_ip, data_plane=_data_plane(r.data_plane))
+
+
+def _data_plane(value: Any) -> DataPlaneState | None:
+    if not isinstance(value, dict):
+        return None
+    return DataPlaneState(int(value.get("networks", 0)), int(value.get("ports", 0)), str(value.get("digest", "")),
+                          tuple(str(e) for e in value.get("errors", [])))

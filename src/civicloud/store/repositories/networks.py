@@ -162,6 +162,15 @@ class PortRepository(Repo):
             groups[port_id].append(group_id)
         return [replace(p, security_groups=tuple(groups[p.port_id])) for p in found]
 
+    def hosts_of(self, network_id: str) -> list[tuple[str, int]]:
+        """(host id, live ports there) of each host where a placed workload has a port on the network."""
+        W = t.workloads.c
+        rows = self._conn.execute(
+            select(W.host_id, func.count()).select_from(t.ports.join(t.workloads, W.id == P.workload_id))
+            .where(and_(P.network_id == network_id, P.released_at.is_(None), W.host_id.is_not(None),
+                        W.state != "deleted")).group_by(W.host_id).order_by(W.host_id))
+        return [(str(r[0]), int(r[1])) for r in rows]
+
     def counts(self, network_ids: Sequence[str]) -> dict[str, int]:
         """How many live ports each network has."""
         out = dict.fromkeys(network_ids, 0)
