@@ -175,7 +175,7 @@ def test_ids_are_never_cut_on_a_narrow_terminal(live_server, live_region) -> Non
     assert result.exit_code == 0 and w.id in result.output
 
 
-def test_networks_and_security_groups(live_server, live_region) -> None:
+def test_networks_and_security_groups(live_server, live_region, running_agent) -> None:
     url = live_server.url
     made = cli(url, "network", "create", "office", "--member", "Bobigny", "--cidr", "10.20.0.0/24", "--dns", "9.9.9.9")
     assert made.exit_code == 0, made.output
@@ -196,8 +196,14 @@ def test_networks_and_security_groups(live_server, live_region) -> None:
                   "--network", "office=10.20.0.10")
     assert created.exit_code == 0, created.output
     assert "10.20.0.10" in created.output
+    web = next(w for w in live_region.api.list_workloads() if w.name == "web")
+    deadline = time.monotonic() + 20
+    while live_region.api.get_workload(web.id).host_id is None and time.monotonic() < deadline:
+        time.sleep(0.1)
     shown = cli(url, "network", "show", network_id)
     assert shown.exit_code == 0 and "10.20.0.10" in shown.output
+    # The host holding it, with what its agent applied (this agent programs no tenant networks: unknown).
+    assert "Hosts holding office" in shown.output and "unknown" in shown.output, shown.output
     refused = cli(url, "network", "delete", network_id)
     assert refused.exit_code == 1 and "civicloud.network.in_use" in refused.output
     listed = cli(url, "network", "list")
